@@ -1,0 +1,60 @@
+# Every target bootstraps its own virtual environment (.venv/), re-created when
+# pyproject.toml or requirements.lock changes. Nothing needs to be installed by hand.
+SHELL   := /bin/bash
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+BACKEND ?= local
+PYTEST  := $(BIN)/python -m pytest -p no:cacheprovider
+
+.PHONY: help run test test-unit test-integration test-notebooks lab down clean lock venv
+
+help:
+	@echo "make run       execute every notebook (BACKEND=$(BACKEND)) and print a summary"
+	@echo "make test      the whole test suite (unit, integration, notebooks)"
+	@echo "make lab       JupyterLab on 127.0.0.1"
+	@echo "make down      stop everything the tutorial started"
+	@echo "make clean     down, then remove build/ and .state/"
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
+	$(BIN)/python -m ipykernel install --sys-prefix --name rayservice-tutorial \
+	    --display-name "RayService tutorial" > /dev/null
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m helpers run --backend $(BACKEND)
+
+test: $(STAMP)
+	$(PYTEST) tests/unit
+	$(PYTEST) tests/integration
+	$(PYTEST) tests/notebooks
+	$(BIN)/python -m helpers down
+
+test-unit: $(STAMP)
+	$(PYTEST) tests/unit
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=.
+
+down: $(STAMP)
+	$(BIN)/python -m helpers down --backend $(BACKEND)
+
+clean: down
+	rm -rf build .state
+
+# Re-resolve the environment from pyproject.toml and write the lock (needs the package index).
+lock:
+	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet --upgrade pip
+	build/lock-venv/bin/python -m pip install --quiet -e .
+	( echo "# The resolved environment, installed by the Makefile. Regenerate with \`make lock\`."; \
+	  build/lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^rayservice-tutorial' ) > requirements.lock
+	rm -rf build/lock-venv

@@ -1,0 +1,64 @@
+"""Command line: python -m helpers {run,up,status,down}."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from helpers import config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers", description="RayService tutorial helpers")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute every lesson notebook with papermill and print a summary")
+    run.add_argument("--backend", default=config.DEFAULT_BACKEND)
+    run.add_argument("--keep-cluster", action="store_true", help="leave the cluster running afterwards")
+    up = sub.add_parser("up", help="start the cluster (and apply a manifest)")
+    up.add_argument("manifest", nargs="?", default="manifests/ray-service.yaml")
+    up.add_argument("--backend", default=config.DEFAULT_BACKEND)
+    for name, text in (("status", "print the RayService status"), ("down", "stop everything the tutorial started")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--backend", default=config.DEFAULT_BACKEND)
+    args = parser.parse_args(argv)
+
+    from helpers.backends import BackendError, get_backend
+    from helpers.manifests import ManifestError
+
+    try:
+        backend = get_backend(args.backend)
+        if args.command == "run":
+            return _run(backend, args)
+        if args.command == "up":
+            backend.up(args.manifest)
+            backend.apply(args.manifest)
+            backend.wait_ready()
+        elif args.command == "status":
+            print(json.dumps(backend.status(), indent=2))
+        elif args.command == "down":
+            backend.down()
+    except (BackendError, ManifestError, TimeoutError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _run(backend, args) -> int:
+    from helpers import runner
+
+    try:
+        results = runner.run_all(args.backend)
+    finally:
+        if not args.keep_cluster:
+            backend.down()
+    print()
+    print(runner.table(results))
+    return 0 if all(r.status == "ok" for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""Backends: where the RayService runs. ``get_backend("local")`` is the default."""
+
+from __future__ import annotations
+
+from helpers import config
+from helpers.backends.base import Backend, BackendError, DeployFailedError, NotRunningError
+
+
+def get_backend(name: str = config.DEFAULT_BACKEND, **kwargs) -> Backend:
+    """The backend called ``name`` (see helpers.config.BACKENDS)."""
+    key = str(name).strip().lower()
+    if key == "local":
+        from helpers.backends.local import LocalBackend
+
+        return LocalBackend(**kwargs)
+    raise BackendError(
+        f"Unknown backend {name!r}: set BACKEND to one of {', '.join(repr(b) for b in config.BACKENDS)}."
+    )
+
+
+__all__ = ["Backend", "BackendError", "DeployFailedError", "NotRunningError", "get_backend"]

@@ -1,0 +1,384 @@
+"""The local backend: a real Ray cluster of local processes on 127.0.0.1.
+
+It plays the part of the KubeRay operator: one head node, one worker node per worker-group
+replica of the manifest, and ``apply`` PUTs ``serveConfigV2`` to the dashboard exactly as the
+operator does. State lives in a JSON file, so the cluster outlives a notebook kernel: notebook 02
+finds the cluster notebook 01 started, and a second ``up()`` reuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from helpers import config, procs, status as status_mod
+from helpers.backends.base import BackendError, DeployFailedError, NotRunningError
+from helpers.manifests import RayServiceManifest, load_manifest
+from helpers.progress import wait_for
+from helpers.serve_api import ServeAPI, ServeAPIError
+
+HEAD_OBJECT_STORE = 200_000_000  # bytes; Ray would otherwise reserve ~30 % of RAM per node
+WORKER_OBJECT_STORE = 100_000_000
+LOOPBACK_HOOK_DIR = Path(__file__).parent / "loopback"
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, state_dir: Path | None = None, ports: config.Ports | None = None):
+        self.state_dir = Path(state_dir or config.state_dir())
+        self.ports = ports or config.Ports()
+        digest = hashlib.sha1(str(self.state_dir).encode()).hexdigest()[:8]
+        self.marker = f"local-{digest}"
+        # Ray puts Unix sockets under its temp dir: keep the path short (108-byte limit).
+        self.temp_dir = Path("/tmp") / f"rst-{digest}"
+        self.state_file = self.state_dir / "local-cluster.json"
+        self.log_dir = self.state_dir / "logs"
+        self.api = ServeAPI(self.urls()["dashboard"])
+
+    # -- addresses -------------------------------------------------------------------------
+
+    def urls(self) -> dict[str, str]:
+        host = config.LOOPBACK
+        return {
+            "serve": f"http://{host}:{self.ports.serve}",
+            "dashboard": f"http://{host}:{self.ports.dashboard}",
+            "metrics": f"http://{host}:{self.ports.metrics}",
+        }
+
+    @property
+    def serve_url(self) -> str:
+        return self.urls()["serve"]
+
+    # -- state -----------------------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _save(self, state: dict[str, Any]) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(self.state_file)
+
+    def is_up(self) -> bool:
+        state = self._state()
+        return bool(state) and procs.group_alive(state["head"]["pgid"]) and self.api.reachable()
+
+    def _require_up(self) -> dict[str, Any]:
+        state = self._state()
+        if not state or not self.is_up():
+            raise NotRunningError(
+                "No local Ray cluster is running. Start it with notebook 01_cluster, or in Python: "
+                "`backend.up('manifests/ray-service.yaml')`."
+            )
+        return state
+
+    # -- up --------------------------------------------------------------------------------
+
+    def up(self, manifest: RayServiceManifest | str | Path, timeout: float = 180) -> dict[str, Any]:
+        """Start the cluster the manifest's ``rayClusterConfig`` describes, or reuse the running one."""
+        manifest = _as_manifest(manifest)
+        workers = [g for g in manifest.worker_groups for _ in range(g.replicas)]
+        state = self._state()
+        if state and self.is_up():
+            print(
+                f"Reusing the local Ray cluster started at {state['started']} "
+                f"(head + {len(state['workers'])} worker node(s))."
+            )
+            return self.describe()
+        if state or procs.find_marked(self.marker):
+            print("Cleaning up what is left of an earlier cluster that is no longer running.")
+            self.down(quiet=True)
+        self._check_ports(len(workers))
+
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        started = time.strftime("%Y-%m-%d %H:%M:%S")
+        state = {
+            "started": started,
+            "ports": self.ports.to_dict(),
+            "temp_dir": str(self.temp_dir),
+            "head": {},
+            "workers": [],
+            "service": None,
+        }
+        try:
+            state["head"] = self._start_head(manifest.head_num_cpus, timeout)
+            self._save(state)
+            for i, group in enumerate(workers):
+                state["workers"].append(self._start_worker(i, group.name, group.num_cpus, timeout))
+                self._save(state)
+            self._wait_nodes(1 + len(workers), timeout)
+        except BaseException:
+            # Never leave half a cluster behind: a failed or interrupted start stops what it started.
+            self.down(quiet=True)
+            raise
+        return self.describe()
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        path = [str(config.APPS_DIR), str(LOOPBACK_HOOK_DIR)]
+        if env.get("PYTHONPATH"):
+            path.append(env["PYTHONPATH"])
+        env.update(
+            {
+                procs.MARKER_VAR: self.marker,
+                "PYTHONPATH": os.pathsep.join(path),
+                # Keeps the node IP at 127.0.0.1 and Ray's listeners on loopback (DESIGN.md §4).
+                "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+                "RAY_USAGE_STATS_ENABLED": "0",
+            }
+        )
+        return env
+
+    def _check_ports(self, workers: int) -> None:
+        busy = []
+        for what, port in self.ports.named(workers).items():
+            holder = procs.port_holder(port)
+            if holder:
+                busy.append(f"port {port} ({what}) is in use by {holder}")
+        if busy:
+            raise BackendError(
+                "Cannot start the local cluster:\n  - "
+                + "\n  - ".join(busy)
+                + "\nStop what holds these ports (`make down` stops the tutorial's own cluster), "
+                "or pass other ports: LocalBackend(ports=Ports(serve=18000, ...))."
+            )
+
+    def _start_head(self, num_cpus: float, timeout: float) -> dict[str, Any]:
+        p = self.ports
+        log = self.log_dir / "head.log"
+        args = [
+            sys.executable, "-c", "from ray.scripts.scripts import main; main()", "start", "--head",
+            "--node-ip-address=127.0.0.1",
+            f"--port={p.gcs}",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={p.dashboard}",
+            f"--metrics-export-port={p.metrics}",
+            f"--ray-client-server-port={p.client}",
+            f"--dashboard-agent-listen-port={p.agent}",
+            f"--num-cpus={num_cpus:g}",
+            f"--object-store-memory={HEAD_OBJECT_STORE}",
+            f"--temp-dir={self.temp_dir}",
+            "--disable-usage-stats",
+        ]  # fmt: skip
+        proc = procs.start_detached(args, self._env(), log)
+
+        def head_started() -> tuple[bool, str]:
+            code = proc.poll()
+            if code is not None and code != 0:
+                raise BackendError(
+                    f"Ray's head node failed to start (exit code {code}). Last lines of {log}:\n"
+                    + procs.tail(log)
+                )
+            return code == 0 and self.api.reachable(), "ray start --head"
+
+        wait_for("starting the Ray head node", head_started, timeout)
+        return {"pgid": proc.pid, "log": str(log), "num_cpus": num_cpus}
+
+    def _start_worker(self, index: int, group: str, num_cpus: float, timeout: float) -> dict[str, Any]:
+        name = f"{group}-{index + 1}"
+        log = self.log_dir / f"worker-{name}.log"
+        ready = self.state_dir / f"worker-{name}.ready"
+        ready.unlink(missing_ok=True)
+        args = [
+            sys.executable, "-m", "helpers.backends.local_node",
+            f"--gcs=127.0.0.1:{self.ports.gcs}",
+            f"--agent-port={self.ports.agent + 1 + index}",
+            f"--metrics-port={self.ports.metrics + 1 + index}",
+            f"--num-cpus={num_cpus:g}",
+            f"--object-store-memory={WORKER_OBJECT_STORE}",
+            f"--temp-dir={self.temp_dir}",
+            f"--ready-file={ready}",
+        ]  # fmt: skip
+        env = self._env()
+        env["PYTHONPATH"] = os.pathsep.join([str(config.PROJECT_ROOT), env["PYTHONPATH"]])
+        proc = procs.start_detached(args, env, log)
+
+        def joined() -> tuple[bool, str]:
+            if proc.poll() is not None:
+                raise BackendError(
+                    f"Worker node {name} exited (code {proc.returncode}). Last lines of {log}:\n"
+                    + procs.tail(log)
+                )
+            return ready.exists(), "joining the head"
+
+        wait_for(f"starting worker node {name}", joined, timeout)
+        return {"name": name, "group": group, "index": index, "pgid": proc.pid, "log": str(log),
+                "num_cpus": num_cpus}  # fmt: skip
+
+    def _wait_nodes(self, expected: int, timeout: float) -> None:
+        import requests
+
+        def nodes_alive() -> tuple[bool, str]:
+            try:
+                reply = requests.get(self.urls()["dashboard"] + "/nodes?view=summary", timeout=5).json()
+                alive = sum(
+                    1 for n in reply["data"]["summary"] if n.get("raylet", {}).get("state") == "ALIVE"
+                )
+            except (requests.RequestException, ValueError, KeyError):
+                alive = 0
+            return alive >= expected, f"{alive}/{expected} nodes alive"
+
+        wait_for("waiting for every node to register", nodes_alive, timeout)
+
+    # -- describe ---------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """What is running: nodes (with PIDs), ports and URLs."""
+        state = self._require_up()
+        return {
+            "backend": self.name,
+            "head": state["head"],
+            "workers": state["workers"],
+            "urls": self.urls(),
+            "service": (state.get("service") or {}).get("name"),
+        }
+
+    def nodes_table(self) -> str:
+        state = self._require_up()
+        rows = [("head", "head", f"{state['head']['num_cpus']:g}")]
+        rows += [(w["name"], w["group"], f"{w['num_cpus']:g}") for w in state["workers"]]
+        width = max(len(r[0]) for r in rows)
+        lines = [f"{'node':<{width}}  {'group':<8}  CPUs"]
+        lines += [f"{n:<{width}}  {g:<8}  {c}" for n, g, c in rows]
+        return "\n".join(lines)
+
+    # -- apply / status / wait ---------------------------------------------------------------
+
+    def serve_config_for(self, manifest: RayServiceManifest) -> dict[str, Any]:
+        """The JSON the operator would PUT, with Serve's HTTP proxy pinned to 127.0.0.1."""
+        serve_config = json.loads(json.dumps(manifest.serve_config))
+        http = serve_config.get("http_options") or {}
+        if http.get("host") not in (None, config.LOOPBACK):
+            print(f"Note: http_options.host {http['host']!r} replaced by 127.0.0.1 (loopback only).")
+        serve_config["http_options"] = {**http, "host": config.LOOPBACK, "port": self.ports.serve}
+        return serve_config
+
+    def apply(self, manifest: RayServiceManifest | str | Path) -> None:
+        """Deploy the manifest's serveConfigV2 to the running cluster, as the operator would."""
+        manifest = _as_manifest(manifest)
+        state = self._require_up()
+        running = [w["num_cpus"] for w in state["workers"]]
+        wanted = [g.num_cpus for g in manifest.worker_groups for _ in range(g.replicas)]
+        if running != wanted or state["head"]["num_cpus"] != manifest.head_num_cpus:
+            raise BackendError(
+                f"{manifest.source}: rayClusterConfig differs from the running cluster "
+                f"(worker nodes {len(running)} -> {len(wanted)}, head CPUs "
+                f"{state['head']['num_cpus']:g} -> {manifest.head_num_cpus:g}). On kind, KubeRay would "
+                "build a new cluster and switch traffic to it with zero downtime; the local backend "
+                "cannot do that. Nothing was changed. To use this cluster shape here, run `make down` "
+                "(or backend.down()) and start again with backend.up(manifest)."
+            )
+        serve_config = self.serve_config_for(manifest)
+        try:
+            self.api.put_config(serve_config)
+        except ServeAPIError as exc:
+            raise BackendError(f"The Ray dashboard rejected {manifest.source}; nothing changed.\n{exc}") from None
+        previous = state.get("service") or {}
+        state["service"] = {
+            "name": manifest.name,
+            "source": manifest.source,
+            "applied": time.time(),
+            "apps": {app["name"]: app for app in serve_config["applications"]},
+            "activated": previous.get("activated", False) and previous.get("name") == manifest.name,
+        }
+        self._save(state)
+        print(f"Applied {manifest.source}: RayService {manifest.name!r} with applications "
+              f"{', '.join(sorted(state['service']['apps']))}.")  # fmt: skip
+
+    def status(self) -> dict[str, Any]:
+        """The RayService status, in the shape KubeRay writes into the custom resource."""
+        state = self._require_up()
+        service = state.get("service")
+        if not service:
+            raise NotRunningError(
+                "The cluster is up, but no RayService has been applied yet: run notebook "
+                "02_deploy_rayservice, or backend.apply('manifests/ray-service.yaml')."
+            )
+        details = self.api.details()
+        if not service["activated"] and self._all_running(details, service):
+            service["activated"] = True
+            self._save(state)
+        return status_mod.rayservice_status(details, service["name"], f"{service['name']}-local", service["activated"])
+
+    @staticmethod
+    def _all_running(details: dict[str, Any], service: dict[str, Any]) -> bool:
+        apps = details.get("applications") or {}
+        return all(
+            name in apps
+            and apps[name].get("status") == "RUNNING"
+            and apps[name].get("deployed_app_config") == wanted
+            for name, wanted in service["apps"].items()
+        )
+
+    def wait_ready(self, timeout: float = 120) -> float:
+        """Wait until every applied application is RUNNING and the service is Ready.
+
+        Stops early with DeployFailedError (and Serve's message) if an application fails.
+        Returns the seconds waited.
+        """
+        state = self._require_up()
+        service = state.get("service")
+        if not service:
+            raise NotRunningError("Nothing to wait for: no RayService has been applied yet.")
+        last: dict[str, Any] = {}
+
+        def ready() -> tuple[bool, str]:
+            details = self.api.details()
+            apps = details.get("applications") or {}
+            for name in service["apps"]:
+                app = apps.get(name) or {}
+                if app.get("status") == "DEPLOY_FAILED" and app.get("deployed_app_config") == service["apps"][name]:
+                    raise DeployFailedError(name, app.get("message", ""))
+            current = self.status()
+            last["status"] = current
+            done = self._all_running(details, service) and status_mod.is_ready(current)
+            return done, status_mod.summary(current)
+
+        def diagnose() -> str:
+            return f"Cluster: {self.nodes_table()}\nStatus: {json.dumps(last.get('status'), indent=1)[:3000]}"
+
+        return wait_for(f"RayService {service['name']} to be Ready", ready, timeout, on_timeout=diagnose)
+
+    def delete_service(self) -> None:
+        """Delete every Serve application (what deleting the RayService does to its apps)."""
+        state = self._require_up()
+        self.api.delete_all()
+        state["service"] = None
+        self._save(state)
+
+    # -- down ------------------------------------------------------------------------------
+
+    def down(self, quiet: bool = False) -> int:
+        """Stop every process this backend started (by process group and by marker); idempotent.
+
+        Returns the number of processes stopped.
+        """
+        state = self._state() or {}
+        pgids = [g["pgid"] for g in [state.get("head") or {}] + state.get("workers", []) if g.get("pgid")]
+        stopped = procs.stop_groups(pgids, marker=self.marker)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+        self.state_file.unlink(missing_ok=True)
+        for ready in self.state_dir.glob("worker-*.ready"):
+            ready.unlink()
+        if not quiet:
+            print(f"Stopped {stopped} process(es) of the local cluster." if stopped else "Nothing was running.")
+        return stopped
+
+    def our_processes(self) -> list:
+        return procs.find_marked(self.marker)
+
+
+def _as_manifest(manifest: RayServiceManifest | str | Path) -> RayServiceManifest:
+    return manifest if isinstance(manifest, RayServiceManifest) else load_manifest(manifest)

@@ -1,0 +1,61 @@
+"""Pinned versions, names and ports: the one place they are written down."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# Versions. RAY_VERSION is both the pip pin (pyproject.toml) and the rayproject/ray image tag.
+RAY_VERSION = "2.55.1"
+RAY_IMAGE = f"rayproject/ray:{RAY_VERSION}"
+KUBERAY_VERSION = "1.7.0"
+
+# Where things live.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+MANIFESTS_DIR = PROJECT_ROOT / "manifests"
+APPS_DIR = MANIFESTS_DIR / "apps"
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+BUILD_DIR = PROJECT_ROOT / "build"
+
+LOOPBACK = "127.0.0.1"
+BACKENDS = ("local",)
+DEFAULT_BACKEND = "local"
+
+
+def state_dir() -> Path:
+    """Where the local backend keeps its state file and logs (override: RAYSERVICE_TUTORIAL_STATE)."""
+    return Path(os.environ.get("RAYSERVICE_TUTORIAL_STATE", PROJECT_ROOT / ".state")).resolve()
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Every fixed port the local backend opens, all on 127.0.0.1.
+
+    Worker node i uses ``metrics + 1 + i`` and ``agent + 1 + i``.
+    """
+
+    serve: int = 8000
+    dashboard: int = 8265
+    gcs: int = 6379
+    metrics: int = 8080
+    client: int = 10001
+    agent: int = 52365
+
+    def named(self, workers: int) -> dict[str, int]:
+        """Every port a cluster with ``workers`` worker nodes needs, by a human name."""
+        ports = {
+            "Serve HTTP": self.serve,
+            "Ray dashboard": self.dashboard,
+            "Ray GCS": self.gcs,
+            "metrics (head)": self.metrics,
+            "Ray client": self.client,
+            "dashboard agent (head)": self.agent,
+        }
+        for i in range(workers):
+            ports[f"metrics (worker {i + 1})"] = self.metrics + 1 + i
+            ports[f"dashboard agent (worker {i + 1})"] = self.agent + 1 + i
+        return ports
+
+    def to_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in ("serve", "dashboard", "gcs", "metrics", "client", "agent")}

@@ -1,0 +1,95 @@
+"""The RayService status shape, built from the Serve API's details.
+
+Mirrors what KubeRay v1.7.0 writes into ``RayService.status``: a ``Ready`` condition
+(reasons Initializing / NonZeroServeEndpoints / ZeroServeEndpoints), ``numServeEndpoints``,
+and ``activeServiceStatus.applicationStatuses.<app>.serveDeploymentStatuses.<deployment>``.
+Each deployment also carries ``replicaStates`` (replicas per state) and ``targetReplicas``,
+read from the same API, which the custom resource does not show.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+
+def condition(type_: str, ok: bool, reason: str, message: str = "") -> dict[str, str]:
+    return {"type": type_, "status": "True" if ok else "False", "reason": reason, "message": message}
+
+
+def application_statuses(details: dict[str, Any]) -> dict[str, Any]:
+    apps = {}
+    for name, app in (details.get("applications") or {}).items():
+        deployments = {}
+        for dep_name, dep in (app.get("deployments") or {}).items():
+            states = Counter(r.get("state", "UNKNOWN") for r in dep.get("replicas") or [])
+            deployments[dep_name] = {
+                "status": dep.get("status", ""),
+                "message": dep.get("message", ""),
+                "targetReplicas": dep.get("target_num_replicas"),
+                "replicaStates": dict(sorted(states.items())),
+            }
+        apps[name] = {
+            "status": app.get("status", ""),
+            "message": app.get("message", ""),
+            "routePrefix": app.get("route_prefix"),
+            "serveDeploymentStatuses": deployments,
+        }
+    return apps
+
+
+def serve_endpoints(details: dict[str, Any]) -> int:
+    """Healthy proxies on nodes that can serve: the head, or a node running a replica.
+
+    KubeRay counts ready pods behind ``<name>-serve-svc``; a worker pod without a replica is
+    NotReady by design, so it does not count.
+    """
+    head = (details.get("controller_info") or {}).get("node_id")
+    nodes_with_replicas = {
+        r.get("node_id")
+        for app in (details.get("applications") or {}).values()
+        for dep in (app.get("deployments") or {}).values()
+        for r in dep.get("replicas") or []
+        if r.get("state") == "RUNNING"
+    }
+    return sum(
+        1
+        for node_id, proxy in (details.get("proxies") or {}).items()
+        if proxy.get("status") == "HEALTHY" and (node_id == head or node_id in nodes_with_replicas)
+    )
+
+
+def rayservice_status(
+    details: dict[str, Any], service_name: str, cluster_name: str, activated: bool
+) -> dict[str, Any]:
+    """``activated``: has this service ever had all its applications RUNNING (KubeRay then
+    promotes the cluster to active; before that Ready is False with reason Initializing)."""
+    apps = application_statuses(details)
+    endpoints = serve_endpoints(details) if apps else 0
+    if not activated:
+        ready = condition("Ready", False, "Initializing", "waiting for every application to be RUNNING")
+    elif endpoints > 0:
+        ready = condition("Ready", True, "NonZeroServeEndpoints", f"{endpoints} serve endpoint(s)")
+    else:
+        ready = condition("Ready", False, "ZeroServeEndpoints", "no healthy serve endpoint")
+    return {
+        "serviceName": service_name,
+        "conditions": [ready, condition("UpgradeInProgress", False, "NoPendingCluster")],
+        "numServeEndpoints": endpoints,
+        "activeServiceStatus": {"rayClusterName": cluster_name, "applicationStatuses": apps},
+        "pendingServiceStatus": {},
+    }
+
+
+def is_ready(status: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", []))
+
+
+def summary(status: dict[str, Any]) -> str:
+    """One line: 'hello RUNNING (2/2), predict-a DEPLOYING (0/1)'."""
+    parts = []
+    for name, app in status["activeServiceStatus"]["applicationStatuses"].items():
+        running = sum(d["replicaStates"].get("RUNNING", 0) for d in app["serveDeploymentStatuses"].values())
+        target = sum(d["targetReplicas"] or 0 for d in app["serveDeploymentStatuses"].values())
+        parts.append(f"{name} {app['status']} ({running}/{target} replicas)")
+    return ", ".join(parts) or "no applications"
