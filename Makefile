@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 BACKEND ?= local
 PYTEST  := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: help run test test-unit test-integration test-notebooks lab down clean lock venv
+.PHONY: notebooks help run test test-unit test-integration test-notebooks lab down clean lock venv
 
 help:
 	@echo "make run       execute every notebook (BACKEND=$(BACKEND)) and print a summary"
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m pip check
 	$(BIN)/python -m ipykernel install --sys-prefix --name rayservice-tutorial \
 	    --display-name "RayService tutorial" > /dev/null
@@ -58,3 +58,7 @@ lock:
 	( echo "# The resolved environment, installed by the Makefile. Regenerate with \`make lock\`."; \
 	  build/lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^rayservice-tutorial' ) > requirements.lock
 	rm -rf build/lock-venv
+
+# Maintainers: re-record the reference outputs nbval checks (a real run; review the diff).
+notebooks: $(STAMP)
+	$(BIN)/python -m helpers refresh

@@ -15,6 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="execute every lesson notebook with papermill and print a summary")
     run.add_argument("--backend", default=config.DEFAULT_BACKEND)
     run.add_argument("--keep-cluster", action="store_true", help="leave the cluster running afterwards")
+    refresh = sub.add_parser("refresh", help="re-record the reference outputs stored in notebooks/ (maintainers)")
+    refresh.add_argument("--backend", default=config.DEFAULT_BACKEND)
     up = sub.add_parser("up", help="start the cluster (and apply a manifest)")
     up.add_argument("manifest", nargs="?", default="manifests/ray-service.yaml")
     up.add_argument("--backend", default=config.DEFAULT_BACKEND)
@@ -30,6 +32,14 @@ def main(argv: list[str] | None = None) -> int:
         backend = get_backend(args.backend)
         if args.command == "run":
             return _run(backend, args)
+        if args.command == "refresh":
+            from helpers import runner
+
+            try:
+                runner.refresh()
+            finally:
+                backend.down()
+            return 0
         if args.command == "up":
             backend.up(args.manifest)
             backend.apply(args.manifest)

@@ -380,7 +380,10 @@ def _snake_keys(obj: Any, parent: str = "") -> Any:
                 if not value:
                     continue  # credentials belong in a Secret, not in the example
             keep = new in ("env_vars", "user_config", "args")
-            out[new] = value if keep else _snake_keys(value, new)
+            value = value if keep else _snake_keys(value, new)
+            if value == {} and new == "runtime_env":
+                continue
+            out[new] = value
         return out
     if isinstance(obj, list):
         return [_snake_keys(item, parent) for item in obj]

@@ -60,15 +60,20 @@ def find_marked(marker: str) -> list[psutil.Process]:
     return found
 
 
-def group_alive(pgid: int) -> bool:
-    """Is any live (non-zombie) process left in process group ``pgid``?"""
+def group_members(pgids: list[int]) -> list[psutil.Process]:
+    """Live (non-zombie) processes in the process groups ``pgids``."""
+    found = []
     for proc in psutil.process_iter():
         try:
-            if os.getpgid(proc.pid) == pgid and _alive(proc):
-                return True
+            if os.getpgid(proc.pid) in pgids and _alive(proc):
+                found.append(proc)
         except (OSError, psutil.Error):
             continue
-    return False
+    return found
+
+
+def group_alive(pgid: int) -> bool:
+    return bool(group_members([pgid]))
 
 
 def stop_groups(pgids: list[int], marker: str | None = None, grace: float = 5.0) -> int:
@@ -76,13 +81,7 @@ def stop_groups(pgids: list[int], marker: str | None = None, grace: float = 5.0)
 
     Returns how many processes were signalled.
     """
-    procs: dict[int, psutil.Process] = {}
-    for proc in psutil.process_iter():
-        try:
-            if os.getpgid(proc.pid) in pgids and _alive(proc):
-                procs[proc.pid] = proc
-        except (OSError, psutil.Error):
-            continue
+    procs = {p.pid: p for p in group_members(pgids)}
     if marker:
         procs.update({p.pid: p for p in find_marked(marker)})
     for proc in procs.values():
@@ -119,8 +118,10 @@ def port_holder(port: int) -> str | None:
                 except psutil.Error:
                     who = f"pid {conn.pid}"
             return f"{who} on {conn.laddr.ip}"
-    # Not listening, but maybe bound (or not visible to us): try it.
+    # Not listening, but maybe bound (or not visible to us): try it. SO_REUSEADDR as servers
+    # use it, so connections of a cluster that just stopped (TIME_WAIT) do not count as busy.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

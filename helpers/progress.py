@@ -23,6 +23,10 @@ def _in_notebook() -> bool:
         return False
 
 
+def _plain(text: str) -> dict[str, str]:
+    return {"text/plain": text}
+
+
 class StatusLine:
     def __init__(self, what: str, every: float = 5.0):
         self.what = what
@@ -34,7 +38,7 @@ class StatusLine:
         if _in_notebook():
             from IPython.display import display
 
-            self._handle = display(self._format("starting"), display_id=True)
+            self._handle = display(_plain(self._format("starting")), raw=True, display_id=True)
 
     @property
     def elapsed(self) -> float:
@@ -46,7 +50,7 @@ class StatusLine:
     def update(self, detail: str) -> None:
         text = self._format(detail)
         if self._handle is not None:
-            self._handle.update(text)
+            self._handle.update(_plain(text), raw=True)
         elif detail != self._last_text or time.monotonic() - self._last_print >= self.every:
             print(text, file=sys.stderr, flush=True)
             self._last_print = time.monotonic()
@@ -55,14 +59,14 @@ class StatusLine:
     def done(self, detail: str) -> None:
         text = f"✅ {self.what}: {detail} ({self.elapsed:.1f} s)"
         if self._handle is not None:
-            self._handle.update(text)
+            self._handle.update(_plain(text), raw=True)
         else:
             print(text, file=sys.stderr, flush=True)
 
     def failed(self, detail: str) -> None:
         text = f"❌ {self.what}: {detail} ({self.elapsed:.1f} s)"
         if self._handle is not None:
-            self._handle.update(text)
+            self._handle.update(_plain(text), raw=True)
         else:
             print(text, file=sys.stderr, flush=True)
 

@@ -88,3 +88,21 @@ def table(results: list[Result]) -> str:
         if r.status == "failed":
             lines.append(f"\nFAILED: {r.notebook}, {r.error}\n  executed copy: build/notebooks/{r.notebook}")
     return "\n".join(lines)
+
+
+def refresh(paths: list[Path] | None = None) -> None:
+    """Re-record the reference outputs stored in the committed notebooks (a real run, in place).
+
+    nbval compares later runs against these outputs, so run this only after a deliberate change
+    to a lesson, and review the diff.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    for path in paths or lesson_notebooks():
+        print(f"▶ recording {path.name}", flush=True)
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, kernel_name=KERNEL, resources={"metadata": {"path": str(path.parent)}}).execute()
+        for cell in nb.cells:
+            cell.metadata.pop("execution", None)
+        nbformat.write(nb, path)

@@ -246,13 +246,13 @@ class LocalBackend:
         }
 
     def nodes_table(self) -> str:
+        """One row per node: name, group, CPUs."""
+        from helpers.display import table
+
         state = self._require_up()
         rows = [("head", "head", f"{state['head']['num_cpus']:g}")]
         rows += [(w["name"], w["group"], f"{w['num_cpus']:g}") for w in state["workers"]]
-        width = max(len(r[0]) for r in rows)
-        lines = [f"{'node':<{width}}  {'group':<8}  CPUs"]
-        lines += [f"{n:<{width}}  {g:<8}  {c}" for n, g, c in rows]
-        return "\n".join(lines)
+        return table(("node", "group", "CPUs"), rows)
 
     # -- apply / status / wait ---------------------------------------------------------------
 
@@ -306,11 +306,15 @@ class LocalBackend:
                 "The cluster is up, but no RayService has been applied yet: run notebook "
                 "02_deploy_rayservice, or backend.apply('manifests/ray-service.yaml')."
             )
-        details = self.api.details()
+        return self._status_from(self.api.details(), state)
+
+    def _status_from(self, details: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+        service = state["service"]
         if not service["activated"] and self._all_running(details, service):
-            service["activated"] = True
+            service["activated"] = True  # KubeRay promotes the cluster to active at this point
             self._save(state)
-        return status_mod.rayservice_status(details, service["name"], f"{service['name']}-local", service["activated"])
+        name = service["name"]
+        return status_mod.rayservice_status(details, name, f"{name}-local", service["activated"])
 
     @staticmethod
     def _all_running(details: dict[str, Any], service: dict[str, Any]) -> bool:
@@ -341,7 +345,7 @@ class LocalBackend:
                 app = apps.get(name) or {}
                 if app.get("status") == "DEPLOY_FAILED" and app.get("deployed_app_config") == service["apps"][name]:
                     raise DeployFailedError(name, app.get("message", ""))
-            current = self.status()
+            current = self._status_from(details, state)
             last["status"] = current
             done = self._all_running(details, service) and status_mod.is_ready(current)
             return done, status_mod.summary(current)
@@ -365,8 +369,7 @@ class LocalBackend:
 
         Returns the number of processes stopped.
         """
-        state = self._state() or {}
-        pgids = [g["pgid"] for g in [state.get("head") or {}] + state.get("workers", []) if g.get("pgid")]
+        pgids = self._pgids()
         stopped = procs.stop_groups(pgids, marker=self.marker)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
@@ -376,8 +379,25 @@ class LocalBackend:
             print(f"Stopped {stopped} process(es) of the local cluster." if stopped else "Nothing was running.")
         return stopped
 
+    def _pgids(self) -> list[int]:
+        state = self._state() or {}
+        groups = [state.get("head") or {}] + state.get("workers", [])
+        return [g["pgid"] for g in groups if g.get("pgid")]
+
     def our_processes(self) -> list:
-        return procs.find_marked(self.marker)
+        """Every live process of this cluster: its process groups plus anything carrying its marker."""
+        pgids = self._pgids()
+        found = {p.pid: p for p in procs.group_members(pgids)}
+        found.update({p.pid: p for p in procs.find_marked(self.marker)})
+        return list(found.values())
+
+    def listeners(self) -> list[tuple[str, int, int]]:
+        """(address, port, pid) of every TCP socket the cluster listens on."""
+        return procs.listeners({p.pid for p in self.our_processes()})
+
+    def listening_addresses(self) -> list[str]:
+        """The distinct addresses the cluster listens on: only ['127.0.0.1'] if all is well."""
+        return sorted({addr.removeprefix("::ffff:") for addr, _, _ in self.listeners()})
 
 
 def _as_manifest(manifest: RayServiceManifest | str | Path) -> RayServiceManifest:

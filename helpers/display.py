@@ -1,0 +1,54 @@
+"""Plain-text tables of manifests and status: deterministic, so notebooks can check them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from helpers.manifests import RayServiceManifest
+
+
+def table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
+    cells = [tuple(str(c) for c in header)] + [tuple(str(c) for c in row) for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cluster_summary(manifest: RayServiceManifest) -> str:
+    """The Ray cluster the manifest asks for: one row per node group."""
+    rows = [("head", 1, f"{manifest.head_num_cpus:g}")]
+    rows += [(f"worker group {g.name!r}", g.replicas, f"{g.num_cpus:g}") for g in manifest.worker_groups]
+    return table(("group", "nodes", "CPUs per node"), rows)
+
+
+def manifest_routes(manifest: RayServiceManifest) -> str:
+    rows = []
+    for app in manifest.applications:
+        replicas = sum(d.get("num_replicas", 1) for d in app.get("deployments", []))
+        rows.append((app.get("route_prefix", "/"), app["name"], app["import_path"], replicas))
+    return table(("route prefix", "application", "import_path", "replicas"), rows)
+
+
+def status_table(status: dict[str, Any]) -> str:
+    """Ready condition, then one row per deployment: status and replicas running/target."""
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    head = f"RayService {status['serviceName']}: Ready={ready['status']} ({ready['reason']})"
+    rows = []
+    for app_name, app in status["activeServiceStatus"]["applicationStatuses"].items():
+        for dep_name, dep in app["serveDeploymentStatuses"].items():
+            running = dep["replicaStates"].get("RUNNING", 0)
+            rows.append((app_name, app["status"], dep_name, dep["status"], f"{running}/{dep['targetReplicas']}"))
+        if not app["serveDeploymentStatuses"]:
+            rows.append((app_name, app["status"], "-", "-", "-"))
+    return head + "\n" + table(("application", "app status", "deployment", "status", "replicas"), rows)
+
+
+def route_table(status: dict[str, Any]) -> str:
+    """What the proxies route: prefix -> application, with its status and running replicas."""
+    rows = []
+    apps = status["activeServiceStatus"]["applicationStatuses"]
+    for name, app in sorted(apps.items(), key=lambda kv: kv[1].get("routePrefix") or ""):
+        running = sum(d["replicaStates"].get("RUNNING", 0) for d in app["serveDeploymentStatuses"].values())
+        rows.append((app.get("routePrefix") or "-", name, app["status"], running))
+    return table(("route prefix", "application", "status", "running replicas"), rows)

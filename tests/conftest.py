@@ -1,0 +1,29 @@
+"""Shared test set-up: every test session keeps its local-backend state in its own folder."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def pytest_configure(config):
+    # Subprocesses (papermill kernels, nbval) inherit this, so tests never touch a learner's
+    # own .state/ - and their teardown knows exactly what to stop.
+    if "RAYSERVICE_TUTORIAL_STATE" not in os.environ:
+        os.environ["RAYSERVICE_TUTORIAL_STATE"] = tempfile.mkdtemp(prefix="rst-test-state-")
+
+
+@pytest.fixture(scope="session")
+def seed_manifest_text() -> str:
+    """The RayService YAML block of the seed article (../shared/seed), read-only input."""
+    import re
+
+    article = SHARED / "seed" / "rayservice-online-serving.md"
+    if not article.exists():
+        pytest.skip(f"{article} is not here (the seed article lives in ../shared/)")
+    return re.search(r"```yaml\n(.*?)```", article.read_text(), re.S).group(1)
