@@ -1,0 +1,148 @@
+"""The local backend against a real Ray cluster on 127.0.0.1 (one cluster for the whole module).
+
+It uses its own ports and state folder, so it never touches a learner's running tutorial.
+"""
+
+from __future__ import annotations
+
+import copy
+import socket
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from helpers import config
+from helpers.backends import BackendError, DeployFailedError, NotRunningError
+from helpers.backends.local import LocalBackend
+from helpers.manifests import load_manifest, with_serve_config
+
+pytestmark = pytest.mark.integration
+
+PORTS = config.Ports(serve=28000, dashboard=28265, gcs=26379, metrics=28080, client=20001, agent=52400)
+HELLO = load_manifest("manifests/ray-service.yaml")
+MULTI = load_manifest("manifests/ray-service-multi.yaml")
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory):
+    b = LocalBackend(state_dir=tmp_path_factory.mktemp("state"), ports=PORTS)
+    yield b
+    b.down(quiet=True)
+
+
+def get(backend, path):
+    return requests.get(backend.serve_url + path, timeout=10)
+
+
+def test_a_busy_port_is_named_and_nothing_starts(backend):
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", PORTS.serve))
+        sock.listen()
+        with pytest.raises(BackendError) as info:
+            backend.up(HELLO)
+    message = str(info.value)
+    assert f"port {PORTS.serve} (Serve HTTP) is in use by" in message and f"(pid " in message
+    assert backend.our_processes() == []
+
+
+def test_calls_before_up_say_what_to_do(backend):
+    for call in (backend.status, backend.wait_ready, lambda: backend.apply(HELLO)):
+        with pytest.raises(NotRunningError, match="notebook 01_cluster"):
+            call()
+
+
+def test_up_starts_head_and_one_worker_node(backend):
+    info = backend.up(HELLO)
+    assert [w["name"] for w in info["workers"]] == ["workers-1"]
+    assert backend.nodes_table().splitlines()[2:] == ["head       head     1", "workers-1  workers  1"]
+
+
+def test_second_up_reuses_the_cluster(backend, capsys):
+    before = backend.describe()["head"]["pgid"]
+    backend.up(HELLO)
+    assert backend.describe()["head"]["pgid"] == before
+    assert "Reusing the local Ray cluster" in capsys.readouterr().out
+
+
+def test_status_before_apply_says_so(backend):
+    with pytest.raises(NotRunningError, match="no RayService has been applied yet"):
+        backend.status()
+
+
+def test_apply_wait_and_first_request(backend):
+    backend.apply(HELLO)
+    backend.wait_ready(timeout=120)
+    status = backend.status()
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "NonZeroServeEndpoints")
+    hello = status["activeServiceStatus"]["applicationStatuses"]["hello"]
+    assert hello["status"] == "RUNNING"
+    assert hello["serveDeploymentStatuses"]["Hello"]["replicaStates"] == {"RUNNING": 2}
+    reply = get(backend, "/hello")
+    assert reply.status_code == 200
+    assert reply.json()["message"] == "Hello from RayService!" and reply.json()["version"] == "v1"
+
+
+def test_every_listener_is_on_loopback(backend):
+    listeners = backend.listeners()
+    ports = {port for _, port, _ in listeners}
+    assert {PORTS.serve, PORTS.dashboard, PORTS.gcs, PORTS.metrics} <= ports
+    assert backend.listening_addresses() == ["127.0.0.1"], listeners
+
+
+def test_routing_three_apps(backend):
+    backend.apply(MULTI)
+    backend.wait_ready(timeout=120)
+    assert get(backend, "/predict-a?x=4").json()["prediction"] == 9.0
+    assert get(backend, "/predict-b?x=4").json()["prediction"] == 11.0
+    assert get(backend, "/hello").status_code == 200
+    assert get(backend, "/predict-c").status_code == 404
+
+
+def test_failed_deploy_is_reported_and_the_rest_keeps_serving(backend):
+    broken = copy.deepcopy(MULTI.serve_config)
+    broken["applications"][2]["import_path"] = "predict_app:no_such_builder"
+    backend.apply(with_serve_config(MULTI, broken))
+    with pytest.raises(DeployFailedError) as info:
+        backend.wait_ready(timeout=120)
+    assert info.value.app == "predict-b" and "no_such_builder" in info.value.serve_message
+    assert get(backend, "/hello").status_code == 200
+    assert get(backend, "/predict-a?x=1").json()["prediction"] == 3.0
+    backend.apply(MULTI)  # roll back
+    backend.wait_ready(timeout=120)
+    assert get(backend, "/predict-b?x=1").json()["prediction"] == 2.0
+
+
+def test_cluster_shape_change_is_refused_without_changing_anything(backend):
+    raw = copy.deepcopy(MULTI.raw)
+    raw["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["replicas"] = 2
+    from helpers.manifests import validate
+
+    with pytest.raises(BackendError, match="Nothing was changed"):
+        backend.apply(validate(raw))
+    assert get(backend, "/predict-a?x=4").json()["prediction"] == 9.0
+
+
+def test_zz_down_leaves_no_process_and_no_port(backend):
+    assert backend.our_processes()
+    assert backend.down() > 0
+    assert backend.our_processes() == []
+    for port in PORTS.named(1).values():
+        assert backend_port_free(port), port
+    assert backend.down() == 0  # idempotent
+
+
+def backend_port_free(port: int) -> bool:
+    from helpers import procs
+
+    return procs.port_holder(port) is None
+
+
+def test_cli_down_with_nothing_running(tmp_path):
+    env = {"RAYSERVICE_TUTORIAL_STATE": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "helpers", "down"], env=env, capture_output=True, text=True,
+                         cwd=config.PROJECT_ROOT)
+    assert out.returncode == 0 and "Nothing was running." in out.stdout

@@ -1,0 +1,56 @@
+import socket
+import sys
+import time
+
+import pytest
+
+from helpers import procs
+from helpers.progress import wait_for
+from helpers.runner import Result, table
+
+
+def test_port_holder_names_the_listener():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        holder = procs.port_holder(port)
+        assert holder and "127.0.0.1" in holder and "pid" in holder
+    assert procs.port_holder(port) is None
+
+
+def test_start_detached_and_stop_by_group_and_marker(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", procs.MARKER_VAR: "unit-test-marker"}
+    proc = procs.start_detached([sys.executable, "-c", "import time; time.sleep(60)"], env, tmp_path / "x.log")
+    assert procs.group_alive(proc.pid)
+    assert [p.pid for p in procs.find_marked("unit-test-marker")] == [proc.pid]
+    assert procs.stop_groups([proc.pid], marker="unit-test-marker", grace=2) == 1
+    assert not procs.group_alive(proc.pid)
+    assert procs.find_marked("unit-test-marker") == []
+
+
+def test_wait_for_returns_and_times_out_with_the_last_state():
+    calls = []
+    assert wait_for("thing", lambda: (calls.append(1) or len(calls) >= 2, "x"), timeout=5, interval=0.01) >= 0
+    with pytest.raises(TimeoutError, match=r"Waited 0 s for nothing to happen; last state: still waiting"):
+        wait_for("nothing to happen", lambda: (False, "still waiting"), timeout=0.05, interval=0.01,
+                 on_timeout=lambda: "diagnosis")
+
+
+def test_wait_for_stops_early_on_an_exception():
+    start = time.monotonic()
+
+    def boom():
+        raise RuntimeError("deploy failed")
+
+    with pytest.raises(RuntimeError, match="deploy failed"):
+        wait_for("x", boom, timeout=30)
+    assert time.monotonic() - start < 5
+
+
+def test_summary_table_names_the_failing_notebook():
+    text = table([Result("00_a.ipynb", "ok", 1.0), Result("01_b.ipynb", "failed", 2.0, "cell 3: KeyError"),
+                  Result("02_c.ipynb", "skipped")])
+    assert "01_b.ipynb  failed" in text and "FAILED: 01_b.ipynb, cell 3: KeyError" in text
+    (total,) = [line for line in text.splitlines() if line.startswith("total")]
+    assert total.split() == ["total", "3.0"]
