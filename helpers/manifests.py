@@ -75,7 +75,8 @@ class RayServiceManifest:
     @property
     def worker_groups(self) -> list[WorkerGroup]:
         return [
-            WorkerGroup(g["groupName"], int(g.get("replicas", 1)), _num_cpus(g))
+            # KubeRay's defaults: replicas 0, raised to minReplicas (0 by default).
+            WorkerGroup(g["groupName"], max(int(g.get("replicas", 0)), int(g.get("minReplicas", 0))), _num_cpus(g))
             for g in self.cluster_config.get("workerGroupSpecs", [])
         ]
 
