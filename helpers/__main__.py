@@ -20,7 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="start the cluster (and apply a manifest)")
     up.add_argument("manifest", nargs="?", default="manifests/ray-service.yaml")
     up.add_argument("--backend", default=config.DEFAULT_BACKEND)
-    for name, text in (("status", "print the RayService status"), ("down", "stop everything the tutorial started")):
+    for name, text in (
+        ("status", "print the RayService status"),
+        ("down", "stop everything the tutorial started"),
+        ("preflight", "check this machine for a backend"),
+        ("workshop-prep", "kind: pull every image once and load it into the kind cluster"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--backend", default=config.DEFAULT_BACKEND)
     args = parser.parse_args(argv)
@@ -48,6 +53,22 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(backend.status(), indent=2))
         elif args.command == "down":
             backend.down()
+        elif args.command == "preflight":
+            from helpers import preflight
+
+            checks = preflight.run(args.backend)
+            print(preflight.report(checks))
+            return 0 if all(c.ok for c in checks) else 2
+        elif args.command == "workshop-prep":
+            if args.backend != "kind":
+                raise BackendError("workshop-prep is for the kind backend: make workshop-prep BACKEND=kind")
+            from helpers import preflight
+
+            checks = backend.preflight()
+            if not all(c.ok for c in checks):
+                print(preflight.report(checks), file=sys.stderr)
+                return 2
+            print("Loaded into kind:", ", ".join(backend.workshop_prep()))
     except (BackendError, ManifestError, TimeoutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -58,7 +79,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(backend, args) -> int:
-    from helpers import runner
+    from helpers import preflight, runner
+
+    checks = preflight.run(args.backend)
+    if not all(c.ok for c in checks):
+        print(f"Preflight for BACKEND={args.backend} failed:", file=sys.stderr)
+        print(preflight.report(checks), file=sys.stderr)
+        print("Fix the ✗ lines above, then run again.", file=sys.stderr)
+        return 2
 
     try:
         results = runner.run_all(args.backend)

@@ -10,6 +10,13 @@ from pathlib import Path
 RAY_VERSION = "2.55.1"
 RAY_IMAGE = f"rayproject/ray:{RAY_VERSION}"
 KUBERAY_VERSION = "1.7.0"
+KUBERAY_HELM_REPO = "https://ray-project.github.io/kuberay-helm/"
+KUBERAY_CHART = "kuberay/kuberay-operator"
+KUBERAY_OPERATOR_IMAGE = f"quay.io/kuberay/operator:v{KUBERAY_VERSION}"
+OPERATOR_NAMESPACE = "kuberay-system"
+OPERATOR_DEPLOYMENT = "kuberay-operator"  # the chart's fullnameOverride
+KIND_CLUSTER = "rayservice-tutorial"
+KIND_NODE_IMAGE = "kindest/node:v1.33.1"  # the default node image of kind v0.29.0
 
 # Where things live.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -19,7 +26,7 @@ NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 BUILD_DIR = PROJECT_ROOT / "build"
 
 LOOPBACK = "127.0.0.1"
-BACKENDS = ("local",)
+BACKENDS = ("local", "kind", "kubernetes")
 DEFAULT_BACKEND = "local"
 
 

@@ -38,7 +38,9 @@ def status_table(status: dict[str, Any]) -> str:
     for app_name, app in status["activeServiceStatus"]["applicationStatuses"].items():
         for dep_name, dep in app["serveDeploymentStatuses"].items():
             running = dep["replicaStates"].get("RUNNING", 0)
-            rows.append((app_name, app["status"], dep_name, dep["status"], f"{running}/{dep['targetReplicas']}"))
+            target = dep["targetReplicas"]
+            replicas = f"{running}/{target}" if target is not None else "-"  # unknown without Serve's API
+            rows.append((app_name, app["status"], dep_name, dep["status"], replicas))
         if not app["serveDeploymentStatuses"]:
             rows.append((app_name, app["status"], "-", "-", "-"))
     return head + "\n" + table(("application", "app status", "deployment", "status", "replicas"), rows)

@@ -131,6 +131,21 @@ def with_serve_config(manifest: RayServiceManifest, serve_config: dict[str, Any]
     return validate(raw, manifest.source)
 
 
+def with_pod_env(manifest: RayServiceManifest, env: dict[str, str]) -> RayServiceManifest:
+    """A copy whose Ray containers (head and workers) get ``env`` added.
+
+    A change to ``rayClusterConfig`` like this one makes KubeRay build a new cluster, wait until its
+    applications are RUNNING, switch traffic to it, then delete the old one (zero downtime).
+    """
+    raw = copy.deepcopy(manifest.raw)
+    cluster = raw["spec"]["rayClusterConfig"]
+    for group in [cluster["headGroupSpec"], *cluster.get("workerGroupSpecs", [])]:
+        for container in _containers(group):
+            kept = [e for e in container.get("env") or [] if e.get("name") not in env]
+            container["env"] = kept + [{"name": k, "value": str(v)} for k, v in env.items()]
+    return validate(raw, manifest.source)
+
+
 # -- checks -------------------------------------------------------------------------------
 
 

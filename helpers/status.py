@@ -93,3 +93,43 @@ def summary(status: dict[str, Any]) -> str:
         target = sum(d["targetReplicas"] or 0 for d in app["serveDeploymentStatuses"].values())
         parts.append(f"{name} {app['status']} ({running}/{target} replicas)")
     return ", ".join(parts) or "no applications"
+
+
+def from_custom_resource(name: str, raw: dict[str, Any], details: dict[str, Any] | None) -> dict[str, Any]:
+    """The same shape from a real ``RayService.status`` (kind / kubernetes backends).
+
+    ``details`` (Serve's API through the dashboard port-forward, when reachable) adds route
+    prefixes and replica counts, which the custom resource does not carry.
+    """
+    active = raw.get("activeServiceStatus") or {}
+    extra = application_statuses(details) if details else {}
+    apps = {}
+    for app_name, app in (active.get("applicationStatuses") or {}).items():
+        more = extra.get(app_name) or {}
+        deployments = {}
+        for dep_name, dep in (app.get("serveDeploymentStatuses") or {}).items():
+            more_dep = (more.get("serveDeploymentStatuses") or {}).get(dep_name) or {}
+            deployments[dep_name] = {
+                "status": dep.get("status", ""),
+                "message": dep.get("message", ""),
+                "targetReplicas": more_dep.get("targetReplicas"),
+                "replicaStates": more_dep.get("replicaStates", {}),
+            }
+        apps[app_name] = {
+            "status": app.get("status", ""),
+            "message": app.get("message", ""),
+            "routePrefix": more.get("routePrefix"),
+            "serveDeploymentStatuses": deployments,
+        }
+    conditions = raw.get("conditions") or [
+        condition("Ready", False, "Initializing"),
+        condition("UpgradeInProgress", False, "Initializing"),
+    ]
+    return {
+        "serviceName": name,
+        "conditions": conditions,
+        # Older KubeRay releases wrote the field with a capital N.
+        "numServeEndpoints": raw.get("numServeEndpoints", raw.get("NumServeEndpoints", 0)),
+        "activeServiceStatus": {"rayClusterName": active.get("rayClusterName"), "applicationStatuses": apps},
+        "pendingServiceStatus": raw.get("pendingServiceStatus") or {},
+    }

@@ -12,7 +12,16 @@ def get_backend(name: str = config.DEFAULT_BACKEND, **kwargs) -> Backend:
     if key == "local":
         from helpers.backends.local import LocalBackend
 
+        kwargs.pop("namespace", None)  # one local cluster per machine: no namespaces
         return LocalBackend(**kwargs)
+    if key == "kind":
+        from helpers.backends.kind import KindBackend
+
+        return KindBackend(**kwargs)
+    if key == "kubernetes":
+        from helpers.backends.kube import KubernetesBackend
+
+        return KubernetesBackend(**kwargs)
     raise BackendError(
         f"Unknown backend {name!r}: set BACKEND to one of {', '.join(repr(b) for b in config.BACKENDS)}."
     )

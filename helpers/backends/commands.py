@@ -1,0 +1,68 @@
+"""Running the command-line tools the kind backend needs (docker, kind, kubectl, helm).
+
+Everything goes through one ``Commands`` object so tests can swap in a recorder and check
+each command exactly.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers import procs
+from helpers.backends.base import BackendError
+
+INSTALL_HINTS = {
+    "docker": "install Docker Desktop or Docker Engine (https://docs.docker.com/get-docker/) and start it",
+    "kind": "install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation), e.g. `go install "
+    "sigs.k8s.io/kind@v0.29.0` or `brew install kind`",
+    "kubectl": "install kubectl (https://kubernetes.io/docs/tasks/tools/), e.g. `brew install kubectl`",
+    "helm": "install Helm 3 (https://helm.sh/docs/intro/install/), e.g. `brew install helm`",
+}
+
+
+class ToolMissing(BackendError):
+    def __init__(self, tool: str):
+        self.tool = tool
+        super().__init__(f"`{tool}` is not installed or not on PATH: {INSTALL_HINTS.get(tool, 'install it')}.")
+
+
+@dataclass
+class Result:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class Commands:
+    """Runs commands for real."""
+
+    def which(self, tool: str) -> str | None:
+        return shutil.which(tool)
+
+    def run(self, args: list[str], check: bool = True, timeout: float = 600, input: str | None = None) -> Result:
+        if not self.which(args[0]):
+            raise ToolMissing(args[0])
+        try:
+            done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, input=input)
+        except subprocess.TimeoutExpired:
+            raise BackendError(f"`{' '.join(args)}` did not finish within {timeout:.0f} s") from None
+        result = Result(list(args), done.returncode, done.stdout, done.stderr)
+        if check and not result.ok:
+            raise BackendError(
+                f"`{' '.join(args)}` failed (exit code {done.returncode}):\n{(done.stderr or done.stdout).strip()[-2000:]}"
+            )
+        return result
+
+    def start(self, args: list[str], env: dict[str, str], log: Path) -> int:
+        """Start a long-running command (a port-forward) detached; return its PID."""
+        if not self.which(args[0]):
+            raise ToolMissing(args[0])
+        return procs.start_detached(args, env, log).pid

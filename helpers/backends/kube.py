@@ -1,0 +1,415 @@
+"""The Kubernetes half of the kind backend, usable on its own against any cluster (BACKEND="kubernetes").
+
+The KubeRay operator does the work here: this class applies the RayService (server-side apply),
+reads its status from the custom resource, ships the application code as a ConfigMap, and
+reaches the cluster only through ``kubectl port-forward --address 127.0.0.1``. Everything lives in
+one namespace, so thirty learners can share a cluster without touching each other's RayServices.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from helpers import config, procs, status as status_mod
+from helpers.backends.base import BackendError, DeployFailedError, NotRunningError
+from helpers.backends.commands import Commands
+from helpers.manifests import RayServiceManifest, load_manifest
+from helpers.progress import wait_for
+from helpers.serve_api import ServeAPI, ServeAPIError
+
+APP_CODE_CONFIGMAP = "rayservice-tutorial-apps"  # mounted at /home/ray/apps by every manifest
+DEFAULT_NAMESPACE = "rayservice-tutorial"
+
+
+def head_service(name: str) -> str:
+    return f"{name}-head-svc"
+
+
+def serve_service(name: str) -> str:
+    return f"{name}-serve-svc"
+
+
+def ray_pod_selector(cluster: str, node_type: str | None = None) -> str:
+    """KubeRay's pod labels: ray.io/cluster=<RayCluster>, ray.io/node-type=head|worker."""
+    selector = f"ray.io/cluster={cluster}"
+    return selector + (f",ray.io/node-type={node_type}" if node_type else "")
+
+
+class KubernetesBackend:
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        namespace: str = DEFAULT_NAMESPACE,
+        context: str | None = None,
+        state_dir: Path | None = None,
+        ports: config.Ports | None = None,
+        commands: Commands | None = None,
+        api=None,
+    ):
+        self.namespace = namespace
+        self.context = context
+        self.state_dir = Path(state_dir or config.state_dir())
+        self.ports = ports or config.Ports()
+        self.commands = commands or Commands()
+        self._api = api
+        digest = hashlib.sha1(f"{self.state_dir}:{self.name}:{namespace}".encode()).hexdigest()[:8]
+        self.marker = f"{self.name}-{digest}"
+        self.state_file = self.state_dir / f"{self.name}-{namespace}.json"
+        self.log_dir = self.state_dir / "logs"
+        self.serve_api = ServeAPI(self.urls()["dashboard"])
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @property
+    def api(self):
+        if self._api is None:
+            from helpers.backends.kubeapi import KubeAPI
+
+            self._api = KubeAPI(self.context)
+        return self._api
+
+    def kubectl(self, *args: str) -> list[str]:
+        context = ["--context", self.context] if self.context else []
+        return ["kubectl", *context, "--namespace", self.namespace, *args]
+
+    def _state(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self, state: dict[str, Any]) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_file.write_text(json.dumps(state, indent=2))
+
+    def urls(self) -> dict[str, str]:
+        host = config.LOOPBACK
+        return {"serve": f"http://{host}:{self.ports.serve}", "dashboard": f"http://{host}:{self.ports.dashboard}"}
+
+    @property
+    def serve_url(self) -> str:
+        self.ensure_port_forwards()
+        return self.urls()["serve"]
+
+    # -- up ----------------------------------------------------------------------------------
+
+    def preflight(self) -> list:
+        from helpers import preflight
+
+        return preflight.kubernetes_checks(self.commands, self.context)
+
+    def _require_preflight(self) -> None:
+        from helpers import preflight
+
+        checks = self.preflight()
+        if not all(c.ok for c in checks):
+            raise BackendError(
+                f"The {self.name} backend cannot start on this machine:\n"
+                + preflight.report([c for c in checks if not c.ok])
+            )
+
+    def up(self, manifest: RayServiceManifest | str | Path, timeout: float = 600) -> dict[str, Any]:
+        """Check the operator is there, then prepare the namespace and the application code.
+
+        ``manifest`` is accepted for the same call as the other backends; the Ray cluster itself is
+        created by KubeRay when the RayService is applied.
+        """
+        _as_manifest(manifest)  # validate early: a bad manifest should fail before anything changes
+        self._require_preflight()
+        return self._prepare_namespace()
+
+    def _prepare_namespace(self) -> dict[str, Any]:
+        if not self.api.crd_installed():
+            raise BackendError(
+                "The KubeRay operator is not installed in this cluster (no CRD rayservices.ray.io). "
+                f"Ask the cluster's admin, or install it: helm install kuberay-operator kuberay/kuberay-operator "
+                f"--version {config.KUBERAY_VERSION}"
+            )
+        self.api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}})
+        self.api.apply(self.app_code_configmap())
+        print(f"Namespace {self.namespace!r} ready, application code in ConfigMap {APP_CODE_CONFIGMAP!r}.")
+        return self.describe()
+
+    def app_code_configmap(self) -> dict[str, Any]:
+        """The application sources of manifests/apps/, as the ConfigMap every manifest mounts."""
+        files = {p.name: p.read_text() for p in sorted(config.APPS_DIR.glob("*.py"))}
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": APP_CODE_CONFIGMAP,
+                "namespace": self.namespace,
+                "labels": {"app.kubernetes.io/part-of": "rayservice-tutorial"},
+            },
+            "data": files,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "namespace": self.namespace,
+            "context": self.context,
+            "service": self._state().get("service"),
+            "urls": self.urls(),
+        }
+
+    # -- apply / status / wait -----------------------------------------------------------------
+
+    def apply(self, manifest: RayServiceManifest | str | Path) -> None:
+        """Server-side apply of the RayService into this backend's namespace."""
+        manifest = _as_manifest(manifest)
+        obj = copy.deepcopy(manifest.raw)
+        obj["metadata"]["namespace"] = self.namespace
+        self.api.apply(obj)
+        state = self._state()
+        state["service"] = manifest.name
+        state["apps"] = sorted(app["name"] for app in manifest.applications)
+        self._save(state)
+        print(f"Applied {manifest.source}: RayService {manifest.name!r} with applications "
+              f"{', '.join(state['apps'])}.")  # fmt: skip
+
+    def _service_name(self) -> str:
+        name = self._state().get("service")
+        if not name:
+            raise NotRunningError(
+                "No RayService has been applied from this notebook yet: run notebook 02_deploy_rayservice, "
+                "or backend.apply('manifests/ray-service.yaml')."
+            )
+        return name
+
+    def _resource(self) -> dict[str, Any]:
+        name = self._service_name()
+        obj = self.api.get_rayservice(self.namespace, name)
+        if obj is None:
+            raise NotRunningError(f"RayService {name!r} does not exist in namespace {self.namespace!r}.")
+        return obj
+
+    def status(self) -> dict[str, Any]:
+        """``RayService.status`` from the custom resource, with replica counts from Serve's API."""
+        return self._status_of(self._resource())
+
+    def _status_of(self, obj: dict[str, Any]) -> dict[str, Any]:
+        raw = obj.get("status") or {}
+        details = None
+        try:
+            if procs.wait_port(self.ports.dashboard, timeout=0.2):
+                details = self.serve_api.details()
+        except ServeAPIError:
+            details = None
+        return status_mod.from_custom_resource(obj["metadata"]["name"], raw, details)
+
+    def cluster_names(self) -> tuple[str | None, str | None]:
+        """(active, pending) RayCluster names: both are set while KubeRay upgrades the cluster."""
+        raw = self._resource().get("status") or {}
+        return (
+            (raw.get("activeServiceStatus") or {}).get("rayClusterName") or None,
+            (raw.get("pendingServiceStatus") or {}).get("rayClusterName") or None,
+        )
+
+    def wait_ready(self, timeout: float = 600) -> float:
+        """Wait until the operator has seen the latest spec, every app is RUNNING and Ready is True."""
+        wanted = self._state().get("apps", [])
+
+        def ready() -> tuple[bool, str]:
+            obj = self._resource()
+            raw = obj.get("status") or {}
+            for side in ("activeServiceStatus", "pendingServiceStatus"):
+                for app, app_status in ((raw.get(side) or {}).get("applicationStatuses") or {}).items():
+                    if app_status.get("status") == "DEPLOY_FAILED":
+                        raise DeployFailedError(app, app_status.get("message", ""))
+            seen = (raw.get("observedGeneration") or 0) >= (obj["metadata"].get("generation") or 0)
+            active = (raw.get("activeServiceStatus") or {}).get("applicationStatuses") or {}
+            pending = (raw.get("pendingServiceStatus") or {}).get("rayClusterName")
+            running = all((active.get(a) or {}).get("status") == "RUNNING" for a in wanted)
+            current = status_mod.from_custom_resource(obj["metadata"]["name"], raw, None)
+            done = seen and running and not pending and status_mod.is_ready(current)
+            detail = status_mod.summary(current) + (f"; pending cluster {pending}" if pending else "")
+            return done, detail
+
+        seconds = wait_for(
+            f"RayService {self._service_name()} to be Ready", ready, timeout, interval=2.0, on_timeout=self.diagnose
+        )
+        self.ensure_port_forwards()
+        return seconds
+
+    def diagnose(self) -> str:
+        """What the cluster looks like: pods that are not ready and why, recent warnings, app messages."""
+        lines = []
+        for pod in self.api.list_pods(self.namespace, "ray.io/is-ray-node=yes"):
+            meta, status = pod["metadata"], pod.get("status") or {}
+            reasons = [
+                (cs.get("state") or {}).get("waiting", {}).get("reason")
+                for cs in status.get("container_statuses") or []
+                if (cs.get("state") or {}).get("waiting")
+            ]
+            if status.get("phase") != "Running" or reasons:
+                lines.append(f"pod {meta['name']}: {status.get('phase')} {', '.join(r for r in reasons if r)}")
+        for event in self.api.list_events(self.namespace)[-10:]:
+            if event.get("type") == "Warning":
+                involved = event.get("involved_object") or {}
+                lines.append(f"event {involved.get('kind')}/{involved.get('name')}: {event.get('reason')}: "
+                             f"{event.get('message')}")  # fmt: skip
+        try:
+            raw = self._resource().get("status") or {}
+            for app, s in ((raw.get("activeServiceStatus") or {}).get("applicationStatuses") or {}).items():
+                if s.get("message"):
+                    lines.append(f"app {app}: {s.get('status')}: {s['message'].strip().splitlines()[-1]}")
+        except BackendError:
+            pass
+        return "What the cluster looks like:\n  " + ("\n  ".join(lines) or "(no pod problems or warnings found)")
+
+    # -- access --------------------------------------------------------------------------------
+
+    def _forwards(self, name: str) -> list[tuple[str, str, int, int]]:
+        return [
+            ("dashboard", head_service(name), self.ports.dashboard, 8265),
+            ("serve", serve_service(name), self.ports.serve, 8000),
+        ]
+
+    def ensure_port_forwards(self) -> None:
+        """Start (or restart) the port-forwards to the head and serve Services, on 127.0.0.1 only."""
+        name = self._state().get("service")
+        if not name:
+            return
+        state = self._state()
+        forwards = state.setdefault("forwards", {})
+        for label, service, local, remote in self._forwards(name):
+            pid = forwards.get(label)
+            if pid and _pid_alive(pid) and procs.wait_port(local, timeout=0.5):
+                continue
+            if pid:
+                procs.stop_groups([pid], grace=1)
+            holder = procs.port_holder(local)
+            if holder:
+                raise BackendError(f"Cannot forward {service}: port {local} is in use by {holder}.")
+            args = self.kubectl("port-forward", "--address", config.LOOPBACK, f"svc/{service}", f"{local}:{remote}")
+            env = {**os.environ, procs.MARKER_VAR: self.marker}
+            forwards[label] = self.commands.start(args, env, self.log_dir / f"port-forward-{label}.log")
+            self._save(state)
+            if not procs.wait_port(local, timeout=20):
+                raise BackendError(
+                    f"`{' '.join(args)}` did not open 127.0.0.1:{local}. Its log:\n"
+                    + procs.tail(self.log_dir / f"port-forward-{label}.log")
+                )
+
+    def our_processes(self) -> list:
+        return procs.find_marked(self.marker)
+
+    def listeners(self) -> list[tuple[str, int, int]]:
+        return procs.listeners({p.pid for p in self.our_processes()})
+
+    def listening_addresses(self) -> list[str]:
+        """Addresses of what the tutorial opened on this machine (the port-forwards)."""
+        return sorted({addr.removeprefix("::ffff:") for addr, _, _ in self.listeners()})
+
+    def nodes_table(self) -> str:
+        """The Ray pods of the active cluster (they exist once a RayService is applied)."""
+        from helpers.display import table
+
+        name = self._state().get("service")
+        active = self.cluster_names()[0] if name else None
+        if not active:
+            return "No Ray pods yet: KubeRay creates them when the RayService is applied (lesson 02)."
+        rows = []
+        for pod in self.api.list_pods(self.namespace, ray_pod_selector(active)):
+            labels = pod["metadata"].get("labels") or {}
+            rows.append((pod["metadata"]["name"], labels.get("ray.io/group", "?"), (pod.get("status") or {}).get("phase")))
+        return table(("pod", "group", "phase"), sorted(rows))
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    def ray_pods(self, node_type: str) -> list[dict[str, Any]]:
+        active, _ = self.cluster_names()
+        if not active:
+            raise NotRunningError("The RayService has no active cluster yet: wait_ready() first.")
+        return self.api.list_pods(self.namespace, ray_pod_selector(active, node_type))
+
+    def delete_worker_pod(self) -> str:
+        """Delete one worker pod: KubeRay creates a new one, Serve re-places its replicas."""
+        pods = self.ray_pods("worker")
+        if not pods:
+            raise BackendError("No worker pod to delete.")
+        victim = sorted(p["metadata"]["name"] for p in pods)[0]
+        self.api.delete_pod(self.namespace, victim)
+        return victim
+
+    def delete_head_pod(self) -> str:
+        """Delete the head pod: without GCS fault tolerance, KubeRay recreates it and redeploys the apps."""
+        (head,) = self.ray_pods("head")
+        self.api.delete_pod(self.namespace, head["metadata"]["name"])
+        return head["metadata"]["name"]
+
+    def kill_replica(self, app: str) -> dict[str, Any]:
+        """SIGKILL one replica process of ``app`` inside its pod; Serve starts a replacement."""
+        self.ensure_port_forwards()
+        details = self.serve_api.details()
+        replicas = [
+            r
+            for dep in ((details.get("applications") or {}).get(app) or {}).get("deployments", {}).values()
+            for r in dep.get("replicas") or []
+            if r.get("state") == "RUNNING"
+        ]
+        if not replicas:
+            raise BackendError(f"Application {app!r} has no running replica to kill.")
+        victim = replicas[0]
+        pods = [p for p in self.ray_pods("head") + self.ray_pods("worker")
+                if (p.get("status") or {}).get("pod_ip") == victim["node_ip"]]  # fmt: skip
+        if not pods:
+            raise BackendError(f"No pod has the replica's node IP {victim['node_ip']}.")
+        pod = pods[0]["metadata"]["name"]
+        self.commands.run(self.kubectl("exec", pod, "--", "kill", "-9", str(victim["pid"])))
+        return {"pod": pod, "pid": victim["pid"], "replica": victim["replica_id"]}
+
+    def upgrade_cluster(self, manifest: RayServiceManifest | str | Path, revision: str) -> RayServiceManifest:
+        """Apply ``manifest`` with ``TUTORIAL_CLUSTER_REVISION=revision`` in every Ray container: a
+        ``rayClusterConfig`` change, so KubeRay performs its zero-downtime new-cluster upgrade.
+        Watch it with ``cluster_names()`` (active and pending) and ``wait_ready()``."""
+        from helpers.manifests import with_pod_env
+
+        changed = with_pod_env(_as_manifest(manifest), {"TUTORIAL_CLUSTER_REVISION": revision})
+        self.apply(changed)
+        return changed
+
+    # -- down ----------------------------------------------------------------------------------
+
+    def stop_port_forwards(self) -> int:
+        state = self._state()
+        stopped = procs.stop_groups(list((state.get("forwards") or {}).values()), marker=self.marker, grace=2)
+        state.pop("forwards", None)
+        if state:
+            self._save(state)
+        return stopped
+
+    def down(self, quiet: bool = False) -> int:
+        """Stop the port-forwards and delete this namespace's RayService and ConfigMap."""
+        stopped = self.stop_port_forwards()
+        name = self._state().get("service")
+        if name:
+            self.api.delete_rayservice(self.namespace, name)
+            self.api.delete_configmap(self.namespace, APP_CODE_CONFIGMAP)
+        self.state_file.unlink(missing_ok=True)
+        if not quiet:
+            what = f"deleted RayService {name!r} in {self.namespace!r}" if name else "no RayService to delete"
+            print(f"Stopped {stopped} port-forward process(es); {what}.")
+        return stopped
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return procs.group_alive(pid)
+
+
+def _as_manifest(manifest: RayServiceManifest | str | Path) -> RayServiceManifest:
+    return manifest if isinstance(manifest, RayServiceManifest) else load_manifest(manifest)
+
+
+__all__ = ["KubernetesBackend", "head_service", "ray_pod_selector", "serve_service"]

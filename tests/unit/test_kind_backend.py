@@ -1,0 +1,323 @@
+"""The kind and kubernetes backends, against recorders of every command and API call.
+
+Names, ports, selectors and field paths are KubeRay v1.7.0's (ray-operator/controllers/ray/utils/
+constant.go and util.go, apis/ray/v1/rayservice_types.go); a drift makes these tests fail.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from helpers import config, display, procs
+from helpers.backends import BackendError, DeployFailedError, NotRunningError, get_backend
+from helpers.backends.kind import IMAGES, KIND_CONFIG, KindBackend
+from helpers.backends.kube import APP_CODE_CONFIGMAP, KubernetesBackend
+from helpers.manifests import load_manifest
+
+from ..fakes import FakeCommands, FakeKube, pod, rayservice
+
+PORTS = config.Ports(serve=29000, dashboard=29265)
+CTX = ["kubectl", "--context", "kind-rayservice-tutorial", "--namespace", "rayservice-tutorial"]
+HELLO = load_manifest("manifests/ray-service.yaml")
+DOCKER_OK = {("docker", "info"): (0, "28.2.2 25769803776", "")}
+
+
+class StubServeAPI:
+    """Serve's details as the dashboard (through the head port-forward) would answer."""
+
+    def __init__(self, details):
+        self._details = details
+
+    def details(self):
+        return self._details
+
+
+SERVE_DETAILS = {
+    "controller_info": {"node_id": "n-head"},
+    "proxies": {},
+    "applications": {
+        "hello": {
+            "status": "RUNNING",
+            "route_prefix": "/hello",
+            "deployments": {
+                "Hello": {
+                    "status": "HEALTHY",
+                    "target_num_replicas": 2,
+                    "replicas": [
+                        {"state": "RUNNING", "node_ip": "10.244.0.7", "pid": 321, "replica_id": "abc"},
+                        {"state": "RUNNING", "node_ip": "10.244.0.8", "pid": 654, "replica_id": "def"},
+                    ],
+                }
+            },
+        }
+    },
+}
+
+
+@pytest.fixture
+def kind(tmp_path):
+    commands = FakeCommands(responses=DOCKER_OK)
+    kube = FakeKube()
+    backend = KindBackend(state_dir=tmp_path, ports=PORTS, commands=commands, api=kube)
+    yield backend, commands, kube
+    backend.stop_port_forwards()
+
+
+def test_get_backend_knows_all_three():
+    assert isinstance(get_backend("kind", namespace="x"), KindBackend)
+    assert type(get_backend("kubernetes", namespace="x")) is KubernetesBackend
+    with pytest.raises(BackendError, match="one of 'local', 'kind', 'kubernetes'"):
+        get_backend("minikube")
+
+
+def test_preflight_names_each_missing_tool_and_nothing_starts(tmp_path):
+    commands = FakeCommands(tools={"docker", "kubectl"},
+                            responses={("docker", "info"): (1, "", "Cannot connect to the Docker daemon")})
+    kube = FakeKube()
+    backend = KindBackend(state_dir=tmp_path, commands=commands, api=kube)
+    with pytest.raises(BackendError) as info:
+        backend.up(HELLO)
+    message = str(info.value)
+    assert "✗ Docker daemon reachable: Cannot connect to the Docker daemon" in message
+    assert "✗ kind installed: not found: install kind" in message
+    assert "✗ helm installed: not found: install Helm 3" in message
+    assert "kubectl installed" not in message  # present: not listed among the failures
+    assert commands.commands_of("kind") == [] and commands.commands_of("helm") == []
+    assert kube.calls == []
+
+
+def test_memory_below_the_manifest_requests_is_a_warning():
+    from helpers import preflight
+
+    commands = FakeCommands(responses={("docker", "info"): (0, "28.2.2 4294967296", "")})  # 4 GiB
+    checks = preflight.kind_checks(commands, HELLO)
+    memory = next(c for c in checks if c.name.startswith("memory"))
+    # head 3Gi + one worker 2Gi + the kind node 1.5 GiB
+    assert memory.name == "memory for Docker >= 6.5 GiB" and memory.ok and memory.warning
+    assert "raise Docker's memory limit" in preflight.report([memory])
+
+
+@pytest.mark.skipif(
+    subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    if __import__("shutil").which("docker") else False,
+    reason="a Docker daemon is reachable here, so preflight would pass",
+)
+def test_make_run_backend_kind_stops_at_preflight_on_this_machine():
+    result = subprocess.run([sys.executable, "-m", "helpers", "run", "--backend", "kind"], cwd=config.PROJECT_ROOT,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 2
+    assert "Preflight for BACKEND=kind failed" in result.stderr and "Docker daemon reachable" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_up_creates_the_cluster_installs_kuberay_and_ships_the_app_code(kind):
+    backend, commands, kube = kind
+    commands.responses[("docker", "image", "inspect", config.RAY_IMAGE)] = (1, "", "No such image")
+    backend.up(HELLO)
+    assert ["kind", "get", "clusters"] in commands.calls
+    assert ["kind", "create", "cluster", "--name", "rayservice-tutorial", "--config", str(KIND_CONFIG),
+            "--image", "kindest/node:v1.33.1", "--wait", "180s"] in commands.calls  # fmt: skip
+    # Only images Docker already has are loaded; the Ray image is pulled by the node instead.
+    assert commands.commands_of("kind")[-1] == [
+        "kind", "load", "docker-image", "quay.io/kuberay/operator:v1.7.0", "--name", "rayservice-tutorial"]
+    assert commands.commands_of("helm") == [
+        ["helm", "version", "--short"],  # preflight
+        ["helm", "repo", "add", "kuberay", "https://ray-project.github.io/kuberay-helm/", "--force-update"],
+        ["helm", "--kube-context", "kind-rayservice-tutorial", "upgrade", "--install", "kuberay-operator",
+         "kuberay/kuberay-operator", "--version", "1.7.0", "--namespace", "kuberay-system", "--create-namespace"],
+    ]  # fmt: skip
+    assert ("deployment_available", "kuberay-system", "kuberay-operator") in kube.calls
+    (namespace,) = kube.applied("Namespace")
+    assert namespace["metadata"]["name"] == "rayservice-tutorial"
+    (configmap,) = kube.applied("ConfigMap")
+    assert configmap["metadata"] == {"name": "rayservice-tutorial-apps", "namespace": "rayservice-tutorial",
+                                     "labels": {"app.kubernetes.io/part-of": "rayservice-tutorial"}}
+    assert configmap["data"] == {p.name: p.read_text() for p in config.APPS_DIR.glob("*.py")}
+
+
+def test_an_existing_cluster_is_reused(kind):
+    backend, commands, kube = kind
+    commands.responses[("kind", "get", "clusters")] = (0, "other\nrayservice-tutorial\n", "")
+    backend.up(HELLO)
+    assert not any(c[:3] == ["kind", "create", "cluster"] for c in commands.calls)
+
+
+@pytest.mark.parametrize("path", sorted(config.MANIFESTS_DIR.glob("ray-service*.yaml")), ids=lambda p: p.name)
+def test_every_manifest_mounts_the_app_code_configmap(path):
+    cluster = load_manifest(path).cluster_config
+    for group in [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]:
+        spec = group["template"]["spec"]
+        (volume,) = spec["volumes"]
+        assert volume["configMap"]["name"] == APP_CODE_CONFIGMAP
+        container = spec["containers"][0]
+        (mount,) = container["volumeMounts"]
+        assert (mount["name"], mount["mountPath"]) == (volume["name"], "/home/ray/apps")
+        assert {"name": "PYTHONPATH", "value": "/home/ray/apps"} in container["env"]
+        assert container["image"] == config.RAY_IMAGE
+
+
+def test_apply_is_a_server_side_apply_into_the_namespace(kind, capsys):
+    backend, _, kube = kind
+    backend.apply(HELLO)
+    (obj,) = kube.applied("RayService")
+    assert (obj["apiVersion"], obj["metadata"]["name"], obj["metadata"]["namespace"]) == (
+        "ray.io/v1", "ray-serve-app", "rayservice-tutorial")
+    assert obj["spec"]["serveConfigV2"] == HELLO.raw["spec"]["serveConfigV2"]
+    assert "namespace" not in HELLO.raw["metadata"]  # the manifest itself is untouched
+    assert "Applied ray-service.yaml: RayService 'ray-serve-app' with applications hello." in capsys.readouterr().out
+
+
+def test_status_reads_the_custom_resource_and_adds_replica_counts(kind):
+    backend, _, kube = kind
+    backend.apply(HELLO)
+    kube.rayservices = [rayservice()]
+    backend.serve_api = StubServeAPI(SERVE_DETAILS)
+    backend.ensure_port_forwards()
+    status = backend.status()
+    assert ("get_rayservice", "rayservice-tutorial", "ray-serve-app") in kube.calls
+    assert display.status_table(status).splitlines()[0] == "RayService ray-serve-app: Ready=True (NonZeroServeEndpoints)"
+    assert "hello        RUNNING     Hello       HEALTHY  2/2" in display.status_table(status)
+    assert display.route_table(status).splitlines()[2].split() == ["/hello", "hello", "RUNNING", "2"]
+
+
+def test_wait_ready_waits_for_the_new_generation_then_forwards_ports(kind):
+    backend, commands, kube = kind
+    backend.apply(HELLO)
+    kube.rayservices = [rayservice(generation=2, observed=1), rayservice(generation=2, observed=2, ready=False),
+                        rayservice(generation=2, observed=2)]  # fmt: skip
+    backend.wait_ready(timeout=30)
+    assert [c for c in kube.calls if c[0] == "get_rayservice"].__len__() >= 3
+    assert commands.started == [
+        CTX + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-head-svc", "29265:8265"],
+        CTX + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-serve-svc", "29000:8000"],
+    ]
+    # The stand-in forwards really listen: on loopback only.
+    assert {port for _, port, _ in backend.listeners()} == {29000, 29265}
+    commands.responses[("kubectl", "config", "view")] = (0, "https://127.0.0.1:41234", "")
+    assert backend.listening_addresses() == ["127.0.0.1"]
+    # Started once, reused afterwards.
+    backend.ensure_port_forwards()
+    assert len(commands.started) == 2
+
+
+def test_a_dead_port_forward_is_restarted(kind):
+    backend, commands, kube = kind
+    backend.apply(HELLO)
+    backend.ensure_port_forwards()
+    serve_pid = backend._state()["forwards"]["serve"]
+    procs.stop_groups([serve_pid], grace=1)  # e.g. the pod behind it was deleted
+    backend.ensure_port_forwards()
+    assert len(commands.started) == 3 and commands.started[-1][-2:] == ["svc/ray-serve-app-serve-svc", "29000:8000"]
+
+
+def test_wait_ready_surfaces_deploy_failed(kind):
+    backend, _, kube = kind
+    backend.apply(HELLO)
+    kube.rayservices = [rayservice(app_status="DEPLOY_FAILED", message="Traceback...\nModuleNotFoundError: nope")]
+    with pytest.raises(DeployFailedError, match="Application 'hello' is DEPLOY_FAILED: ModuleNotFoundError: nope"):
+        backend.wait_ready(timeout=30)
+
+
+def test_wait_ready_timeout_diagnoses_pods_events_and_apps(kind):
+    backend, _, kube = kind
+    backend.apply(HELLO)
+    kube.rayservices = [rayservice(ready=False, app_status="DEPLOYING", message="Deploying app 'hello'.")]
+    kube.pods["ray.io/is-ray-node=yes"] = [pod("ray-serve-app-abcde-head-x1", "headgroup", "head", "10.244.0.7",
+                                               phase="Pending", waiting="ImagePullBackOff")]  # fmt: skip
+    kube.events = [{"type": "Warning", "reason": "Failed", "message": "Back-off pulling image",
+                    "involved_object": {"kind": "Pod", "name": "ray-serve-app-abcde-head-x1"}}]  # fmt: skip
+    with pytest.raises(TimeoutError) as info:
+        backend.wait_ready(timeout=0.1)
+    text = str(info.value)
+    assert "pod ray-serve-app-abcde-head-x1: Pending ImagePullBackOff" in text
+    assert "event Pod/ray-serve-app-abcde-head-x1: Failed: Back-off pulling image" in text
+    assert "app hello: DEPLOYING: Deploying app 'hello'." in text
+
+
+def test_faults_use_kuberay_labels(kind):
+    backend, commands, kube = kind
+    backend.apply(HELLO)
+    kube.rayservices = [rayservice(active="ray-serve-app-abcde")]
+    head = "ray.io/cluster=ray-serve-app-abcde,ray.io/node-type=head"
+    worker = "ray.io/cluster=ray-serve-app-abcde,ray.io/node-type=worker"
+    kube.pods[head] = [pod("ray-serve-app-abcde-head-x1", "headgroup", "head", "10.244.0.7")]
+    kube.pods[worker] = [pod("ray-serve-app-abcde-workers-worker-b2", "workers", "worker", "10.244.0.8"),
+                         pod("ray-serve-app-abcde-workers-worker-a1", "workers", "worker", "10.244.0.9")]
+    kube.pods["ray.io/cluster=ray-serve-app-abcde"] = kube.pods[head] + kube.pods[worker]
+    assert backend.delete_worker_pod() == "ray-serve-app-abcde-workers-worker-a1"
+    assert ("delete_pod", "rayservice-tutorial", "ray-serve-app-abcde-workers-worker-a1") in kube.calls
+    assert backend.delete_head_pod() == "ray-serve-app-abcde-head-x1"
+    backend.serve_api = StubServeAPI(SERVE_DETAILS)
+    killed = backend.kill_replica("hello")
+    assert killed == {"pod": "ray-serve-app-abcde-head-x1", "pid": 321, "replica": "abc"}
+    assert commands.calls[-1] == CTX + ["exec", "ray-serve-app-abcde-head-x1", "--", "kill", "-9", "321"]
+    table = backend.nodes_table().splitlines()
+    assert table[2].split() == ["ray-serve-app-abcde-head-x1", "headgroup", "Running"]
+    assert table[3].split() == ["ray-serve-app-abcde-workers-worker-a1", "workers", "Running"]
+
+
+def test_upgrade_changes_the_cluster_config_and_shows_both_clusters(kind):
+    backend, _, kube = kind
+    backend.upgrade_cluster(HELLO, revision="2")
+    (obj,) = kube.applied("RayService")
+    cluster = obj["spec"]["rayClusterConfig"]
+    for group in [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]:
+        assert {"name": "TUTORIAL_CLUSTER_REVISION", "value": "2"} in group["template"]["spec"]["containers"][0]["env"]
+    assert obj["spec"]["serveConfigV2"] == HELLO.raw["spec"]["serveConfigV2"]
+    kube.rayservices = [rayservice(active="ray-serve-app-abcde", pending="ray-serve-app-fghij")]
+    assert backend.cluster_names() == ("ray-serve-app-abcde", "ray-serve-app-fghij")
+
+
+def test_calls_before_apply_say_what_to_do(kind):
+    backend, _, _ = kind
+    with pytest.raises(NotRunningError, match="02_deploy_rayservice"):
+        backend.status()
+    assert "KubeRay creates them when the RayService is applied" in backend.nodes_table()
+
+
+def test_down_deletes_the_kind_cluster_and_stops_the_forwards(kind):
+    backend, commands, kube = kind
+    backend.apply(HELLO)
+    backend.ensure_port_forwards()
+    commands.responses[("kind", "get", "clusters")] = (0, "rayservice-tutorial\n", "")
+    assert backend.down(quiet=True) == 2
+    assert backend.our_processes() == []
+    assert commands.calls[-1] == ["kind", "delete", "cluster", "--name", "rayservice-tutorial"]
+
+
+def test_workshop_prep_pulls_and_loads_every_image(kind):
+    backend, commands, _ = kind
+    assert backend.workshop_prep() == list(IMAGES)
+    for image in IMAGES:
+        assert ["docker", "pull", image] in commands.calls
+        assert ["kind", "load", "docker-image", image, "--name", "rayservice-tutorial"] in commands.calls
+    assert config.RAY_IMAGE == "rayproject/ray:2.55.1"
+
+
+def test_kubernetes_backend_uses_the_current_context_and_the_learners_namespace(tmp_path):
+    commands = FakeCommands(tools={"kubectl"})
+    alice, bob = FakeKube(), FakeKube()
+    a = KubernetesBackend(namespace="alice", state_dir=tmp_path, commands=commands, api=alice)
+    b = KubernetesBackend(namespace="bob", state_dir=tmp_path, commands=commands, api=bob)
+    a.up(HELLO)
+    b.up(HELLO)
+    a.apply(HELLO)
+    assert [c[0] for c in commands.calls] == ["kubectl"] * len(commands.calls)  # no kind, helm or docker
+    assert ["kubectl", "get", "--raw", "/version"] in commands.calls
+    assert alice.applied("RayService")[0]["metadata"]["namespace"] == "alice"
+    assert bob.applied("RayService") == []
+    assert [c["metadata"]["namespace"] for c in bob.applied("ConfigMap")] == ["bob"]
+    assert a.state_file != b.state_file
+    a.down(quiet=True)
+    assert ("delete_rayservice", "alice", "ray-serve-app") in alice.calls
+    assert ("delete_configmap", "alice", "rayservice-tutorial-apps") in alice.calls
+    assert not any(c[0].startswith("delete") for c in bob.calls)
+
+
+def test_kubernetes_backend_without_the_operator_says_how_to_install_it(tmp_path):
+    backend = KubernetesBackend(state_dir=tmp_path, commands=FakeCommands(tools={"kubectl"}), api=FakeKube(crd=False))
+    with pytest.raises(BackendError, match="KubeRay operator is not installed.*helm install kuberay-operator"):
+        backend.up(HELLO)
