@@ -8,13 +8,15 @@ STAMP   := $(VENV)/.installed
 BACKEND ?= local
 PYTEST  := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: notebooks help run test test-unit test-integration test-notebooks lab down clean lock venv
+.PHONY: notebooks help run test test-unit test-kind workshop-prep lab down clean lock venv
 
 help:
 	@echo "make run       execute every notebook (BACKEND=$(BACKEND)) and print a summary"
 	@echo "make test      the whole test suite (unit, integration, notebooks)"
 	@echo "make lab       JupyterLab on 127.0.0.1"
-	@echo "make down      stop everything the tutorial started"
+	@echo "make down      stop everything the tutorial started (BACKEND=kind deletes the kind cluster)"
+	@echo "make test-kind the lessons on a real kind cluster (needs Docker, kind, kubectl, helm)"
+	@echo "make workshop-prep  pull every image once and load it into the kind cluster"
 	@echo "make clean     down, then remove build/ and .state/"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -40,6 +42,14 @@ test: $(STAMP)
 
 test-unit: $(STAMP)
 	$(PYTEST) tests/unit
+
+# The lessons on kind (papermill + nbval with tests/kind/sanitize-kind.cfg). Not part of `make test`:
+# it needs a Docker engine. .github/workflows/kind-e2e.yml runs it.
+test-kind: $(STAMP)
+	$(PYTEST) -rs tests/kind
+
+workshop-prep: $(STAMP)
+	$(BIN)/python -m helpers workshop-prep --backend kind
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=.

@@ -330,12 +330,16 @@ def _read(path_or_text: str | Path) -> tuple[str, str]:
     if isinstance(path_or_text, Path) or (
         isinstance(path_or_text, str) and "\n" not in path_or_text and path_or_text.endswith((".yaml", ".yml"))
     ):
-        path = Path(path_or_text)
-        if not path.is_absolute() and not path.exists():
-            path = config.PROJECT_ROOT / path
-        if not path.exists():
-            raise ManifestError(str(path_or_text), [f"file not found: {path_or_text}"])
-        return path.read_text(), path.name
+        given = Path(path_or_text)
+        # Relative paths work from the project root and from notebooks/ (where lessons run).
+        candidates = [given] if given.is_absolute() else [given, config.PROJECT_ROOT / given,
+                                                           config.NOTEBOOKS_DIR / given]  # fmt: skip
+        for path in candidates:
+            if path.exists():
+                return path.read_text(), path.name
+        raise ManifestError(
+            str(path_or_text), [f"file not found: {path_or_text} (the manifests are in manifests/)"]
+        )
     return str(path_or_text), "<manifest text>"
 
 

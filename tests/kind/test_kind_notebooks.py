@@ -1,0 +1,58 @@
+"""The lessons on a real kind cluster: `make test-kind` (needs Docker, kind, kubectl and helm).
+
+Not part of `make test`: this machine and the project's CI have no Docker engine. The GitHub
+workflow .github/workflows/kind-e2e.yml runs it on a Docker host.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from papermill.parameterize import parameterize_notebook
+
+from helpers import config, preflight, runner
+from helpers.backends.kind import KindBackend
+
+CHECKS = preflight.run("kind")
+pytestmark = [
+    pytest.mark.kind,
+    pytest.mark.skipif(
+        not all(c.ok for c in CHECKS),
+        reason="the kind backend cannot run here:\n" + preflight.report([c for c in CHECKS if not c.ok]),
+    ),
+]
+SANITIZE = Path(__file__).with_name("sanitize-kind.cfg")
+OUT = config.BUILD_DIR / "kind-notebooks"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def delete_the_cluster_afterwards():
+    yield
+    if not config.PROJECT_ROOT.joinpath("build", "keep-kind").exists():
+        KindBackend().down()
+
+
+def test_papermill_runs_every_lesson_on_kind():
+    results = runner.run_all("kind", out_dir=OUT / "papermill")
+    print(runner.table(results))
+    assert all(r.status == "ok" for r in results), runner.table(results)
+
+
+def test_nbval_on_kind_matches_the_stored_outputs(tmp_path):
+    """The stored (local) reference outputs, with BACKEND="kind" injected the way papermill does it."""
+    copies = []
+    for path in runner.lesson_notebooks():
+        nb = parameterize_notebook(nbformat.read(path, as_version=4), {"BACKEND": "kind"})
+        copy = tmp_path / path.name
+        nbformat.write(nb, copy)
+        copies.append(copy)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax",
+         f"--nbval-kernel-name={runner.KERNEL}", f"--nbval-sanitize-with={SANITIZE}", *map(str, copies)],
+        cwd=config.NOTEBOOKS_DIR, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-8000:]
