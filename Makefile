@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 BACKEND ?= local
 PYTEST  := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: notebooks help run test test-unit test-kind workshop-prep lab down clean lock venv
+.PHONY: bench notebooks help run test test-unit test-kind workshop-prep lab down clean lock venv
 
 help:
 	@echo "make run       execute every notebook (BACKEND=$(BACKEND)) and print a summary"
@@ -18,6 +18,7 @@ help:
 	@echo "make test-kind the lessons on a real kind cluster (needs Docker, kind, kubectl, helm)"
 	@echo "make workshop-prep  pull every image once and load it into the kind cluster"
 	@echo "make clean     down, then remove build/ and .state/"
+	@echo "make bench     measure the scenarios and lessons (build/bench.json)"
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +40,10 @@ test: $(STAMP)
 	$(PYTEST) tests/integration
 	$(PYTEST) tests/notebooks
 	$(BIN)/python -m helpers down
+
+# Figures for the README: scenarios under traffic and every lesson, twice; medians in build/bench.json.
+bench: $(STAMP)
+	$(BIN)/python -m helpers bench --runs 2
 
 test-unit: $(STAMP)
 	$(PYTEST) tests/unit

@@ -15,6 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="execute every lesson notebook with papermill and print a summary")
     run.add_argument("--backend", default=config.DEFAULT_BACKEND)
     run.add_argument("--keep-cluster", action="store_true", help="leave the cluster running afterwards")
+    bench = sub.add_parser("bench", help="measure the scenarios and the lessons; write build/bench.json")
+    bench.add_argument("--runs", type=int, default=2)
+    bench.add_argument("--backend", default=config.DEFAULT_BACKEND)
     refresh = sub.add_parser("refresh", help="re-record the reference outputs stored in notebooks/ (maintainers)")
     refresh.add_argument("--backend", default=config.DEFAULT_BACKEND)
     up = sub.add_parser("up", help="start the cluster (and apply a manifest)")
@@ -37,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         backend = get_backend(args.backend)
         if args.command == "run":
             return _run(backend, args)
+        if args.command == "bench":
+            if args.backend != "local":
+                raise BackendError("make bench measures the local backend (BACKEND=local)")
+            from helpers import bench
+
+            bench.main(runs=args.runs)
+            return 0
         if args.command == "refresh":
             from helpers import runner
 

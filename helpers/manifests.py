@@ -124,11 +124,64 @@ def validate(raw: Any, source: str = "<manifest>") -> RayServiceManifest:
     return RayServiceManifest(raw=raw, serve_config=serve_config, source=source)
 
 
+def _edited(source: str) -> str:
+    return source if source.endswith("(edited)") else f"{source} (edited)"
+
+
 def with_serve_config(manifest: RayServiceManifest, serve_config: dict[str, Any]) -> RayServiceManifest:
     """A copy of ``manifest`` whose serveConfigV2 is ``serve_config`` (validated)."""
     raw = copy.deepcopy(manifest.raw)
     raw["spec"]["serveConfigV2"] = yaml.safe_dump(serve_config, sort_keys=False)
-    return validate(raw, manifest.source)
+    return validate(raw, _edited(manifest.source))
+
+
+def _edit_app(manifest: RayServiceManifest, app: str, change) -> RayServiceManifest:
+    serve_config = copy.deepcopy(manifest.serve_config)
+    apps = {a["name"]: a for a in serve_config.get("applications", [])}
+    if app not in apps:
+        raise ManifestError(
+            manifest.source, [f"no application {app!r} in serveConfigV2: choose one of {', '.join(sorted(apps))}"]
+        )
+    change(apps[app])
+    return with_serve_config(manifest, serve_config)
+
+
+def _deployment(manifest: RayServiceManifest, app: dict, deployment: str) -> dict:
+    deployments = {d["name"]: d for d in app.get("deployments", [])}
+    if deployment not in deployments:
+        raise ManifestError(
+            manifest.source,
+            [f"application {app['name']!r} has no deployment {deployment!r}: choose one of "
+             f"{', '.join(sorted(deployments)) or '(none listed)'}"],
+        )  # fmt: skip
+    return deployments[deployment]
+
+
+def with_deployment_options(manifest: RayServiceManifest, app: str, deployment: str, **options) -> RayServiceManifest:
+    """A copy with deployment options set, e.g. ``num_replicas=3`` or ``user_config={...}``.
+
+    Changing only ``user_config`` reconfigures the running replicas in place; most other options
+    replace the replicas one by one.
+    """
+    return _edit_app(manifest, app, lambda a: _deployment(manifest, a, deployment).update(options))
+
+
+def with_user_config(manifest: RayServiceManifest, app: str, deployment: str, user_config: dict) -> RayServiceManifest:
+    return with_deployment_options(manifest, app, deployment, user_config=user_config)
+
+
+def with_app_env(manifest: RayServiceManifest, app: str, env: dict[str, str]) -> RayServiceManifest:
+    """A copy with ``runtime_env.env_vars`` of ``app`` updated: a code/env change (new replicas)."""
+
+    def change(a: dict) -> None:
+        runtime_env = a.setdefault("runtime_env", {})
+        runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), **{k: str(v) for k, v in env.items()}}
+
+    return _edit_app(manifest, app, change)
+
+
+def with_import_path(manifest: RayServiceManifest, app: str, import_path: str) -> RayServiceManifest:
+    return _edit_app(manifest, app, lambda a: a.update(import_path=import_path))
 
 
 def with_pod_env(manifest: RayServiceManifest, env: dict[str, str]) -> RayServiceManifest:
@@ -143,7 +196,7 @@ def with_pod_env(manifest: RayServiceManifest, env: dict[str, str]) -> RayServic
         for container in _containers(group):
             kept = [e for e in container.get("env") or [] if e.get("name") not in env]
             container["env"] = kept + [{"name": k, "value": str(v)} for k, v in env.items()]
-    return validate(raw, manifest.source)
+    return validate(raw, _edited(manifest.source))
 
 
 # -- checks -------------------------------------------------------------------------------

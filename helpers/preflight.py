@@ -127,7 +127,7 @@ def kind_checks(commands, manifest=None) -> list[Check]:
             checks.append(Check(
                 f"memory for Docker >= {need:.1f} GiB", True,
                 f"{have:.1f} GiB" + ("" if have >= need else
-                                     f": below what the pods request; raise Docker's memory limit"),
+                                     ": below what the pods request; raise Docker's memory limit"),
                 warning=have < need,
             ))  # fmt: skip
     checks.append(_tool(commands, "kind", ["version"]))

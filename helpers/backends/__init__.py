@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from helpers import config
-from helpers.backends.base import Backend, BackendError, DeployFailedError, NotRunningError
+from helpers.backends.base import Backend, BackendError, DeployFailedError, KindOnly, NotRunningError
 
 
 def get_backend(name: str = config.DEFAULT_BACKEND, **kwargs) -> Backend:
@@ -27,4 +27,4 @@ def get_backend(name: str = config.DEFAULT_BACKEND, **kwargs) -> Backend:
     )
 
 
-__all__ = ["Backend", "BackendError", "DeployFailedError", "NotRunningError", "get_backend"]
+__all__ = ["Backend", "BackendError", "DeployFailedError", "KindOnly", "NotRunningError", "get_backend"]

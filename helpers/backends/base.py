@@ -16,6 +16,17 @@ class NotRunningError(BackendError):
     """The cluster (or the RayService) the call needs is not there."""
 
 
+class KindOnly(BackendError):
+    """A step only a real Kubernetes cluster can show; the local backend says so instead of faking it."""
+
+    def __init__(self, what: str):
+        self.what = what
+        super().__init__(
+            f"{what} needs a real Kubernetes cluster: run this lesson with BACKEND = \"kind\" to see it. "
+            "The local backend does not pretend."
+        )
+
+
 class DeployFailedError(BackendError):
     def __init__(self, app: str, message: str):
         self.app = app

@@ -339,22 +339,41 @@ class KubernetesBackend:
         self.api.delete_pod(self.namespace, victim)
         return victim
 
+    def lose_worker(self, index: int = 0, restart_after: float = 0.0, timeout: float = 120) -> dict[str, Any]:
+        """Delete a worker pod (same call as the local backend's node loss); KubeRay recreates it."""
+        return {"node": self.delete_worker_pod()}
+
+    def kill_proxy(self) -> dict[str, Any]:
+        """SIGKILL the HTTP proxy inside the head pod; Serve restarts it after failed health checks."""
+        (head,) = self.ray_pods("head")
+        name = head["metadata"]["name"]
+        self.ensure_port_forwards()
+        details = self.serve_api.details()
+        head_node = (details.get("controller_info") or {}).get("node_id")
+        old = ((details.get("proxies") or {}).get(head_node) or {}).get("actor_id")
+        self.commands.run(self.kubectl("exec", name, "--", "pkill", "-9", "-f", "ray::ProxyActor"))
+        return {"pod": name, "node_id": head_node, "proxy_actor": old}
+
+    def proxies(self) -> dict[str, dict[str, Any]]:
+        """Serve's HTTP proxies by node id, from Serve's API via the port-forward."""
+        self.ensure_port_forwards()
+        return self.serve_api.details().get("proxies") or {}
+
     def delete_head_pod(self) -> str:
         """Delete the head pod: without GCS fault tolerance, KubeRay recreates it and redeploys the apps."""
         (head,) = self.ray_pods("head")
         self.api.delete_pod(self.namespace, head["metadata"]["name"])
         return head["metadata"]["name"]
 
+    def running_replicas(self, app: str) -> list[dict[str, Any]]:
+        """The RUNNING replicas of ``app`` (id, pid, node IP), from Serve's API via the port-forward."""
+        self.ensure_port_forwards()
+        deployments = ((self.serve_api.details().get("applications") or {}).get(app) or {}).get("deployments") or {}
+        return [r for d in deployments.values() for r in d.get("replicas") or [] if r.get("state") == "RUNNING"]
+
     def kill_replica(self, app: str) -> dict[str, Any]:
         """SIGKILL one replica process of ``app`` inside its pod; Serve starts a replacement."""
-        self.ensure_port_forwards()
-        details = self.serve_api.details()
-        replicas = [
-            r
-            for dep in ((details.get("applications") or {}).get(app) or {}).get("deployments", {}).values()
-            for r in dep.get("replicas") or []
-            if r.get("state") == "RUNNING"
-        ]
+        replicas = self.running_replicas(app)
         if not replicas:
             raise BackendError(f"Application {app!r} has no running replica to kill.")
         victim = replicas[0]

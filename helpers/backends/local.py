@@ -12,13 +12,14 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from helpers import config, procs, status as status_mod
-from helpers.backends.base import BackendError, DeployFailedError, NotRunningError
+from helpers.backends.base import BackendError, DeployFailedError, KindOnly, NotRunningError
 from helpers.manifests import RayServiceManifest, load_manifest
 from helpers.progress import wait_for
 from helpers.serve_api import ServeAPI, ServeAPIError
@@ -362,6 +363,70 @@ class LocalBackend:
         state["service"] = None
         self._save(state)
 
+    # -- faults (lesson 04) ----------------------------------------------------------------------
+
+    def running_replicas(self, app: str) -> list[dict[str, Any]]:
+        """The RUNNING replicas of ``app``: id, pid, node."""
+        self._require_up()
+        deployments = ((self.api.details().get("applications") or {}).get(app) or {}).get("deployments") or {}
+        return [r for d in deployments.values() for r in d.get("replicas") or [] if r.get("state") == "RUNNING"]
+
+    def kill_replica(self, app: str) -> dict[str, Any]:
+        """SIGKILL one replica process of ``app`` (a crash); Serve's controller starts a replacement."""
+        replicas = self.running_replicas(app)
+        ours = {p.pid for p in self.our_processes()}
+        victims = [r for r in replicas if r.get("pid") in ours]
+        if not victims:
+            raise BackendError(f"Application {app!r} has no running replica to kill.")
+        victim = victims[0]
+        os.kill(victim["pid"], signal.SIGKILL)
+        return {"replica": victim["replica_id"], "pid": victim["pid"], "node": victim["node_id"][:8]}
+
+    def lose_worker(self, index: int = 0, restart_after: float = 0.0, timeout: float = 120) -> dict[str, Any]:
+        """Kill worker node ``index`` and every Ray process on it at once (a node or pod lost), then,
+        as KubeRay recreates a deleted pod, start a new worker node in its place."""
+        state = self._require_up()
+        if not 0 <= index < len(state["workers"]):
+            raise BackendError(f"There is no worker node {index}: the cluster has {len(state['workers'])}.")
+        worker = state["workers"][index]
+        members = procs.group_members([worker["pgid"]])
+        pids = {p.pid for p in members}
+        lost = [r["replica_id"] for app in self.api.details().get("applications", {}).values()
+                for d in (app.get("deployments") or {}).values() for r in d.get("replicas") or []
+                if r.get("pid") in pids]  # fmt: skip
+        for proc in members:
+            try:
+                proc.kill()
+            except procs.psutil.Error:
+                pass
+        time.sleep(restart_after)
+        started = time.monotonic()
+        state["workers"][index] = self._start_worker(index, worker["group"], worker["num_cpus"], timeout)
+        self._save(state)
+        return {"node": worker["name"], "replicas": lost, "replaced_in_s": round(time.monotonic() - started, 1)}
+
+    def kill_proxy(self) -> dict[str, Any]:
+        """SIGKILL the head node's HTTP proxy; the controller restarts it after failed health checks."""
+        state = self._require_up()
+        proxies = [p for p in procs.group_members([state["head"]["pgid"]]) if _name(p).startswith("ray::ProxyActor")]
+        if not proxies:
+            raise BackendError("No HTTP proxy is running on the head node.")
+        head_node = (self.api.details().get("controller_info") or {}).get("node_id")
+        old = (self.proxies().get(head_node) or {}).get("actor_id")
+        proxies[0].kill()
+        return {"pid": proxies[0].pid, "node_id": head_node, "proxy_actor": old}
+
+    def proxies(self) -> dict[str, dict[str, Any]]:
+        """Serve's HTTP proxies by node id: actor id and status (HEALTHY, UNHEALTHY, STARTING...)."""
+        self._require_up()
+        return self.api.details().get("proxies") or {}
+
+    def delete_head_pod(self) -> None:
+        raise KindOnly("Deleting the head pod (KubeRay recreates it and redeploys the apps)")
+
+    def upgrade_cluster(self, manifest, revision: str) -> None:
+        raise KindOnly("KubeRay's zero-downtime new-cluster upgrade (a rayClusterConfig change)")
+
     # -- down ------------------------------------------------------------------------------
 
     def down(self, quiet: bool = False) -> int:
@@ -398,6 +463,13 @@ class LocalBackend:
     def listening_addresses(self) -> list[str]:
         """The distinct addresses the cluster listens on: only ['127.0.0.1'] if all is well."""
         return sorted({addr.removeprefix("::ffff:") for addr, _, _ in self.listeners()})
+
+
+def _name(proc) -> str:
+    try:
+        return proc.name() + " " + " ".join(proc.cmdline()[:1])
+    except procs.psutil.Error:
+        return ""
 
 
 def _as_manifest(manifest: RayServiceManifest | str | Path) -> RayServiceManifest:

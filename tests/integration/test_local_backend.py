@@ -44,7 +44,7 @@ def test_a_busy_port_is_named_and_nothing_starts(backend):
         with pytest.raises(BackendError) as info:
             backend.up(HELLO)
     message = str(info.value)
-    assert f"port {PORTS.serve} (Serve HTTP) is in use by" in message and f"(pid " in message
+    assert f"port {PORTS.serve} (Serve HTTP) is in use by" in message and "(pid " in message
     assert backend.our_processes() == []
 
 
@@ -124,6 +124,29 @@ def test_cluster_shape_change_is_refused_without_changing_anything(backend):
     with pytest.raises(BackendError, match="Nothing was changed"):
         backend.apply(validate(raw))
     assert get(backend, "/predict-a?x=4").json()["prediction"] == 9.0
+
+
+def test_faults_kill_what_they_say_and_the_cluster_heals(backend):
+    from helpers import scenarios
+    from helpers.backends import KindOnly
+
+    before = {r["replica_id"] for r in backend.running_replicas("hello")}
+    killed = backend.kill_replica("hello")
+    assert killed["replica"] in before
+    scenarios.back_to_target(backend, "hello", 120)(killed)
+    assert killed["replica"] not in {r["replica_id"] for r in backend.running_replicas("hello")}
+
+    old_pgid = backend.describe()["workers"][0]["pgid"]
+    lost = backend.lose_worker(0)
+    assert lost["node"] == "workers-1" and backend.describe()["workers"][0]["pgid"] != old_pgid
+    assert backend.listening_addresses() == ["127.0.0.1"]
+    scenarios.back_to_target(backend, "hello", 120)(lost)
+    assert get(backend, "/hello").status_code == 200
+
+    with pytest.raises(KindOnly, match="needs a real Kubernetes cluster"):
+        backend.delete_head_pod()
+    with pytest.raises(KindOnly):
+        backend.upgrade_cluster(MULTI, "2")
 
 
 def test_zz_down_leaves_no_process_and_no_port(backend):

@@ -36,9 +36,10 @@ def nbval(*paths: Path) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def test_the_four_lessons_exist():
+def test_the_lessons_exist():
     assert [p.name for p in NOTEBOOKS] == [
         "00_setup.ipynb", "01_cluster.ipynb", "02_deploy_rayservice.ipynb", "03_routing.ipynb",
+        "04_self_healing.ipynb", "05_rolling_updates.ipynb",
     ]  # fmt: skip
 
 
@@ -98,3 +99,8 @@ def test_make_run_twice_in_a_row():
         for path in NOTEBOOKS:
             assert [path.name, "ok"] in rows, result.stdout[-3000:]
         assert LocalBackend().our_processes() == []
+    # The measured lessons render their plots into the executed notebooks.
+    for name in ("04_self_healing.ipynb", "05_rolling_updates.ipynb"):
+        executed = nbformat.read(config.BUILD_DIR / "notebooks" / name, as_version=4)
+        pngs = [o for c in executed.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+        assert pngs, f"{name} has no rendered plot"

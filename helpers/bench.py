@@ -1,0 +1,140 @@
+"""`make bench`: the tutorial's figures, measured on this machine, as JSON (build/bench.json).
+
+Per run: cluster-up seconds, apply-to-Ready seconds, each fault/update scenario at 20 req/s (failed
+requests, recovery or switch seconds, latency), peak memory of the cluster's processes, and the
+seconds of every lesson notebook. Runs twice (by default) and reports the medians.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from helpers import config, manifests, runner, scenarios
+from helpers.backends.local import LocalBackend
+
+
+class PeakMemory:
+    """Samples the summed RSS of the cluster's processes every ``interval`` seconds."""
+
+    def __init__(self, backend: LocalBackend, interval: float = 1.0):
+        self.backend, self.interval = backend, interval
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            total = 0
+            for proc in self.backend.our_processes():
+                try:
+                    total += proc.memory_info().rss
+                except Exception:  # noqa: BLE001 - a process may end while we look
+                    continue
+            self.peak_bytes = max(self.peak_bytes, total)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_scenarios(backend: LocalBackend, rate: float = 20.0) -> dict[str, Any]:
+    base = manifests.with_deployment_options(
+        manifests.load_manifest("manifests/ray-service.yaml"), "hello", "Hello", max_replicas_per_node=1
+    )
+    figures: dict[str, Any] = {}
+    start = time.monotonic()
+    backend.up(base)
+    figures["cluster_up_s"] = round(time.monotonic() - start, 1)
+    start = time.monotonic()
+    backend.apply(base)
+    backend.wait_ready(180)
+    figures["apply_to_ready_s"] = round(time.monotonic() - start, 1)
+
+    traffic = dict(rate=rate, before=2.0, after=3.0, timeout=180.0)
+    bonjour = manifests.with_user_config(base, "hello", "Hello", {"greeting": "Bonjour"})
+    v2 = manifests.with_app_env(bonjour, "hello", {"APP_VERSION": "v2"})
+    broken = manifests.with_import_path(v2, "hello", "hello_app:no_such_app")
+    outcomes = [
+        ("replica_kill", scenarios.replica_crash(backend, **traffic)),
+        ("worker_loss_no_retries", scenarios.node_loss(backend, retries=False, **traffic)),
+        ("worker_loss_retries", scenarios.node_loss(backend, retries=True, **traffic)),
+        ("proxy_kill_retries", scenarios.proxy_loss(backend, **traffic)),
+        ("user_config_update", scenarios.update(backend, "user_config changed", bonjour, **traffic)),
+        ("env_update", scenarios.update(backend, "APP_VERSION=v2 applied", v2, **traffic)),
+        ("bad_update", scenarios.update(backend, "bad import_path applied", broken, **traffic)),
+    ]
+    figures["scenarios"] = {
+        name: {k: o.to_dict()[k] for k in ("sent", "failed", "recovery_s", "p50_ms", "p99_ms")}
+        for name, o in outcomes
+    }
+    return figures
+
+
+def run_once(rate: float = 20.0) -> dict[str, Any]:
+    backend = LocalBackend()
+    backend.down(quiet=True)
+    try:
+        with PeakMemory(backend) as memory:
+            figures = run_scenarios(backend, rate)
+        figures["peak_memory_mib"] = round(memory.peak_bytes / 2**20)
+    finally:
+        backend.down(quiet=True)
+    results = runner.run_all("local", out_dir=config.BUILD_DIR / "bench-notebooks")
+    backend.down(quiet=True)
+    figures["notebooks_s"] = {r.notebook: round(r.seconds, 1) for r in results}
+    figures["notebooks_ok"] = all(r.status == "ok" for r in results)
+    return figures
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of every number across runs (same nesting); other values from the first run."""
+    first = runs[0]
+    out: dict[str, Any] = {}
+    for key, value in first.items():
+        values = [run.get(key) for run in runs]
+        if isinstance(value, dict):
+            out[key] = medians([v for v in values if isinstance(v, dict)])
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and all(
+            isinstance(v, (int, float)) for v in values
+        ):
+            out[key] = round(statistics.median(values), 2)
+        else:
+            out[key] = value
+    return out
+
+
+def machine() -> dict[str, Any]:
+    import psutil
+
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "ray": config.RAY_VERSION,
+    }
+
+
+def main(runs: int = 2, out: Path | None = None) -> dict[str, Any]:
+    out = out or config.BUILD_DIR / "bench.json"
+    all_runs = []
+    for i in range(runs):
+        print(f"== bench run {i + 1}/{runs}", flush=True)
+        all_runs.append(run_once())
+    report = {"machine": machine(), "runs": all_runs, "median": medians(all_runs)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report["median"], indent=2))
+    print(f"wrote {out}")
+    return report

@@ -1,0 +1,177 @@
+"""Faults and updates, each measured under live traffic (lessons 04 and 05, and `make bench`).
+
+    outcome = measure(backend, "replica killed", lambda: backend.kill_replica("hello"),
+                      healthy=back_to_target(backend, "hello"))
+    print(outcome.report())
+    outcome.traffic.plot()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from helpers import status as status_mod
+from helpers.backends.base import BackendError, KindOnly
+from helpers.progress import wait_for
+from helpers.traffic import Traffic
+
+
+@dataclass
+class Outcome:
+    name: str
+    summary: dict[str, Any]
+    recovery_s: float | None  # fault (or update) -> healthy again
+    detail: Any = None  # what the action returned (e.g. which replica was killed)
+    error: BackendError | None = None  # e.g. the DeployFailedError of a bad update
+    traffic: Traffic | None = field(default=None, repr=False)
+
+    @property
+    def failed(self) -> int:
+        return self.summary["failed"]
+
+    def report(self) -> str:
+        s = self.summary
+        retries = "with retries" if self.traffic and self.traffic.retries else "no retries"
+        lines = [
+            f"{self.name}: {s['sent']} requests ({retries}), {s['failed']} failed, "
+            f"p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms",
+        ]
+        if s["failed"]:
+            lines.append(f"  failures between {s['first_failure_s']} s and {s['last_failure_s']} s: "
+                         f"{s['failures_by_status']} (status 0 = no answer)")  # fmt: skip
+        if self.recovery_s is not None:
+            lines.append(f"  healthy again {self.recovery_s:.1f} s after it started")
+        if self.error is not None:
+            lines.append(f"  the change failed: {str(self.error).splitlines()[0]}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "recovery_s": self.recovery_s, **self.summary}
+
+
+def measure(
+    backend,
+    name: str,
+    action: Callable[[], Any],
+    healthy: Callable[[Any], Any] | None = None,
+    routes: tuple[str, ...] | list[str] = ("/hello",),
+    rate: float = 20.0,
+    retries: bool = False,
+    before: float = 2.0,
+    after: float = 3.0,
+    max_seconds: float = 300.0,
+) -> Outcome:
+    """Run ``action`` under traffic: ``before`` s of load, the action, ``healthy(what action returned)``
+    (a blocking wait that raises if things went wrong), then ``after`` s more. Traffic always stops."""
+    traffic = Traffic(backend.serve_url, routes, rate=rate, retries=retries, max_seconds=max_seconds)
+    detail = error = recovery = None
+    with traffic:
+        traffic.wait(before)
+        start = traffic.mark(name)
+        try:
+            detail = action()
+            if healthy is not None:
+                healthy(detail)
+            recovery = traffic.mark("healthy again") - start
+        except KindOnly:
+            raise
+        except BackendError as exc:
+            error = exc
+            traffic.mark("change failed")
+        traffic.wait(after)
+    return Outcome(name, traffic.summary(), recovery, detail, error, traffic)
+
+
+def ready(backend, timeout: float = 120.0) -> Callable[[Any], float]:
+    """A wait for after an update: the RayService Ready with the new config RUNNING."""
+    return lambda _detail=None: backend.wait_ready(timeout)
+
+
+def back_to_target(backend, app: str, timeout: float = 120.0) -> Callable[[Any], float]:
+    """A wait for after a fault: ``app`` RUNNING, every deployment at its target of RUNNING replicas,
+    and none of the replicas the fault took (``replica``/``replicas`` of its detail) still listed."""
+
+    def wait(detail: Any = None) -> float:
+        detail = detail if isinstance(detail, dict) else {}
+        gone = set(detail.get("replicas") or []) | ({detail["replica"]} if detail.get("replica") else set())
+
+        def check() -> tuple[bool, str]:
+            current = backend.status()
+            app_status = current["activeServiceStatus"]["applicationStatuses"].get(app)
+            if not app_status:
+                return False, f"{app} not listed yet"
+            deployments = app_status["serveDeploymentStatuses"].values()
+            ok = app_status["status"] == "RUNNING" and all(
+                d["replicaStates"] == {"RUNNING": d["targetReplicas"]} for d in deployments
+            )
+            if ok and gone:
+                ok = not ({r["replica_id"] for r in backend.running_replicas(app)} & gone)
+            return ok, status_mod.summary(current)
+
+        return wait_for(f"{app} back to its target replicas", check, timeout)
+
+    return wait
+
+
+def kind_only(backend, what: str) -> bool:
+    """True on kind/kubernetes; on local, print that the step needs a real cluster and return False."""
+    if backend.name == "local":
+        print(f"{what}: kind only. Run this lesson with BACKEND = \"kind\" to see it; the local backend does not "
+              "pretend.")  # fmt: skip
+        return False
+    return True
+
+
+# -- the scenarios of lessons 04 and 05 (and `make bench`) --------------------------------------
+
+APP = "hello"
+
+
+def replica_crash(backend, timeout: float = 120.0, **traffic) -> Outcome:
+    """SIGKILL one replica of hello; Serve replaces it."""
+    return measure(backend, "replica killed", lambda: backend.kill_replica(APP),
+                   healthy=back_to_target(backend, APP, timeout), **traffic)  # fmt: skip
+
+
+def node_loss(backend, retries: bool, timeout: float = 120.0, **traffic) -> Outcome:
+    """Lose worker node 0 (on Kubernetes: delete a worker pod); a new one takes its place."""
+    return measure(backend, "worker node lost", lambda: backend.lose_worker(0),
+                   healthy=back_to_target(backend, APP, timeout), retries=retries, **traffic)  # fmt: skip
+
+
+def proxy_replaced(backend, timeout: float = 120.0) -> Callable[[Any], float]:
+    """A wait: the killed proxy's node has a new, HEALTHY proxy actor."""
+
+    def wait(detail: Any) -> float:
+        def check() -> tuple[bool, str]:
+            proxy = backend.proxies().get(detail["node_id"]) or {}
+            new = proxy.get("actor_id") not in (None, detail["proxy_actor"])
+            return new and proxy.get("status") == "HEALTHY", f"head proxy {proxy.get('status', 'gone')}"
+
+        return wait_for("a new HTTP proxy on the head node", check, timeout)
+
+    return wait
+
+
+def proxy_loss(backend, timeout: float = 120.0, **traffic) -> Outcome:
+    """SIGKILL the head node's HTTP proxy; the controller replaces it after failed health checks."""
+    return measure(backend, "head proxy killed", backend.kill_proxy,
+                   healthy=proxy_replaced(backend, timeout), retries=True, **traffic)  # fmt: skip
+
+
+def update(backend, name: str, manifest, timeout: float = 120.0, **traffic) -> Outcome:
+    """Apply ``manifest`` under traffic and wait until it is Ready (or fails)."""
+    return measure(backend, name, lambda: backend.apply(manifest), healthy=ready(backend, timeout), **traffic)
+
+
+def head_pod_loss(backend, timeout: float = 300.0, **traffic) -> Outcome:
+    """kind only: delete the head pod; KubeRay recreates it and deploys the applications again."""
+    return measure(backend, "head pod deleted", backend.delete_head_pod, healthy=ready(backend, timeout),
+                   retries=True, **traffic)  # fmt: skip
+
+
+def cluster_upgrade(backend, manifest, revision: str, timeout: float = 600.0, **traffic) -> Outcome:
+    """kind only: change rayClusterConfig; KubeRay builds a new cluster and switches to it."""
+    return measure(backend, "rayClusterConfig changed", lambda: backend.upgrade_cluster(manifest, revision),
+                   healthy=ready(backend, timeout), retries=True, **traffic)  # fmt: skip

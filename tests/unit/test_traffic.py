@@ -1,0 +1,116 @@
+"""The traffic generator against a real HTTP server on 127.0.0.1 that fails on purpose."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from helpers.traffic import Traffic
+
+
+class FlakyServer:
+    """Answers 503 while ``failing`` is set, 200 with a version otherwise."""
+
+    def __init__(self):
+        self.failing = threading.Event()
+        self.version = "v1"
+        self.hits = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.hits += 1
+                if outer.failing.is_set():
+                    self.send_response(503)
+                    self.end_headers()
+                    self.wfile.write(b"unavailable")
+                    return
+                body = json.dumps({"version": outer.version, "replica": "r1", "pid": 7}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def server():
+    s = FlakyServer()
+    yield s
+    s.close()
+
+
+def outage(server, traffic, seconds=0.3):
+    traffic.wait(0.3)
+    traffic.mark("outage")
+    server.failing.set()
+    traffic.wait(seconds)
+    server.failing.clear()
+    traffic.mark("back")
+    traffic.wait(0.5)
+
+
+def test_without_retries_the_failures_are_counted(server):
+    with Traffic(server.url, ["/hello"], rate=50, retries=False) as traffic:
+        outage(server, traffic)
+    s = traffic.summary()
+    assert s["failed"] > 0 and s["failures_by_status"] == {"503": s["failed"]}
+    assert s["ok"] + s["failed"] == s["sent"] and s["versions"] == {"v1": s["ok"]}
+    assert 0.2 < s["first_failure_s"] <= s["last_failure_s"] < 1.0
+    assert [label for _, label in traffic.events] == ["outage", "back"]
+
+
+def test_with_retries_the_client_rides_out_a_short_outage(server):
+    with Traffic(server.url, ["/hello"], rate=50, retries=True) as traffic:
+        outage(server, traffic)
+    s = traffic.summary()
+    assert s["failed"] == 0 and s["retried"] > 0
+    assert max(r.attempts for r in traffic.records) > 1
+
+
+def test_load_is_bounded_in_count_and_time(server):
+    with Traffic(server.url, ["/a", "/b"], rate=100, max_requests=10) as traffic:
+        traffic.wait(2)
+    assert len(traffic.records) == 10
+    assert {r.route for r in traffic.records} == {"/a", "/b"}
+    with Traffic(server.url, rate=100, max_seconds=0.2) as traffic:
+        traffic.wait(2)
+    assert 10 <= len(traffic.records) <= 22
+
+
+def test_no_answer_is_status_zero():
+    with Traffic("http://127.0.0.1:9", rate=20, max_requests=3, timeout=1) as traffic:
+        traffic.wait(1)
+    assert [r.status for r in traffic.records] == [0, 0, 0]
+    assert "ConnectionError" in traffic.records[0].error
+
+
+def test_versions_and_plot(server, tmp_path):
+    with Traffic(server.url, rate=50) as traffic:
+        traffic.wait(0.3)
+        server.version = "v2"
+        traffic.mark("update")
+        traffic.wait(0.3)
+    assert set(traffic.summary()["versions"]) == {"v1", "v2"}
+    assert traffic.first_answer("v2") > traffic.first_answer("v1")
+    traffic.plot(path=str(tmp_path / "plot.png"))
+    assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bad_rate_is_refused():
+    with pytest.raises(ValueError, match="between 0 and 200"):
+        Traffic("http://127.0.0.1:1", rate=0)
