@@ -198,7 +198,8 @@ class KubernetesBackend:
         raw = obj.get("status") or {}
         details = None
         try:
-            if procs.wait_port(self.ports.dashboard, timeout=0.2):
+            forward = (self._state().get("forwards") or {}).get("dashboard")
+            if forward and _pid_alive(forward):  # our port-forward, not whatever else holds the port
                 details = self.serve_api.details()
         except ServeAPIError:
             details = None
@@ -243,11 +244,8 @@ class KubernetesBackend:
         lines = []
         for pod in self.api.list_pods(self.namespace, "ray.io/is-ray-node=yes"):
             meta, status = pod["metadata"], pod.get("status") or {}
-            reasons = [
-                (cs.get("state") or {}).get("waiting", {}).get("reason")
-                for cs in status.get("container_statuses") or []
-                if (cs.get("state") or {}).get("waiting")
-            ]
+            waiting = [((cs.get("state") or {}).get("waiting") or {}) for cs in status.get("container_statuses") or []]
+            reasons = [w.get("reason") for w in waiting if w.get("reason")]
             if status.get("phase") != "Running" or reasons:
                 lines.append(f"pod {meta['name']}: {status.get('phase')} {', '.join(r for r in reasons if r)}")
         for event in self.api.list_events(self.namespace)[-10:]:
@@ -318,7 +316,7 @@ class KubernetesBackend:
             return "No Ray pods yet: KubeRay creates them when the RayService is applied (lesson 02)."
         rows = []
         for pod in self.api.list_pods(self.namespace, ray_pod_selector(active)):
-            labels = pod["metadata"].get("labels") or {}
+            labels = pod["metadata"].get("labels") or {}  # to_dict() of the client: None when absent
             rows.append((pod["metadata"]["name"], labels.get("ray.io/group", "?"), (pod.get("status") or {}).get("phase")))
         return table(("pod", "group", "phase"), sorted(rows))
 

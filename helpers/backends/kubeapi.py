@@ -16,10 +16,13 @@ RAYSERVICE = ("ray.io", "v1", "rayservices")
 
 class KubeAPI:
     def __init__(self, context: str | None = None):
+        import os
+
         from kubernetes import client, config, dynamic
 
         try:
-            api_client = config.new_client_from_config(context=context)
+            # KUBECONFIG is read now (the client reads it once, at import).
+            api_client = config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"), context=context)
         except Exception as exc:  # noqa: BLE001 - kubeconfig problems come in many types
             raise BackendError(
                 f"Cannot load the kubeconfig{f' context {context!r}' if context else ''}: {exc}. "

@@ -73,7 +73,8 @@ class LocalBackend:
 
     def is_up(self) -> bool:
         state = self._state()
-        return bool(state) and procs.group_alive(state["head"]["pgid"]) and self.api.reachable()
+        pgid = (state or {}).get("head", {}).get("pgid")
+        return bool(pgid) and procs.group_alive(pgid) and self.api.reachable()
 
     def _require_up(self) -> dict[str, Any]:
         state = self._state()
