@@ -57,7 +57,7 @@ workshop-prep: $(STAMP)
 	$(BIN)/python -m helpers workshop-prep --backend kind
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=.
+	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 down: $(STAMP)
 	$(BIN)/python -m helpers down --backend $(BACKEND)

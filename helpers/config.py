@@ -16,6 +16,10 @@ KUBERAY_OPERATOR_IMAGE = f"quay.io/kuberay/operator:v{KUBERAY_VERSION}"
 OPERATOR_NAMESPACE = "kuberay-system"
 OPERATOR_DEPLOYMENT = "kuberay-operator"  # the chart's fullnameOverride
 KIND_CLUSTER = "rayservice-tutorial"
+PROMETHEUS_STACK_REPO = "https://prometheus-community.github.io/helm-charts"
+PROMETHEUS_STACK_CHART = "prometheus-community/kube-prometheus-stack"
+PROMETHEUS_STACK_VERSION = "80.4.1"
+MONITORING_NAMESPACE = "prometheus-system"
 KIND_NODE_IMAGE = "kindest/node:v1.33.1"  # the default node image of kind v0.29.0
 
 # Where things live.
@@ -48,6 +52,8 @@ class Ports:
     metrics: int = 8080
     client: int = 10001
     agent: int = 52365
+    grafana: int = 3000  # kind/kubernetes only: port-forward of Grafana (lesson 06, optional)
+    prometheus: int = 9090  # kind/kubernetes only: port-forward of Prometheus
 
     def named(self, workers: int) -> dict[str, int]:
         """Every port a cluster with ``workers`` worker nodes needs, by a human name."""

@@ -9,6 +9,7 @@ build on it), names it and the failing cell, and exits non-zero.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -61,6 +62,7 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict) -> Result:
 
 def run_all(backend: str, out_dir: Path | None = None, notebooks: list[Path] | None = None) -> list[Result]:
     out_dir = out_dir or config.BUILD_DIR / "notebooks"
+    os.environ.setdefault("RAYSERVICE_HEADLESS", "1")  # no browser: widgets print plain text
     results: list[Result] = []
     failed = False
     for path in notebooks or lesson_notebooks():
@@ -99,6 +101,7 @@ def refresh(paths: list[Path] | None = None) -> None:
     import nbformat
     from nbclient import NotebookClient
 
+    os.environ.setdefault("RAYSERVICE_HEADLESS", "1")
     for path in paths or lesson_notebooks():
         print(f"▶ recording {path.name}", flush=True)
         nb = nbformat.read(path, as_version=4)

@@ -133,3 +133,12 @@ def from_custom_resource(name: str, raw: dict[str, Any], details: dict[str, Any]
         "activeServiceStatus": {"rayClusterName": active.get("rayClusterName"), "applicationStatuses": apps},
         "pendingServiceStatus": raw.get("pendingServiceStatus") or {},
     }
+
+
+def running_replicas(status: dict[str, Any]) -> int:
+    """RUNNING replicas over every application and deployment."""
+    return sum(
+        d["replicaStates"].get("RUNNING", 0)
+        for app in status["activeServiceStatus"]["applicationStatuses"].values()
+        for d in app["serveDeploymentStatuses"].values()
+    )

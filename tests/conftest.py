@@ -16,6 +16,8 @@ def pytest_configure(config):
     # own .state/ - and their teardown knows exactly what to stop.
     if "RAYSERVICE_TUTORIAL_STATE" not in os.environ:
         os.environ["RAYSERVICE_TUTORIAL_STATE"] = tempfile.mkdtemp(prefix="rst-test-state-")
+    # Kernels run by papermill and nbval have no frontend: widgets print plain text instead.
+    os.environ.setdefault("RAYSERVICE_HEADLESS", "1")
 
 
 @pytest.fixture(scope="session")

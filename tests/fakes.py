@@ -32,7 +32,7 @@ class FakeCommands:
     def which(self, tool: str) -> str | None:
         return f"/usr/local/bin/{tool}" if tool in self.tools else None
 
-    def run(self, args, check=True, timeout=600, input=None) -> Result:
+    def run(self, args, check=True, timeout=600, progress=None) -> Result:
         if args[0] not in self.tools:
             raise ToolMissing(args[0])
         self.calls.append(list(args))

@@ -47,19 +47,43 @@ class Commands:
     def which(self, tool: str) -> str | None:
         return shutil.which(tool)
 
-    def run(self, args: list[str], check: bool = True, timeout: float = 600, input: str | None = None) -> Result:
+    def run(
+        self, args: list[str], check: bool = True, timeout: float = 600, progress: str | None = None
+    ) -> Result:
+        """Run ``args``; with ``progress``, show a status line while it runs (for long commands)."""
         if not self.which(args[0]):
             raise ToolMissing(args[0])
-        try:
-            done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, input=input)
-        except subprocess.TimeoutExpired:
-            raise BackendError(f"`{' '.join(args)}` did not finish within {timeout:.0f} s") from None
+        if progress:
+            done = self._run_with_progress(args, timeout, progress)
+        else:
+            try:
+                done = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise BackendError(f"`{' '.join(args)}` did not finish within {timeout:.0f} s") from None
         result = Result(list(args), done.returncode, done.stdout, done.stderr)
         if check and not result.ok:
             raise BackendError(
                 f"`{' '.join(args)}` failed (exit code {done.returncode}):\n{(done.stderr or done.stdout).strip()[-2000:]}"
             )
         return result
+
+    @staticmethod
+    def _run_with_progress(args: list[str], timeout: float, what: str) -> subprocess.CompletedProcess:
+        import tempfile
+
+        from helpers.progress import wait_for
+
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            proc = subprocess.Popen(args, stdout=out, stderr=err, text=True)
+            try:
+                wait_for(what, lambda: (proc.poll() is not None, f"`{args[0]} {args[1]}` running"), timeout, 1.0)
+            except (TimeoutError, KeyboardInterrupt):
+                proc.kill()
+                proc.wait()
+                raise
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(args, proc.returncode, out.read(), err.read())
 
     def start(self, args: list[str], env: dict[str, str], log: Path) -> int:
         """Start a long-running command (a port-forward) detached; return its PID."""

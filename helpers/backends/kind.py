@@ -47,7 +47,7 @@ class KindBackend(KubernetesBackend):
         self.commands.run(
             ["kind", "create", "cluster", "--name", self.cluster, "--config", str(KIND_CONFIG),
              "--image", config.KIND_NODE_IMAGE, "--wait", "180s"],
-            timeout=900,
+            timeout=900, progress=f"creating the kind cluster {self.cluster}",
         )  # fmt: skip
 
     def load_images(self, pull: bool = False) -> list[str]:
@@ -56,10 +56,11 @@ class KindBackend(KubernetesBackend):
         for image in IMAGES:
             if pull:
                 print(f"Pulling {image} ...")
-                self.commands.run(["docker", "pull", image], timeout=1800)
+                self.commands.run(["docker", "pull", image], timeout=1800, progress=f"pulling {image}")
             elif not self.commands.run(["docker", "image", "inspect", image], check=False).ok:
                 continue  # the node pulls it from the registry instead
-            self.commands.run(["kind", "load", "docker-image", image, "--name", self.cluster], timeout=1800)
+            self.commands.run(["kind", "load", "docker-image", image, "--name", self.cluster], timeout=1800,
+                              progress=f"loading {image} into kind")  # fmt: skip
             loaded.append(image)
         return loaded
 
@@ -76,7 +77,7 @@ class KindBackend(KubernetesBackend):
         self.commands.run(
             [*helm, "upgrade", "--install", "kuberay-operator", config.KUBERAY_CHART,
              "--version", config.KUBERAY_VERSION, "--namespace", config.OPERATOR_NAMESPACE, "--create-namespace"],
-            timeout=600,
+            timeout=600, progress=f"installing KubeRay {config.KUBERAY_VERSION} with Helm",
         )  # fmt: skip
 
         def available() -> tuple[bool, str]:
@@ -117,12 +118,19 @@ class KindBackend(KubernetesBackend):
         host = self.api_server_host()
         return sorted(set(super().listening_addresses()) | ({host} if host else set()))
 
+    def leftovers(self) -> list[str]:
+        found = [f"process {p.pid} ({p.name()})" for p in self.our_processes()]
+        if self.commands.which("kind") and self.cluster_exists():
+            found.append(f"kind cluster {self.cluster}")
+        return found
+
     def down(self, quiet: bool = False) -> int:
         """Stop the port-forwards and delete the whole kind cluster."""
         stopped = self.stop_port_forwards()
         self.state_file.unlink(missing_ok=True)
         if self.commands.which("kind") and self.cluster_exists():
-            self.commands.run(["kind", "delete", "cluster", "--name", self.cluster], timeout=300)
+            self.commands.run(["kind", "delete", "cluster", "--name", self.cluster], timeout=300,
+                              progress=f"deleting the kind cluster {self.cluster}")  # fmt: skip
             if not quiet:
                 print(f"Deleted the kind cluster {self.cluster!r}.")
         elif not quiet:

@@ -90,7 +90,11 @@ class KubernetesBackend:
 
     def urls(self) -> dict[str, str]:
         host = config.LOOPBACK
-        return {"serve": f"http://{host}:{self.ports.serve}", "dashboard": f"http://{host}:{self.ports.dashboard}"}
+        return {
+            "serve": f"http://{host}:{self.ports.serve}",
+            "dashboard": f"http://{host}:{self.ports.dashboard}",
+            "metrics": f"http://{host}:{self.ports.metrics}",
+        }
 
     @property
     def serve_url(self) -> str:
@@ -268,7 +272,13 @@ class KubernetesBackend:
         return [
             ("dashboard", head_service(name), self.ports.dashboard, 8265),
             ("serve", serve_service(name), self.ports.serve, 8000),
+            ("metrics", head_service(name), self.ports.metrics, 8080),
         ]
+
+    def metrics_urls(self) -> list[str]:
+        """The head's Prometheus endpoint through the port-forward (every pod's: install_monitoring)."""
+        self.ensure_port_forwards()
+        return [f"http://{config.LOOPBACK}:{self.ports.metrics}/metrics"]
 
     def ensure_port_forwards(self) -> None:
         """Start (or restart) the port-forwards to the head and serve Services, on 127.0.0.1 only."""
@@ -393,6 +403,53 @@ class KubernetesBackend:
         self.apply(changed)
         return changed
 
+    # -- monitoring (lesson 06, optional) --------------------------------------------------------
+
+    def install_monitoring(self) -> dict[str, str]:
+        """kube-prometheus-stack, PodMonitors for every Ray pod, and Ray's Grafana dashboards.
+
+        Returns the local URLs of Prometheus and Grafana (port-forwards on 127.0.0.1).
+        """
+        import tempfile
+
+        import yaml
+
+        ns = config.MONITORING_NAMESPACE
+        helm = ["helm", *(["--kube-context", self.context] if self.context else [])]
+        values = config.MANIFESTS_DIR / "monitoring" / "values.yaml"
+        self.commands.run(["helm", "repo", "add", "prometheus-community", config.PROMETHEUS_STACK_REPO, "--force-update"])
+        self.commands.run(
+            [*helm, "upgrade", "--install", "prometheus", config.PROMETHEUS_STACK_CHART,
+             "--version", config.PROMETHEUS_STACK_VERSION, "--namespace", ns, "--create-namespace",
+             "--values", str(values), "--wait", "--timeout", "10m"],
+            timeout=900, progress="installing kube-prometheus-stack with Helm",
+        )  # fmt: skip
+        for monitor in yaml.safe_load_all((config.MANIFESTS_DIR / "monitoring" / "pod-monitors.yaml").read_text()):
+            monitor["spec"]["namespaceSelector"]["matchNames"] = [self.namespace]
+            self.api.apply(monitor)
+        # Ray writes its Grafana dashboards into the head pod; ship them to Grafana's sidecar.
+        (head,) = self.ray_pods("head")
+        with tempfile.TemporaryDirectory() as tmp:
+            self.commands.run(self.kubectl(
+                "cp", f"{head['metadata']['name']}:/tmp/ray/session_latest/metrics/grafana/dashboards", tmp))  # fmt: skip
+            dashboards = {p.name: p.read_text() for p in sorted(Path(tmp).glob("*.json"))}
+        self.api.apply({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "ray-grafana-dashboards", "namespace": ns, "labels": {"grafana_dashboard": "1"}},
+            "data": dashboards,
+        })  # fmt: skip
+        urls = {}
+        for label, service, local, remote in (
+            ("grafana", "prometheus-grafana", self.ports.grafana, 80),
+            ("prometheus", "prometheus-kube-prometheus-prometheus", self.ports.prometheus, 9090),
+        ):
+            args = ["kubectl", *(["--context", self.context] if self.context else []), "--namespace", ns,
+                    "port-forward", "--address", config.LOOPBACK, f"svc/{service}", f"{local}:{remote}"]  # fmt: skip
+            env = {**os.environ, procs.MARKER_VAR: self.marker}
+            self.commands.start(args, env, self.log_dir / f"port-forward-{label}.log")
+            urls[label] = f"http://{config.LOOPBACK}:{local}"
+        return urls
+
     # -- down ----------------------------------------------------------------------------------
 
     def stop_port_forwards(self) -> int:
@@ -402,6 +459,18 @@ class KubernetesBackend:
         if state:
             self._save(state)
         return stopped
+
+    def delete_service(self) -> None:
+        """Delete the RayService: KubeRay deletes its RayCluster and Services with it."""
+        self.api.delete_rayservice(self.namespace, self._service_name())
+
+    def leftovers(self) -> list[str]:
+        """What of the tutorial is still here: our processes, and the RayService if any."""
+        found = [f"process {p.pid} ({p.name()})" for p in self.our_processes()]
+        name = self._state().get("service")
+        if name and self.api.get_rayservice(self.namespace, name) is not None:
+            found.append(f"RayService {self.namespace}/{name}")
+        return found
 
     def down(self, quiet: bool = False) -> int:
         """Stop the port-forwards and delete this namespace's RayService and ConfigMap."""

@@ -139,6 +139,8 @@ class LocalBackend:
                 # Keeps the node IP at 127.0.0.1 and Ray's listeners on loopback (DESIGN.md §4).
                 "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
                 "RAY_USAGE_STATS_ENABLED": "0",
+                # Report metrics every 2 s instead of 10 s, so lesson 06's plots move.
+                "RAY_metrics_report_interval_ms": "2000",
             }
         )
         return env
@@ -356,6 +358,23 @@ class LocalBackend:
             return f"Cluster: {self.nodes_table()}\nStatus: {json.dumps(last.get('status'), indent=1)[:3000]}"
 
         return wait_for(f"RayService {service['name']} to be Ready", ready, timeout, on_timeout=diagnose)
+
+    def metrics_urls(self) -> list[str]:
+        """Every node's Prometheus endpoint (head and workers)."""
+        state = self._require_up()
+        ports = [self.ports.metrics] + [self.ports.metrics + 1 + w["index"] for w in state["workers"]]
+        return [f"http://{config.LOOPBACK}:{port}/metrics" for port in ports]
+
+    def leftovers(self) -> list[str]:
+        """What of the tutorial is still here: processes, listening ports, the temp dir."""
+        found = [f"process {p.pid} ({p.name()})" for p in self.our_processes()]
+        for what, port in self.ports.named(len((self._state() or {}).get("workers", [])) or 1).items():
+            holder = procs.port_holder(port)
+            if holder:
+                found.append(f"port {port} ({what}) held by {holder}")
+        if self.temp_dir.exists():
+            found.append(f"Ray temp dir {self.temp_dir}")
+        return found
 
     def delete_service(self) -> None:
         """Delete every Serve application (what deleting the RayService does to its apps)."""

@@ -88,18 +88,51 @@ def test_apply_wait_and_first_request(backend):
 
 def test_every_listener_is_on_loopback(backend):
     listeners = backend.listeners()
+    assert len(backend.metrics_urls()) == 2
     ports = {port for _, port, _ in listeners}
     assert {PORTS.serve, PORTS.dashboard, PORTS.gcs, PORTS.metrics} <= ports
     assert backend.listening_addresses() == ["127.0.0.1"], listeners
 
 
-def test_routing_three_apps(backend):
+def test_routing_three_apps(backend, capsys):
     backend.apply(MULTI)
     backend.wait_ready(timeout=120)
+    # The status board, headless: a plain-text table of the same status.
+    from helpers.board import StatusBoard
+
+    board = StatusBoard(backend, live=False).show()
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0] == "RayService ray-serve-app: Ready=True (NonZeroServeEndpoints)"
+    for app in ("hello", "predict-a", "predict-b"):
+        assert f"\n{app} " in printed
+    assert "workers-1  workers  1" in printed
+    assert "prefix" not in board.text().splitlines()[0]
     assert get(backend, "/predict-a?x=4").json()["prediction"] == 9.0
     assert get(backend, "/predict-b?x=4").json()["prediction"] == 11.0
     assert get(backend, "/hello").status_code == 200
     assert get(backend, "/predict-c").status_code == 404
+
+
+def test_serve_metrics_count_the_requests(backend):
+    import time
+
+    from helpers import metrics
+
+    urls = backend.metrics_urls()
+    before = metrics.snapshot(urls, 0)
+    for _ in range(20):
+        assert get(backend, "/predict-a?x=2").status_code == 200
+    deadline = time.monotonic() + 30
+    counted = 0.0
+    while time.monotonic() < deadline:
+        after = metrics.snapshot(urls, 1)
+        counted = after.counters.get(metrics.REQUESTS, 0) - before.counters.get(metrics.REQUESTS, 0)
+        if counted >= 20 and after.healthy == 4:  # hello 2 + predict-a 1 + predict-b 1
+            break
+        time.sleep(1)
+    assert counted >= 20
+    assert after.healthy == 4
+    assert after.buckets and metrics.percentile(after.buckets, 50) is not None
 
 
 def test_failed_deploy_is_reported_and_the_rest_keeps_serving(backend):

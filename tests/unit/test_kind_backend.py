@@ -19,7 +19,7 @@ from helpers.manifests import load_manifest
 
 from ..fakes import FakeCommands, FakeKube, pod, rayservice
 
-PORTS = config.Ports(serve=29000, dashboard=29265)
+PORTS = config.Ports(serve=29000, dashboard=29265, metrics=29080)
 CTX = ["kubectl", "--context", "kind-rayservice-tutorial", "--namespace", "rayservice-tutorial"]
 HELLO = load_manifest("manifests/ray-service.yaml")
 DOCKER_OK = {("docker", "info"): (0, "28.2.2 25769803776", "")}
@@ -193,14 +193,16 @@ def test_wait_ready_waits_for_the_new_generation_then_forwards_ports(kind):
     assert commands.started == [
         CTX + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-head-svc", "29265:8265"],
         CTX + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-serve-svc", "29000:8000"],
+        CTX + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-head-svc", "29080:8080"],
     ]
     # The stand-in forwards really listen: on loopback only.
-    assert {port for _, port, _ in backend.listeners()} == {29000, 29265}
+    assert {port for _, port, _ in backend.listeners()} == {29000, 29265, 29080}
+    assert backend.metrics_urls() == ["http://127.0.0.1:29080/metrics"]
     commands.responses[("kubectl", "config", "view")] = (0, "https://127.0.0.1:41234", "")
     assert backend.listening_addresses() == ["127.0.0.1"]
     # Started once, reused afterwards.
     backend.ensure_port_forwards()
-    assert len(commands.started) == 2
+    assert len(commands.started) == 3
 
 
 def test_a_dead_port_forward_is_restarted(kind):
@@ -210,7 +212,7 @@ def test_a_dead_port_forward_is_restarted(kind):
     serve_pid = backend._state()["forwards"]["serve"]
     procs.stop_groups([serve_pid], grace=1)  # e.g. the pod behind it was deleted
     backend.ensure_port_forwards()
-    assert len(commands.started) == 3 and commands.started[-1][-2:] == ["svc/ray-serve-app-serve-svc", "29000:8000"]
+    assert len(commands.started) == 4 and commands.started[-1][-2:] == ["svc/ray-serve-app-serve-svc", "29000:8000"]
 
 
 def test_wait_ready_surfaces_deploy_failed(kind):
@@ -283,7 +285,7 @@ def test_down_deletes_the_kind_cluster_and_stops_the_forwards(kind):
     backend.apply(HELLO)
     backend.ensure_port_forwards()
     commands.responses[("kind", "get", "clusters")] = (0, "rayservice-tutorial\n", "")
-    assert backend.down(quiet=True) == 2
+    assert backend.down(quiet=True) == 3
     assert backend.our_processes() == []
     assert commands.calls[-1] == ["kind", "delete", "cluster", "--name", "rayservice-tutorial"]
 
@@ -321,3 +323,48 @@ def test_kubernetes_backend_without_the_operator_says_how_to_install_it(tmp_path
     backend = KubernetesBackend(state_dir=tmp_path, commands=FakeCommands(tools={"kubectl"}), api=FakeKube(crd=False))
     with pytest.raises(BackendError, match="KubeRay operator is not installed.*helm install kuberay-operator"):
         backend.up(HELLO)
+
+
+def test_install_monitoring_prometheus_podmonitors_and_ray_dashboards(tmp_path):
+    import json as _json
+
+    ports = config.Ports(serve=29000, dashboard=29265, metrics=29080, grafana=29300, prometheus=29090)
+    commands = FakeCommands(responses=DOCKER_OK)
+
+    def copy_dashboards(args):  # `kubectl cp <head>:/tmp/ray/.../dashboards <dir>` writes the JSON files
+        from pathlib import Path
+
+        Path(args[-1], "serve_grafana_dashboard.json").write_text(_json.dumps({"title": "Serve"}))
+        return (0, "", "")
+
+    commands.responses[tuple(CTX[:5]) + ("cp",)] = copy_dashboards
+    kube = FakeKube()
+    backend = KindBackend(state_dir=tmp_path, ports=ports, commands=commands, api=kube)
+    backend.apply(HELLO)
+    kube.rayservices = [rayservice(active="ray-serve-app-abcde")]
+    kube.pods["ray.io/cluster=ray-serve-app-abcde,ray.io/node-type=head"] = [
+        pod("ray-serve-app-abcde-head-x1", "headgroup", "head", "10.244.0.7")]
+    try:
+        urls = backend.install_monitoring()
+        assert ["helm", "repo", "add", "prometheus-community", "https://prometheus-community.github.io/helm-charts",
+                "--force-update"] in commands.calls  # fmt: skip
+        install = next(c for c in commands.calls if "upgrade" in c and "prometheus" in c)
+        assert install[install.index("--version") + 1] == config.PROMETHEUS_STACK_VERSION
+        assert install[install.index("--namespace") + 1] == "prometheus-system"
+        assert install[install.index("--values") + 1].endswith("manifests/monitoring/values.yaml")
+        monitors = kube.applied("PodMonitor")
+        assert [m["metadata"]["name"] for m in monitors] == ["ray-head-monitor", "ray-workers-monitor"]
+        assert all(m["spec"]["namespaceSelector"]["matchNames"] == ["rayservice-tutorial"] for m in monitors)
+        assert [m["spec"]["selector"]["matchLabels"]["ray.io/node-type"] for m in monitors] == ["head", "worker"]
+        assert all(m["spec"]["podMetricsEndpoints"][0]["port"] == "metrics" for m in monitors)
+        (dashboards,) = [c for c in kube.applied("ConfigMap") if c["metadata"]["name"] == "ray-grafana-dashboards"]
+        assert dashboards["metadata"]["labels"] == {"grafana_dashboard": "1"}
+        assert list(dashboards["data"]) == ["serve_grafana_dashboard.json"]
+        cp = next(c for c in commands.calls if "cp" in c)
+        assert cp[-2] == "ray-serve-app-abcde-head-x1:/tmp/ray/session_latest/metrics/grafana/dashboards"
+        assert urls == {"grafana": "http://127.0.0.1:29300", "prometheus": "http://127.0.0.1:29090"}
+        assert commands.started[-1][-2:] == ["svc/prometheus-kube-prometheus-prometheus", "29090:9090"]
+        assert "--address" in commands.started[-1] and "127.0.0.1" in commands.started[-1]
+    finally:
+        backend.stop_port_forwards()
+    assert backend.our_processes() == []
