@@ -134,6 +134,25 @@ class Sampler:
     def rates(self) -> list[dict[str, Any]]:
         return rates(self.snapshots)
 
+    def counted(self) -> float:
+        """Requests Serve counted between the first and the latest snapshot."""
+        if len(self.snapshots) < 2:
+            return 0.0
+        first, last = self.snapshots[0], self.snapshots[-1]
+        return last.counters.get(REQUESTS, 0) - first.counters.get(REQUESTS, 0)
+
+    def wait_for_requests(self, n: float, timeout: float = 30.0) -> float:
+        """Wait until Serve's counter shows ``n`` requests (metrics arrive with a delay)."""
+        from helpers.progress import wait_for
+
+        def check() -> tuple[bool, str]:
+            return self.counted() >= n, f"{self.counted():.0f}/{n:.0f} requests counted"
+
+        try:
+            return wait_for("Serve's request counter", check, timeout, interval=self.interval)
+        except TimeoutError:
+            return timeout  # the lesson's check below reports the shortfall
+
 
 def plot(rows: list[dict[str, Any]], title: str = "Ray Serve metrics"):
     """Request rate, error rate, latency percentiles and running replicas over time."""

@@ -56,19 +56,18 @@ class StatusLine:
             self._last_print = time.monotonic()
         self._last_text = detail
 
-    def done(self, detail: str) -> None:
-        text = f"✅ {self.what}: {detail} ({self.elapsed:.1f} s)"
+    def _final(self, mark: str, detail: str) -> None:
+        text = f"{mark} {self.what}: {detail} ({self.elapsed:.1f} s)"
         if self._handle is not None:
             self._handle.update(_plain(text), raw=True)
         else:
             print(text, file=sys.stderr, flush=True)
 
+    def done(self, detail: str) -> None:
+        self._final("✅", detail)
+
     def failed(self, detail: str) -> None:
-        text = f"❌ {self.what}: {detail} ({self.elapsed:.1f} s)"
-        if self._handle is not None:
-            self._handle.update(_plain(text), raw=True)
-        else:
-            print(text, file=sys.stderr, flush=True)
+        self._final("❌", detail)
 
 
 def wait_for(
