@@ -1,4 +1,4 @@
-"""Command line: python -m helpers {run,up,status,down}."""
+"""Command line: python -m helpers {run,up,status,down,lint,grade,...}."""
 
 from __future__ import annotations
 
@@ -31,7 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--backend", default=config.DEFAULT_BACKEND)
+    lint = sub.add_parser("lint", help="check RayService manifests for common mistakes (exit 1 on an error)")
+    lint.add_argument("files", nargs="*", metavar="FILE")
+    lint.add_argument("--rules", action="store_true", help="list the rules and exit")
     args = parser.parse_args(argv)
+
+    if args.command == "lint":
+        return _lint(args)
 
     from helpers.backends import BackendError, get_backend
     from helpers.manifests import ManifestError
@@ -86,6 +92,22 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _lint(args) -> int:
+    from helpers import lint
+
+    if args.rules:
+        for r in lint.RULES:
+            print(f"{r.id:22} {r.severity:8} {r.summary}")
+        return 0
+    if not args.files:
+        print("error: name the manifests to check, e.g. python -m helpers lint manifests/*.yaml", file=sys.stderr)
+        return 2
+    reports = lint.lint_files(args.files)
+    for report in reports:
+        print(report.render())
+    return 1 if any(r.errors for r in reports) else 0
 
 
 def _run(backend, args) -> int:

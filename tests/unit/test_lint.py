@@ -1,0 +1,140 @@
+"""Every lint rule: a good example that passes it and a bad one that it reports, with its fix."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from helpers import config, lint
+
+GOOD = yaml.safe_load((config.MANIFESTS_DIR / "ray-service.yaml").read_text())
+MULTI = yaml.safe_load((config.MANIFESTS_DIR / "ray-service-multi.yaml").read_text())
+
+
+def good():
+    return yaml.safe_load(yaml.safe_dump(GOOD))
+
+
+def head(raw):
+    return raw["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+
+
+def worker(raw):
+    return raw["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]
+
+
+def serve(raw, old, new):
+    assert old in raw["spec"]["serveConfigV2"], old
+    raw["spec"]["serveConfigV2"] = raw["spec"]["serveConfigV2"].replace(old, new)
+
+
+def _set(obj, **values):
+    obj.update(values)
+
+
+# rule id -> (how to break the good manifest, words the message must contain: the mistake and the fix)
+BAD = {
+    "api-version": (lambda r: _set(r, apiVersion="ray.io/v1alpha1"), ["v1alpha1", "write apiVersion: ray.io/v1"]),
+    "kind": (lambda r: _set(r, kind="RayCluster"), ["'RayCluster'", "write kind: RayService"]),
+    "name": (lambda r: _set(r["metadata"], name="Ray_Serve"), ["not a valid Kubernetes name", "lower-case"]),
+    "name-length": (lambda r: _set(r["metadata"], name="a" * 48), ["48 characters", "at most 47"]),
+    "serve-config-string": (
+        lambda r: _set(r["spec"], serveConfigV2=yaml.safe_load(r["spec"]["serveConfigV2"])),
+        ["is an object", "serveConfigV2: |"],
+    ),
+    "camel-case-keys": (lambda r: serve(r, "route_prefix", "routePrefix"), ["routePrefix -> route_prefix"]),
+    "serve-schema": (lambda r: serve(r, "num_replicas: 2", "num_replicas: zero"), ["num_replicas", "ServeDeploySchema"]),
+    "duplicate-route": (
+        lambda r: _set(r["spec"], serveConfigV2=MULTI["spec"]["serveConfigV2"].replace("/predict-b", "/hello")),
+        ["share route_prefix '/hello'", "its own prefix"],
+    ),
+    "cluster-config": (lambda r: _set(worker(r), replicas="two"), ["replicas is 'two'", "whole number"]),
+    "ray-version": (lambda r: _set(r["spec"]["rayClusterConfig"], rayVersion="2.54.0"), ["'2.54.0'", 'rayVersion: "2.55.1"']),
+    "ray-version-cve": (
+        lambda r: [
+            _set(r["spec"]["rayClusterConfig"], rayVersion="2.9.0"),
+            _set(head(r), image="rayproject/ray:2.9.0"),
+            _set(worker(r)["template"]["spec"]["containers"][0], image="rayproject/ray:2.9.0-py310"),
+        ],
+        ["CVE-2026-27482", f"use Ray {config.RAY_VERSION}"],
+    ),
+    "serve-port": (
+        lambda r: _set(head(r), ports=[{"containerPort": 8000}, {"containerPort": 8265, "name": "dashboard"}]),
+        ["no port named 'serve'", "[8000]", "{containerPort: 8000, name: serve}"],
+    ),
+    "inline-credentials": (
+        lambda r: head(r)["env"].append({"name": "AWS_SECRET_ACCESS_KEY", "value": "x"}),
+        ["AWS_SECRET_ACCESS_KEY", "secretKeyRef"],
+    ),
+    "replica-cpus": (
+        lambda r: [serve(r, "num_cpus: 0.2", "num_cpus: 1.5"), serve(r, "num_replicas: 2", "num_replicas: 1")],
+        ["1.5 CPUs per replica", "largest Ray node has 1"],
+    ),
+    "replica-capacity": (lambda r: serve(r, "num_replicas: 2", "num_replicas: 1000"), ["200 CPUs", "cluster has 2", "lower num_replicas"]),
+}
+
+
+def test_every_rule_has_a_bad_example():
+    assert sorted(BAD) == sorted(r.id for r in lint.RULES)
+
+
+@pytest.mark.parametrize("path", sorted(config.MANIFESTS_DIR.glob("ray-service*.yaml")), ids=lambda p: p.name)
+def test_good_examples_pass_every_rule(path):
+    assert lint.lint_text(path.read_text()) == []
+
+
+@pytest.mark.parametrize("rule_id", sorted(BAD))
+def test_bad_example_is_reported_with_its_fix(rule_id):
+    raw = good()
+    mutate, words = BAD[rule_id]
+    mutate(raw)
+    findings = lint.lint(raw)
+    mine = [f for f in findings if f.rule == rule_id]
+    assert mine, findings
+    for word in words:
+        assert word in mine[0].message, (word, mine[0].message)
+    # One mistake, one rule: the other rules stay quiet about it.
+    assert {f.rule for f in findings} == {rule_id}, findings
+
+
+def test_seed_manifest_every_mistake_reported(seed_manifest_text):
+    findings = lint.lint_text(seed_manifest_text)
+    assert {f.rule for f in findings} == {
+        "api-version",  # ray.io/v1alpha1
+        "serve-config-string",  # an object, not a YAML string
+        "camel-case-keys",  # routePrefix, importPath, numReplicas, runtimeEnv.env
+        "inline-credentials",  # AWS keys in runtimeEnv.env
+        "ray-version-cve",  # Ray 2.9.0
+        "serve-port",  # containerPort 8000 without the name serve
+    }
+    assert all(f.message.count(":") >= 1 for f in findings)
+
+
+def test_yaml_syntax_error_is_one_finding_with_its_line():
+    (finding,) = lint.lint_text("apiVersion: ray.io/v1\nkind: [RayService\n")
+    assert finding.rule == "yaml-syntax" and "line" in finding.message
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "helpers", "lint", *args], capture_output=True, text=True, cwd=config.PROJECT_ROOT
+    )
+
+
+def test_cli_exit_codes(tmp_path, seed_manifest_text):
+    ok = run_cli("manifests/ray-service.yaml", "manifests/ray-service-multi.yaml")
+    assert ok.returncode == 0 and ok.stdout.count(": ok (") == 2, ok.stdout + ok.stderr
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(seed_manifest_text)
+    bad = run_cli(str(seed))
+    assert bad.returncode == 1
+    assert "error [inline-credentials]" in bad.stdout and "warning [serve-port]" in bad.stdout
+    # Warnings alone do not fail.
+    raw = good()
+    BAD["serve-port"][0](raw)
+    warn = tmp_path / "warn.yaml"
+    warn.write_text(yaml.safe_dump(raw))
+    assert run_cli(str(warn)).returncode == 0
+    assert run_cli().returncode == 2
+    assert "replica-capacity" in run_cli("--rules").stdout
