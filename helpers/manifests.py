@@ -95,6 +95,19 @@ def load_manifest(path_or_text: str | Path) -> RayServiceManifest:
     return validate(raw, source)
 
 
+def as_manifest(manifest: RayServiceManifest | str | Path) -> RayServiceManifest:
+    """What every apply starts with: a path or YAML text is loaded and linted (errors raise ManifestError)."""
+    return manifest if isinstance(manifest, RayServiceManifest) else load_manifest(manifest)
+
+
+def lint_before_apply(manifest: RayServiceManifest | str | Path) -> RayServiceManifest:
+    """``as_manifest`` plus the lint warnings printed: run by both backends' ``apply``."""
+    manifest = as_manifest(manifest)
+    for warning in manifest.warnings:
+        print(f"Lint {warning} ({manifest.source})")
+    return manifest
+
+
 def validate(raw: Any, source: str = "<manifest>") -> RayServiceManifest:
     """Validate an already-parsed manifest object: every error-level rule of helpers.lint must pass."""
     findings, ctx = check(raw)

@@ -88,9 +88,9 @@ class KindBackend(KubernetesBackend):
 
     def up(self, manifest: RayServiceManifest | str | Path, timeout: float = 900) -> dict[str, Any]:
         from helpers import preflight
-        from helpers.backends.kube import _as_manifest
+        from helpers.manifests import as_manifest
 
-        manifest = _as_manifest(manifest)
+        manifest = as_manifest(manifest)
         checks = self.preflight(manifest)
         if not all(c.ok for c in checks):
             raise BackendError(

@@ -18,7 +18,7 @@ from typing import Any
 from helpers import config, procs, status as status_mod
 from helpers.backends.base import BackendError, DeployFailedError, NotRunningError
 from helpers.backends.commands import Commands
-from helpers.manifests import RayServiceManifest, load_manifest
+from helpers.manifests import RayServiceManifest, as_manifest, lint_before_apply
 from helpers.progress import wait_for
 from helpers.serve_api import ServeAPI, ServeAPIError
 
@@ -124,7 +124,7 @@ class KubernetesBackend:
         ``manifest`` is accepted for the same call as the other backends; the Ray cluster itself is
         created by KubeRay when the RayService is applied.
         """
-        _as_manifest(manifest)  # validate early: a bad manifest should fail before anything changes
+        as_manifest(manifest)  # validate early: a bad manifest should fail before anything changes
         self._require_preflight()
         return self._prepare_namespace()
 
@@ -167,7 +167,7 @@ class KubernetesBackend:
 
     def apply(self, manifest: RayServiceManifest | str | Path) -> None:
         """Server-side apply of the RayService into this backend's namespace."""
-        manifest = _as_manifest(manifest)
+        manifest = lint_before_apply(manifest)
         obj = copy.deepcopy(manifest.raw)
         obj["metadata"]["namespace"] = self.namespace
         self.api.apply(obj)
@@ -399,7 +399,7 @@ class KubernetesBackend:
         Watch it with ``cluster_names()`` (active and pending) and ``wait_ready()``."""
         from helpers.manifests import with_pod_env
 
-        changed = with_pod_env(_as_manifest(manifest), {"TUTORIAL_CLUSTER_REVISION": revision})
+        changed = with_pod_env(as_manifest(manifest), {"TUTORIAL_CLUSTER_REVISION": revision})
         self.apply(changed)
         return changed
 
@@ -493,9 +493,6 @@ def _pid_alive(pid: int) -> bool:
         return False
     return procs.group_alive(pid)
 
-
-def _as_manifest(manifest: RayServiceManifest | str | Path) -> RayServiceManifest:
-    return manifest if isinstance(manifest, RayServiceManifest) else load_manifest(manifest)
 
 
 __all__ = ["KubernetesBackend", "head_service", "ray_pod_selector", "serve_service"]

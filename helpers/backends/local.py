@@ -20,7 +20,7 @@ from typing import Any
 
 from helpers import config, procs, status as status_mod
 from helpers.backends.base import BackendError, DeployFailedError, KindOnly, NotRunningError
-from helpers.manifests import RayServiceManifest, load_manifest
+from helpers.manifests import RayServiceManifest, as_manifest, lint_before_apply
 from helpers.progress import wait_for
 from helpers.serve_api import ServeAPI, ServeAPIError
 
@@ -89,7 +89,7 @@ class LocalBackend:
 
     def up(self, manifest: RayServiceManifest | str | Path, timeout: float = 180) -> dict[str, Any]:
         """Start the cluster the manifest's ``rayClusterConfig`` describes, or reuse the running one."""
-        manifest = _as_manifest(manifest)
+        manifest = as_manifest(manifest)
         workers = [g for g in manifest.worker_groups for _ in range(g.replicas)]
         state = self._state()
         if state and self.is_up():
@@ -271,7 +271,7 @@ class LocalBackend:
 
     def apply(self, manifest: RayServiceManifest | str | Path) -> None:
         """Deploy the manifest's serveConfigV2 to the running cluster, as the operator would."""
-        manifest = _as_manifest(manifest)
+        manifest = lint_before_apply(manifest)
         state = self._require_up()
         running = [w["num_cpus"] for w in state["workers"]]
         wanted = [g.num_cpus for g in manifest.worker_groups for _ in range(g.replicas)]
@@ -491,6 +491,3 @@ def _name(proc) -> str:
     except procs.psutil.Error:
         return ""
 
-
-def _as_manifest(manifest: RayServiceManifest | str | Path) -> RayServiceManifest:
-    return manifest if isinstance(manifest, RayServiceManifest) else load_manifest(manifest)
