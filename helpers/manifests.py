@@ -80,7 +80,24 @@ class RayServiceManifest:
         ]
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.raw, sort_keys=False)
+        """The manifest as YAML, serveConfigV2 written as a `|` block (as you would write it by hand)."""
+        return yaml.dump(self.raw, Dumper=_BlockDumper, sort_keys=False)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.to_yaml())
+        return path
+
+
+class _BlockDumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, text: str):
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
+
+
+_BlockDumper.add_representer(str, _str)
 
 
 def load_manifest(path_or_text: str | Path) -> RayServiceManifest:

@@ -38,6 +38,7 @@ class Record:
     version: str | None = None
     replica: str | None = None
     pid: int | None = None
+    answer: str | None = None  # what the client saw, e.g. "v1: Hello from RayService!" (ids left out)
     error: str = ""
 
     @property
@@ -167,6 +168,8 @@ class Traffic:
                 record.version = body.get("version") or body.get("model_version")
                 record.replica = body.get("replica")
                 record.pid = body.get("pid")
+                said = body.get("message", body.get("prediction"))
+                record.answer = f"{record.version}: {said}" if said is not None else record.version
             else:
                 record.error = response.text[:200]
         except requests.RequestException as exc:

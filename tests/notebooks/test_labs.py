@@ -1,0 +1,86 @@
+"""The labs run in CI with their solutions put into the answer cells, and pass their own checks."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from helpers import checks, config, runner
+from helpers.backends.local import LocalBackend
+
+pytestmark = pytest.mark.notebooks
+
+LABS = sorted(checks.LABS_DIR.glob("lab*.ipynb"))
+OUT = config.BUILD_DIR / "labs"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def own_work_dir_and_cleanup(tmp_path_factory):
+    """Kernels inherit the environment: the labs write into a temp work dir, never into labs/work/."""
+    os.environ["RAYSERVICE_TUTORIAL_LABS_WORK"] = str(tmp_path_factory.mktemp("labs-work"))
+    yield
+    os.environ.pop("RAYSERVICE_TUTORIAL_LABS_WORK")
+    LocalBackend().down(quiet=True)
+
+
+def solution(lab: Path) -> Path:
+    return checks.LABS_DIR / "solutions" / f"{lab.stem.split('_')[0]}.py"
+
+
+def test_four_labs_one_per_practised_lesson():
+    assert [p.stem.split("_")[0] for p in LABS] == list(checks.LABS)
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda p: p.stem)
+def test_lab_skeleton(lab: Path):
+    nb = nbformat.read(lab, as_version=4)
+    assert nb.cells[0].source.startswith("# Lab ") and "**Task:**" in nb.cells[0].source
+    tags = [t for c in nb.cells for t in c.metadata.get("tags", [])]
+    assert tags.count("parameters") == 1 and tags.count("answer") == 1
+    assert any("if STRICT:\n    result.require()" in c.source for c in nb.cells if c.cell_type == "code")
+    assert solution(lab).exists()
+    # Labs are stored without outputs: the learner's run is the first one.
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    for before, cell in zip(nb.cells, nb.cells[1:]):
+        if cell.cell_type == "code" and "answer" not in cell.metadata.get("tags", []):
+            assert before.cell_type in ("markdown", "code"), cell.source[:60]
+    assert "<details><summary>Hint" in json.dumps(nb)
+
+
+def run_lab(lab: Path, answer: str | None, strict: bool) -> nbformat.NotebookNode:
+    nb = nbformat.read(lab, as_version=4)
+    if answer is not None:
+        (cell,) = [c for c in nb.cells if "answer" in c.metadata.get("tags", [])]
+        cell.source = answer
+    OUT.mkdir(parents=True, exist_ok=True)
+    source = OUT / f"{lab.stem}.input.ipynb"
+    nbformat.write(nb, source)
+    executed = OUT / lab.name
+    papermill.execute_notebook(
+        str(source), str(executed), parameters={"STRICT": strict}, kernel_name=runner.KERNEL,
+        cwd=str(checks.LABS_DIR), progress_bar=False,
+    )  # fmt: skip
+    return nbformat.read(executed, as_version=4)
+
+
+def outputs(nb) -> str:
+    return "\n".join(
+        o.get("text", "") + o.get("data", {}).get("text/plain", "") for c in nb.cells for o in c.get("outputs", [])
+    )
+
+
+def test_unsolved_lab01_gets_a_hint_not_a_traceback():
+    nb = run_lab(LABS[0], answer=None, strict=False)
+    text = outputs(nb)
+    assert "❌ lab01 not yet. Hint: [api-version]" in text
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda p: p.stem)
+def test_lab_passes_with_its_solution(lab: Path):
+    nb = run_lab(lab, answer=solution(lab).read_text(), strict=True)
+    assert f"✅ {lab.stem.split('_')[0]} passed" in outputs(nb)
