@@ -34,10 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     lint = sub.add_parser("lint", help="check RayService manifests for common mistakes (exit 1 on an error)")
     lint.add_argument("files", nargs="*", metavar="FILE")
     lint.add_argument("--rules", action="store_true", help="list the rules and exit")
+    grade = sub.add_parser("grade", help="re-run one lab's check on the learner's saved answer (room check)")
+    grade.add_argument("lab", nargs="?", help="lab01, lab02, lab03 or lab04")
+    grade.add_argument("--status", action="store_true", help="show the saved results of every lab")
+    grade.add_argument("--backend", default=config.DEFAULT_BACKEND)
     args = parser.parse_args(argv)
 
     if args.command == "lint":
         return _lint(args)
+    if args.command == "grade":
+        return _grade(args)
 
     from helpers.backends import BackendError, get_backend
     from helpers.manifests import ManifestError
@@ -108,6 +114,31 @@ def _lint(args) -> int:
     for report in reports:
         print(report.render())
     return 1 if any(r.errors for r in reports) else 0
+
+
+def _grade(args) -> int:
+    from helpers import checks
+
+    if args.status or not args.lab:
+        results = checks.saved_results()
+        for lab, title in checks.LABS.items():
+            r = results.get(lab)
+            mark = "not tried" if r is None else ("passed" if r["passed"] else f"not yet ({r['hint'][:70]})")
+            print(f"{lab}  {title:46} {mark}{'  ' + r['when'] if r else ''}")
+        return 0
+    if args.lab not in checks.LABS:
+        print(f"error: unknown lab {args.lab!r}: choose one of {', '.join(checks.LABS)}", file=sys.stderr)
+        return 2
+    from helpers.backends import BackendError, get_backend
+
+    try:
+        backend = None if args.lab == "lab01" else get_backend(args.backend)
+        result = checks.grade(args.lab, backend)
+    except BackendError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(result)
+    return 0 if result.passed else 1
 
 
 def _run(backend, args) -> int:

@@ -2,7 +2,7 @@
 
 Per run: cluster-up seconds, apply-to-Ready seconds, each fault/update scenario at 20 req/s (failed
 requests, recovery or switch seconds, latency), peak memory of the cluster's processes, and the
-seconds of every lesson notebook. Runs twice (by default) and reports the medians.
+seconds of every lesson notebook and of every lab run with its solution. Runs twice (by default) and reports the medians.
 """
 
 from __future__ import annotations
@@ -94,6 +94,10 @@ def run_once(rate: float = 20.0) -> dict[str, Any]:
     backend.down(quiet=True)
     figures["notebooks_s"] = {r.notebook: round(r.seconds, 1) for r in results}
     figures["notebooks_ok"] = all(r.status == "ok" for r in results)
+    labs = runner.run_labs("local", out_dir=config.BUILD_DIR / "bench-labs")
+    backend.down(quiet=True)
+    figures["labs_s"] = {r.notebook: round(r.seconds, 1) for r in labs}
+    figures["labs_ok"] = all(r.status == "ok" for r in labs)
     return figures
 
 

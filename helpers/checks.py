@@ -246,7 +246,8 @@ def route_proof(backend, manifest: RayServiceManifest, n: int = 10) -> dict[str,
                 "sent": n,
                 "ok": sum(1 for status, _, _ in rows if status == 200),
                 "replicas": len(answered_by),
-                "foreign": sum(1 for status, r, _ in rows if status == 200 and r and owners.get(r, app) != app),
+                # An answer from a replica of another app, or from one Serve does not list for any app.
+                "foreign": sum(1 for status, r, _ in rows if status == 200 and owners.get(r) != app),
                 "error": next((e for status, _, e in rows if status != 200), ""),
             }
     return proof

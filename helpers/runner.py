@@ -32,7 +32,43 @@ def lesson_notebooks(folder: Path = config.NOTEBOOKS_DIR) -> list[Path]:
     return sorted(p for p in folder.glob("*.ipynb") if re.match(r"\d\d_", p.name))
 
 
-def run_notebook(path: Path, out_dir: Path, parameters: dict) -> Result:
+def lab_notebooks(folder: Path = config.PROJECT_ROOT / "labs") -> list[Path]:
+    return sorted(folder.glob("lab[0-9][0-9]_*.ipynb"))
+
+
+def lab_solution(path: Path) -> Path:
+    """labs/lab03_chaos.ipynb -> labs/solutions/lab03.py"""
+    return path.parent / "solutions" / f"{path.stem.split('_')[0]}.py"
+
+
+def with_answer(path: Path, answer: str, out_dir: Path) -> Path:
+    """A copy of lab ``path`` in ``out_dir`` (same name) whose cell tagged `answer` holds ``answer``."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    (cell,) = [c for c in nb.cells if "answer" in c.metadata.get("tags", [])]
+    cell.source = answer
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copy = out_dir / path.name
+    nbformat.write(nb, copy)
+    return copy
+
+
+def run_labs(backend: str, out_dir: Path | None = None) -> list[Result]:
+    """Every lab with its solution in the answer cell, strict (a check that fails fails the notebook)."""
+    out_dir = out_dir or config.BUILD_DIR / "labs"
+    os.environ.setdefault("RAYSERVICE_TUTORIAL_LABS_WORK", str(out_dir / "work"))  # never a learner's labs/work
+    os.environ.setdefault("RAYSERVICE_HEADLESS", "1")
+    results = []
+    for path in lab_notebooks():
+        solved = with_answer(path, lab_solution(path).read_text(), out_dir / "input")
+        result = run_notebook(solved, out_dir, {"BACKEND": backend, "STRICT": True}, cwd=path.parent)
+        print(f"  {path.name}: {result.status} in {result.seconds:.1f} s" + (f": {result.error}" if result.error else ""))
+        results.append(result)
+    return results
+
+
+def run_notebook(path: Path, out_dir: Path, parameters: dict, cwd: Path | None = None) -> Result:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -43,7 +79,7 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict) -> Result:
             str(path),
             str(out_dir / path.name),
             parameters=parameters,
-            cwd=str(path.parent),
+            cwd=str(cwd or path.parent),
             kernel_name=KERNEL,
             progress_bar=False,
         )

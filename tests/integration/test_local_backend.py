@@ -15,21 +15,11 @@ import requests
 
 from helpers import config
 from helpers.backends import BackendError, DeployFailedError, NotRunningError
-from helpers.backends.local import LocalBackend
 from helpers.manifests import load_manifest, with_serve_config
 
 pytestmark = pytest.mark.integration
 
-PORTS = config.Ports(serve=28000, dashboard=28265, gcs=26379, metrics=28080, client=20001, agent=52400)
-HELLO = load_manifest("manifests/ray-service.yaml")
-MULTI = load_manifest("manifests/ray-service-multi.yaml")
-
-
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory):
-    b = LocalBackend(state_dir=tmp_path_factory.mktemp("state"), ports=PORTS)
-    yield b
-    b.down(quiet=True)
+from tests.integration.conftest import HELLO, MULTI, PORTS
 
 
 def get(backend, path):

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import nbformat
-import papermill
 import pytest
 
 from helpers import checks, config, runner
@@ -15,7 +14,7 @@ from helpers.backends.local import LocalBackend
 
 pytestmark = pytest.mark.notebooks
 
-LABS = sorted(checks.LABS_DIR.glob("lab*.ipynb"))
+LABS = runner.lab_notebooks()
 OUT = config.BUILD_DIR / "labs"
 
 
@@ -26,10 +25,6 @@ def own_work_dir_and_cleanup(tmp_path_factory):
     yield
     os.environ.pop("RAYSERVICE_TUTORIAL_LABS_WORK")
     LocalBackend().down(quiet=True)
-
-
-def solution(lab: Path) -> Path:
-    return checks.LABS_DIR / "solutions" / f"{lab.stem.split('_')[0]}.py"
 
 
 def test_four_labs_one_per_practised_lesson():
@@ -43,7 +38,7 @@ def test_lab_skeleton(lab: Path):
     tags = [t for c in nb.cells for t in c.metadata.get("tags", [])]
     assert tags.count("parameters") == 1 and tags.count("answer") == 1
     assert any("if STRICT:\n    result.require()" in c.source for c in nb.cells if c.cell_type == "code")
-    assert solution(lab).exists()
+    assert runner.lab_solution(lab).exists()
     # Labs are stored without outputs: the learner's run is the first one.
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
     for before, cell in zip(nb.cells, nb.cells[1:]):
@@ -53,19 +48,10 @@ def test_lab_skeleton(lab: Path):
 
 
 def run_lab(lab: Path, answer: str | None, strict: bool) -> nbformat.NotebookNode:
-    nb = nbformat.read(lab, as_version=4)
-    if answer is not None:
-        (cell,) = [c for c in nb.cells if "answer" in c.metadata.get("tags", [])]
-        cell.source = answer
-    OUT.mkdir(parents=True, exist_ok=True)
-    source = OUT / f"{lab.stem}.input.ipynb"
-    nbformat.write(nb, source)
-    executed = OUT / lab.name
-    papermill.execute_notebook(
-        str(source), str(executed), parameters={"STRICT": strict}, kernel_name=runner.KERNEL,
-        cwd=str(checks.LABS_DIR), progress_bar=False,
-    )  # fmt: skip
-    return nbformat.read(executed, as_version=4)
+    source = runner.with_answer(lab, answer, OUT / "input") if answer is not None else lab
+    result = runner.run_notebook(source, OUT, {"STRICT": strict}, cwd=lab.parent)
+    assert result.status == "ok", result.error
+    return nbformat.read(OUT / lab.name, as_version=4)
 
 
 def outputs(nb) -> str:
@@ -82,5 +68,5 @@ def test_unsolved_lab01_gets_a_hint_not_a_traceback():
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda p: p.stem)
 def test_lab_passes_with_its_solution(lab: Path):
-    nb = run_lab(lab, answer=solution(lab).read_text(), strict=True)
+    nb = run_lab(lab, answer=runner.lab_solution(lab).read_text(), strict=True)
     assert f"✅ {lab.stem.split('_')[0]} passed" in outputs(nb)
