@@ -8,13 +8,16 @@ STAMP   := $(VENV)/.installed
 BACKEND ?= local
 PYTEST  := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: bench notebooks help run test test-unit test-kind workshop-prep lab down clean lock venv
+.PHONY: bench notebooks help run test test-unit test-kind workshop-prep lab down clean lock venv reset lint grade
 
 help:
 	@echo "make run       execute every notebook (BACKEND=$(BACKEND)) and print a summary"
 	@echo "make test      the whole test suite (unit, integration, notebooks)"
 	@echo "make lab       JupyterLab on 127.0.0.1"
 	@echo "make down      stop everything the tutorial started (BACKEND=kind deletes the kind cluster)"
+	@echo "make reset     down, then a fresh cluster (a learner's clean slate; labs/work/ is kept)"
+	@echo "make lint      check every RayService manifest (FILES=... for others)"
+	@echo "make grade     LAB=lab03: re-run one lab's check on the saved answer; without LAB: every lab's result"
 	@echo "make test-kind the lessons on a real kind cluster (needs Docker, kind, kubectl, helm)"
 	@echo "make workshop-prep  pull every image once and load it into the kind cluster"
 	@echo "make clean     down, then remove build/ and .state/"
@@ -36,6 +39,8 @@ run: $(STAMP)
 	$(BIN)/python -m helpers run --backend $(BACKEND)
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(PYTEST) tests/unit
 	$(PYTEST) tests/integration
 	$(PYTEST) tests/notebooks
@@ -61,6 +66,17 @@ lab: $(STAMP)
 
 down: $(STAMP)
 	$(BIN)/python -m helpers down --backend $(BACKEND)
+
+reset: $(STAMP)
+	$(BIN)/python -m helpers down --backend $(BACKEND)
+	$(BIN)/python -m helpers up manifests/ray-service.yaml --backend $(BACKEND)
+
+FILES ?= manifests/ray-service*.yaml
+lint: $(STAMP)
+	$(BIN)/python -m helpers lint $(FILES)
+
+grade: $(STAMP)
+	$(BIN)/python -m helpers grade $(if $(LAB),$(LAB),--status) --backend $(BACKEND)
 
 clean: down
 	rm -rf build .state

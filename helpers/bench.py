@@ -2,7 +2,8 @@
 
 Per run: cluster-up seconds, apply-to-Ready seconds, each fault/update scenario at 20 req/s (failed
 requests, recovery or switch seconds, latency), peak memory of the cluster's processes, and the
-seconds of every lesson notebook and of every lab run with its solution. Runs twice (by default) and reports the medians.
+seconds of every lesson notebook and of every lab run with its solution.
+Runs twice (by default) and reports the medians.
 """
 
 from __future__ import annotations
@@ -75,8 +76,7 @@ def run_scenarios(backend: LocalBackend, rate: float = 20.0) -> dict[str, Any]:
         ("bad_update", scenarios.update(backend, "bad import_path applied", broken, **traffic)),
     ]
     figures["scenarios"] = {
-        name: {k: o.to_dict()[k] for k in ("sent", "failed", "recovery_s", "p50_ms", "p99_ms")}
-        for name, o in outcomes
+        name: {k: o.to_dict()[k] for k in ("sent", "failed", "recovery_s", "p50_ms", "p99_ms")} for name, o in outcomes
     }
     return figures
 
@@ -109,8 +109,10 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
         values = [run.get(key) for run in runs]
         if isinstance(value, dict):
             out[key] = medians([v for v in values if isinstance(v, dict)])
-        elif isinstance(value, (int, float)) and not isinstance(value, bool) and all(
-            isinstance(v, (int, float)) for v in values
+        elif (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and all(isinstance(v, (int, float)) for v in values)
         ):
             out[key] = round(statistics.median(values), 2)
         else:

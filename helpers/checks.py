@@ -80,8 +80,12 @@ def work_dir() -> Path:
 
 
 def answer_file(lab: str) -> Path:
-    names = {"lab01": "lab01-ray-service.yaml", "lab02": "lab02-ray-service.yaml", "lab03": "lab03-answer.json",
-             "lab04": "lab04-ray-service.yaml"}  # fmt: skip
+    names = {
+        "lab01": "lab01-ray-service.yaml",
+        "lab02": "lab02-ray-service.yaml",
+        "lab03": "lab03-answer.json",
+        "lab04": "lab04-ray-service.yaml",
+    }
     if lab not in names:
         raise ValueError(f"unknown lab {lab!r}: choose one of {', '.join(names)}")
     return work_dir() / names[lab]
@@ -111,7 +115,11 @@ def two_app_manifest_text() -> str:
     lines = LAB02_START_FROM.read_text().splitlines()
     first = lines.index("      - name: predict-b")
     end = next(
-        (i for i in range(first + 1, len(lines)) if lines[i].startswith("      - name:") or not lines[i].startswith(" " * 6)),
+        (
+            i
+            for i in range(first + 1, len(lines))
+            if lines[i].startswith("      - name:") or not lines[i].startswith(" " * 6)
+        ),
         len(lines),
     )
     body = [line for line in lines[:first] + lines[end:] if not line.startswith("#")]
@@ -162,8 +170,11 @@ def lab01(path: str | Path | None = None) -> CheckResult:
     details = ["lint: no errors, no warnings"]
     text = path.read_text()
     if "replace-me" in text:
-        return _fail(lab, "the placeholder key values (replace-me) are still in the file: a manifest must not "
-                          "hold key values at all; they belong in a Secret made with kubectl create secret.")  # fmt: skip
+        return _fail(
+            lab,
+            "the placeholder key values (replace-me) are still in the file: a manifest must not "
+            "hold key values at all; they belong in a Secret made with kubectl create secret.",
+        )
     apps = {a["name"]: a for a in manifest.applications}
     if "hello" not in apps or apps["hello"].get("route_prefix") != "/hello":
         return _fail(lab, "keep the article's application: name hello at route_prefix /hello.")
@@ -181,9 +192,13 @@ def lab01(path: str | Path | None = None) -> CheckResult:
             for name in CREDENTIALS:
                 ref = ((env.get(name) or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
                 if not (ref.get("name") and ref.get("key")):
-                    return _fail(lab, f"the {where} container has no env {name} read from a Secret. Add\n"
-                                      f"  - name: {name}\n    valueFrom:\n      secretKeyRef: {{name: aws-credentials, key: {name}}}\n"
-                                      "to its env: (the replicas run in every Ray container, so each needs it).")  # fmt: skip
+                    return _fail(
+                        lab,
+                        f"the {where} container has no env {name} read from a Secret. Add\n"
+                        f"  - name: {name}\n    valueFrom:\n"
+                        f"      secretKeyRef: {{name: aws-credentials, key: {name}}}\n"
+                        "to its env: (the replicas run in every Ray container, so each needs it).",
+                    )
     details.append(f"{', '.join(CREDENTIALS)} come from a Secret (secretKeyRef) in every Ray container")
     return _pass(lab, details)
 
@@ -200,26 +215,36 @@ def lab02(backend, path: str | Path | None = None, requests_per_route: int = 10)
     start_routes = set(load_manifest(two_app_manifest_text()).routes)
     new = sorted(set(manifest.routes) - start_routes)
     if len(manifest.applications) < 3 or not new:
-        return _fail(lab, f"your manifest has {len(manifest.applications)} application(s) at "
-                          f"{', '.join(sorted(manifest.routes))}: add a third one with its own name and a new "
-                          "route_prefix (copy the predict-a block and change name, route_prefix and args).")  # fmt: skip
+        return _fail(
+            lab,
+            f"your manifest has {len(manifest.applications)} application(s) at "
+            f"{', '.join(sorted(manifest.routes))}: add a third one with its own name and a new "
+            "route_prefix (copy the predict-a block and change name, route_prefix and args).",
+        )
     details = [f"{len(manifest.applications)} applications; new route prefix(es): {', '.join(new)}"]
     try:
         statuses = backend.status()["activeServiceStatus"]["applicationStatuses"]
     except Exception as exc:  # noqa: BLE001 - any backend error means: not deployed yet
         return _fail(lab, f"no RayService to check ({str(exc).splitlines()[0]}): apply your file first.")
-    not_running = [a["name"] for a in manifest.applications if (statuses.get(a["name"]) or {}).get("status") != "RUNNING"]
+    not_running = [
+        a["name"] for a in manifest.applications if (statuses.get(a["name"]) or {}).get("status") != "RUNNING"
+    ]
     if not_running:
-        return _fail(lab, f"{', '.join(not_running)} is not RUNNING on the cluster: apply your file with "
-                          f"backend.apply({_shown(path)!r}) and wait with backend.wait_ready().")  # fmt: skip
+        return _fail(
+            lab,
+            f"{', '.join(not_running)} is not RUNNING on the cluster: apply your file with "
+            f"backend.apply({_shown(path)!r}) and wait with backend.wait_ready().",
+        )
     proof = route_proof(backend, manifest, requests_per_route)
     for route, row in proof.items():
         if row["ok"] < row["sent"]:
             return _fail(lab, f"{route} answered {row['ok']}/{row['sent']} requests: {row['error']}", details)
         if row["foreign"]:
             return _fail(lab, f"{row['foreign']} answer(s) on {route} came from another application's replica.")
-        details.append(f"{route} -> {row['app']}: {row['ok']}/{row['sent']} answered, by {row['replicas']} "
-                       f"replica(s) of {row['app']} only")  # fmt: skip
+        details.append(
+            f"{route} -> {row['app']}: {row['ok']}/{row['sent']} answered, by {row['replicas']} "
+            f"replica(s) of {row['app']} only"
+        )
     return _pass(lab, details)
 
 
@@ -293,8 +318,11 @@ def lab03(backend, path: str | Path | None = None, rate: float = 20.0) -> CheckR
     n, spread, retries = choice["num_replicas"], choice["max_replicas_per_node"], choice["retries"]
     nodes = 1 + sum(g.replicas for g in load_manifest(BASELINE).worker_groups)
     if spread is not None and n > spread * nodes:
-        return _fail(lab, f"{n} replicas with at most {spread} per node need {-(-n // spread)} nodes; the cluster "
-                          f"has {nodes}. Serve would wait forever for room: lower NUM_REPLICAS or raise MAX_REPLICAS_PER_NODE.")  # fmt: skip
+        return _fail(
+            lab,
+            f"{n} replicas with at most {spread} per node need {-(-n // spread)} nodes; the cluster "
+            f"has {nodes}. Serve would wait forever for room: lower NUM_REPLICAS or raise MAX_REPLICAS_PER_NODE.",
+        )
     manifest = lab03_manifest(n, spread)
     backend.apply(manifest)
     backend.wait_ready()
@@ -315,14 +343,20 @@ def lab03(backend, path: str | Path | None = None, rate: float = 20.0) -> CheckR
 def chaos_hint(num_replicas: int, nodes_used: int, retries: bool, fault: str) -> str:
     """What to change, from the choices that explain the failures (most basic first)."""
     if num_replicas < 2:
-        return (f"requests failed when the {fault.split()[0]} went away: with one replica, nothing is left to "
-                "answer while Serve starts a new one. Run at least 2 replicas.")  # fmt: skip
+        return (
+            f"requests failed when the {fault.split()[0]} went away: with one replica, nothing is left to "
+            "answer while Serve starts a new one. Run at least 2 replicas."
+        )
     if nodes_used < 2:
-        return ("all your replicas were on one node, so losing that node lost them all. Spread them: "
-                "MAX_REPLICAS_PER_NODE = 1 puts each replica on its own node.")  # fmt: skip
+        return (
+            "all your replicas were on one node, so losing that node lost them all. Spread them: "
+            "MAX_REPLICAS_PER_NODE = 1 puts each replica on its own node."
+        )
     if not retries:
-        return ("requests already on their way to the lost replica or node fail even though another replica is "
-                "healthy. Clients of a RayService should retry: CLIENT_RETRIES = True.")  # fmt: skip
+        return (
+            "requests already on their way to the lost replica or node fail even though another replica is "
+            "healthy. Clients of a RayService should retry: CLIENT_RETRIES = True."
+        )
     return f"requests failed during '{fault}' even with retries: look at the traffic plot and the failure times above."
 
 
@@ -341,11 +375,17 @@ def lab04(backend, path: str | Path | None = None, rate: float = 20.0) -> CheckR
         return failed
     baseline = load_manifest(BASELINE)
     if manifest.cluster_config != baseline.cluster_config:
-        return _fail(lab, "you changed rayClusterConfig. On kind, KubeRay would build a whole new cluster for that; "
-                          "here, choose a change inside serveConfigV2 (user_config, an env var, num_replicas).")  # fmt: skip
+        return _fail(
+            lab,
+            "you changed rayClusterConfig. On kind, KubeRay would build a whole new cluster for that; "
+            "here, choose a change inside serveConfigV2 (user_config, an env var, num_replicas).",
+        )
     if manifest.serve_config == baseline.serve_config:
-        return _fail(lab, f"{_shown(path)} is the same as the running version: change something in serveConfigV2, "
-                          "e.g. the greeting in user_config or APP_VERSION in runtime_env.env_vars.")  # fmt: skip
+        return _fail(
+            lab,
+            f"{_shown(path)} is the same as the running version: change something in serveConfigV2, "
+            "e.g. the greeting in user_config or APP_VERSION in runtime_env.env_vars.",
+        )
     if set(manifest.routes) != set(baseline.routes):
         return _fail(lab, f"keep the route the clients use (/hello); yours are {', '.join(sorted(manifest.routes))}.")
     print("Deploying the starting version (manifests/ray-service.yaml) first...")
@@ -354,16 +394,27 @@ def lab04(backend, path: str | Path | None = None, rate: float = 20.0) -> CheckR
     outcome = scenarios.update(backend, "your update", manifest, rate=rate, retries=False)
     details = outcome.report().splitlines()
     if outcome.error is not None:
-        return _fail(lab, "your new version failed to deploy, and Serve kept the old one serving "
-                          f"({outcome.failed} failed requests): {str(outcome.error).splitlines()[0]}", details)  # fmt: skip
+        return _fail(
+            lab,
+            "your new version failed to deploy, and Serve kept the old one serving "
+            f"({outcome.failed} failed requests): {str(outcome.error).splitlines()[0]}",
+            details,
+        )
     if outcome.failed:
-        return _fail(lab, f"{outcome.failed} requests failed during the update: look at when (above) and which kind "
-                          "of change you made; user_config and env changes should not drop any.", details)  # fmt: skip
+        return _fail(
+            lab,
+            f"{outcome.failed} requests failed during the update: look at when (above) and which kind "
+            "of change you made; user_config and env changes should not drop any.",
+            details,
+        )
     before, after, switched = answers_changed(outcome.traffic)
     if not switched:
-        return _fail(lab, "the update went through, but no client saw a different answer, so the traffic record "
-                          "cannot prove it shipped. Change something clients can see (the greeting, APP_VERSION).",
-                     details)  # fmt: skip
+        return _fail(
+            lab,
+            "the update went through, but no client saw a different answer, so the traffic record "
+            "cannot prove it shipped. Change something clients can see (the greeting, APP_VERSION).",
+            details,
+        )
     details.append(f"answers before: {before}; after: {after}; first new answer {switched:.1f} s into the record")
     return _pass(lab, details)
 

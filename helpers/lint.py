@@ -87,7 +87,9 @@ def parse(text: str) -> tuple[Any, list[Finding]]:
 def check(raw: Any) -> tuple[list[Finding], Context | None]:
     """Run every rule on a parsed manifest; returns the findings and the context the rules built."""
     if not isinstance(raw, dict):
-        return [Finding("structure", "the document is not a mapping: a RayService starts with apiVersion: ray.io/v1")], None
+        return [
+            Finding("structure", "the document is not a mapping: a RayService starts with apiVersion: ray.io/v1")
+        ], None
     spec = raw.get("spec")
     if not isinstance(spec, dict):
         findings = _run(Context(raw, {}), only=("api-version", "kind", "name", "name-length"))
@@ -287,7 +289,10 @@ def _cluster_config(ctx: Context):
             num_cpus(group)
         except ValueError:
             before = False
-            yield f"{where}: the CPU count is not a number: write e.g. rayStartParams: {{num-cpus: '1'}} or limits: {{cpu: '1'}}"
+            yield (
+                f"{where}: the CPU count is not a number: write e.g. rayStartParams: {{num-cpus: '1'}} "
+                "or limits: {cpu: '1'}"
+            )
     ctx.cluster_ok = before
 
 
@@ -300,7 +305,7 @@ def _ray_version(ctx: Context):
             yield (
                 f"rayVersion is {str(version)!r} but {where} container {container.get('name')!r} runs image "
                 f"{container.get('image')}: KubeRay reads rayVersion to decide how to talk to Ray, so set both "
-                f"to the same version (rayVersion: \"{tag}\", or change the image tag)"
+                f'to the same version (rayVersion: "{tag}", or change the image tag)'
             )
 
 

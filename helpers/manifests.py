@@ -8,7 +8,6 @@ Every problem found is reported at once, each with what to write instead.
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,11 @@ from typing import Any
 import yaml
 
 from helpers import config
-
-from helpers.lint import API_VERSION, MAX_NAME_LENGTH, Finding, containers as _containers, num_cpus as _num_cpus
-from helpers.lint import check, parse, worker_replicas
+from helpers.lint import API_VERSION, MAX_NAME_LENGTH, Finding, check, parse, worker_replicas
+from helpers.lint import containers as _containers
+from helpers.lint import num_cpus as _num_cpus
 
 __all__ = ["API_VERSION", "MAX_NAME_LENGTH", "ManifestError", "RayServiceManifest", "load_manifest", "validate"]
-
 
 
 class ManifestError(ValueError):
@@ -162,9 +160,11 @@ def _deployment(manifest: RayServiceManifest, app: dict, deployment: str) -> dic
     if deployment not in deployments:
         raise ManifestError(
             manifest.source,
-            [f"application {app['name']!r} has no deployment {deployment!r}: choose one of "
-             f"{', '.join(sorted(deployments)) or '(none listed)'}"],
-        )  # fmt: skip
+            [
+                f"application {app['name']!r} has no deployment {deployment!r}: choose one of "
+                f"{', '.join(sorted(deployments)) or '(none listed)'}"
+            ],
+        )
     return deployments[deployment]
 
 
@@ -219,12 +219,11 @@ def _read(path_or_text: str | Path) -> tuple[str, str]:
     ):
         given = Path(path_or_text)
         # Relative paths work from the project root and from notebooks/ (where lessons run).
-        candidates = [given] if given.is_absolute() else [given, config.PROJECT_ROOT / given,
-                                                           config.NOTEBOOKS_DIR / given]  # fmt: skip
+        candidates = (
+            [given] if given.is_absolute() else [given, config.PROJECT_ROOT / given, config.NOTEBOOKS_DIR / given]
+        )
         for path in candidates:
             if path.exists():
                 return path.read_text(), path.name
-        raise ManifestError(
-            str(path_or_text), [f"file not found: {path_or_text} (the manifests are in manifests/)"]
-        )
+        raise ManifestError(str(path_or_text), [f"file not found: {path_or_text} (the manifests are in manifests/)"])
     return str(path_or_text), "<manifest text>"

@@ -84,14 +84,16 @@ def rates(snapshots: list[Snapshot]) -> list[dict[str, Any]]:
         if dt <= 0:
             continue
         delta = {k: max(0.0, b.buckets.get(k, 0.0) - a.buckets.get(k, 0.0)) for k in b.buckets}
-        rows.append({
-            "t": round(b.t, 1),
-            "requests_per_s": round((b.counters.get(REQUESTS, 0) - a.counters.get(REQUESTS, 0)) / dt, 2),
-            "errors_per_s": round((b.counters.get(ERRORS, 0) - a.counters.get(ERRORS, 0)) / dt, 2),
-            "p50_ms": percentile(delta, 50),
-            "p99_ms": percentile(delta, 99),
-            "replicas": b.replicas if b.replicas is not None else b.healthy,
-        })  # fmt: skip
+        rows.append(
+            {
+                "t": round(b.t, 1),
+                "requests_per_s": round((b.counters.get(REQUESTS, 0) - a.counters.get(REQUESTS, 0)) / dt, 2),
+                "errors_per_s": round((b.counters.get(ERRORS, 0) - a.counters.get(ERRORS, 0)) / dt, 2),
+                "p50_ms": percentile(delta, 50),
+                "p99_ms": percentile(delta, 99),
+                "replicas": b.replicas if b.replicas is not None else b.healthy,
+            }
+        )
     return rows
 
 

@@ -74,7 +74,9 @@ def kubernetes_checks(commands, context: str | None = None) -> list[Check]:
             Check(
                 f"Kubernetes API reachable{f' (context {context})' if context else ''}",
                 result.ok,
-                "answers" if result.ok else (result.stderr.strip().splitlines() or ["no answer"])[-1]
+                "answers"
+                if result.ok
+                else (result.stderr.strip().splitlines() or ["no answer"])[-1]
                 + " - check `kubectl config current-context`",
             )
         )
@@ -113,23 +115,32 @@ def kind_checks(commands, manifest=None) -> list[Check]:
 
         checks.append(Check("Docker daemon reachable", False, f"docker not found: {INSTALL_HINTS['docker']}"))
     else:
-        result = commands.run(["docker", "info", "--format", "{{.ServerVersion}} {{.MemTotal}}"], check=False,
-                              timeout=30)  # fmt: skip
+        result = commands.run(
+            ["docker", "info", "--format", "{{.ServerVersion}} {{.MemTotal}}"], check=False, timeout=30
+        )
         if not result.ok:
             reason = (result.stderr.strip().splitlines() or ["no answer"])[-1]
-            checks.append(Check("Docker daemon reachable", False,
-                                f"{reason} - start Docker (Docker Desktop, or `sudo systemctl start docker`)"))  # fmt: skip
+            checks.append(
+                Check(
+                    "Docker daemon reachable",
+                    False,
+                    f"{reason} - start Docker (Docker Desktop, or `sudo systemctl start docker`)",
+                )
+            )
         else:
             version, mem = (result.stdout.split() + ["0"])[:2]
             checks.append(Check("Docker daemon reachable", True, f"Docker {version}"))
             have = int(mem) / 2**30
             need = (manifest_memory_gib(manifest) if manifest else 5.0) + 1.5  # + the kind node itself
-            checks.append(Check(
-                f"memory for Docker >= {need:.1f} GiB", True,
-                f"{have:.1f} GiB" + ("" if have >= need else
-                                     ": below what the pods request; raise Docker's memory limit"),
-                warning=have < need,
-            ))  # fmt: skip
+            checks.append(
+                Check(
+                    f"memory for Docker >= {need:.1f} GiB",
+                    True,
+                    f"{have:.1f} GiB"
+                    + ("" if have >= need else ": below what the pods request; raise Docker's memory limit"),
+                    warning=have < need,
+                )
+            )
     checks.append(_tool(commands, "kind", ["version"]))
     checks.append(_tool(commands, "kubectl", ["version", "--client"]))
     checks.append(_tool(commands, "helm", ["version", "--short"]))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -102,6 +103,4 @@ def wait_for(
         raise
     extra = on_timeout() if on_timeout else ""
     line.failed(f"timed out; last state: {detail}")
-    raise TimeoutError(
-        f"Waited {timeout:.0f} s for {what}; last state: {detail}." + (f"\n{extra}" if extra else "")
-    )
+    raise TimeoutError(f"Waited {timeout:.0f} s for {what}; last state: {detail}." + (f"\n{extra}" if extra else ""))

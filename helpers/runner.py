@@ -63,7 +63,9 @@ def run_labs(backend: str, out_dir: Path | None = None) -> list[Result]:
     for path in lab_notebooks():
         solved = with_answer(path, lab_solution(path).read_text(), out_dir / "input")
         result = run_notebook(solved, out_dir, {"BACKEND": backend, "STRICT": True}, cwd=path.parent)
-        print(f"  {path.name}: {result.status} in {result.seconds:.1f} s" + (f": {result.error}" if result.error else ""))
+        print(
+            f"  {path.name}: {result.status} in {result.seconds:.1f} s" + (f": {result.error}" if result.error else "")
+        )
         results.append(result)
     return results
 
@@ -91,7 +93,7 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict, cwd: Path | None =
             time.monotonic() - start,
             f"cell {exc.cell_index} (execution count {exc.exec_count}): {exc.ename}: {last[0] if last else ''}",
         )
-    except Exception as exc:  # kernel died, notebook unreadable...
+    except Exception as exc:  # noqa: BLE001 - kernel died, notebook unreadable...
         return Result(path.name, "failed", time.monotonic() - start, f"{type(exc).__name__}: {exc}")
     return Result(path.name, "ok", time.monotonic() - start)
 

@@ -1,15 +1,16 @@
 """Faults and updates, each measured under live traffic (lessons 04 and 05, and `make bench`).
 
-    outcome = measure(backend, "replica killed", lambda: backend.kill_replica("hello"),
-                      healthy=back_to_target(backend, "hello"))
-    print(outcome.report())
-    outcome.traffic.plot()
+outcome = measure(backend, "replica killed", lambda: backend.kill_replica("hello"),
+                  healthy=back_to_target(backend, "hello"))
+print(outcome.report())
+outcome.traffic.plot()
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from helpers import status as status_mod
 from helpers.backends.base import BackendError, KindOnly
@@ -38,8 +39,10 @@ class Outcome:
             f"p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms",
         ]
         if s["failed"]:
-            lines.append(f"  failures between {s['first_failure_s']} s and {s['last_failure_s']} s: "
-                         f"{s['failures_by_status']} (status 0 = no answer)")  # fmt: skip
+            lines.append(
+                f"  failures between {s['first_failure_s']} s and {s['last_failure_s']} s: "
+                f"{s['failures_by_status']} (status 0 = no answer)"
+            )
         if self.recovery_s is not None:
             lines.append(f"  healthy again {self.recovery_s:.1f} s after it started")
         if self.error is not None:
@@ -117,8 +120,9 @@ def back_to_target(backend, app: str, timeout: float = 120.0) -> Callable[[Any],
 def kind_only(backend, what: str) -> bool:
     """True on kind/kubernetes; on local, print that the step needs a real cluster and return False."""
     if backend.name == "local":
-        print(f"{what}: kind only. Run this lesson with BACKEND = \"kind\" to see it; the local backend does not "
-              "pretend.")  # fmt: skip
+        print(
+            f'{what}: kind only. Run this lesson with BACKEND = "kind" to see it; the local backend does not pretend.'
+        )
         return False
     return True
 
@@ -130,14 +134,25 @@ APP = "hello"
 
 def replica_crash(backend, timeout: float = 120.0, **traffic) -> Outcome:
     """SIGKILL one replica of hello; Serve replaces it."""
-    return measure(backend, "replica killed", lambda: backend.kill_replica(APP),
-                   healthy=back_to_target(backend, APP, timeout), **traffic)  # fmt: skip
+    return measure(
+        backend,
+        "replica killed",
+        lambda: backend.kill_replica(APP),
+        healthy=back_to_target(backend, APP, timeout),
+        **traffic,
+    )
 
 
 def node_loss(backend, retries: bool, timeout: float = 120.0, **traffic) -> Outcome:
     """Lose worker node 0 (on Kubernetes: delete a worker pod); a new one takes its place."""
-    return measure(backend, "worker node lost", lambda: backend.lose_worker(0),
-                   healthy=back_to_target(backend, APP, timeout), retries=retries, **traffic)  # fmt: skip
+    return measure(
+        backend,
+        "worker node lost",
+        lambda: backend.lose_worker(0),
+        healthy=back_to_target(backend, APP, timeout),
+        retries=retries,
+        **traffic,
+    )
 
 
 def proxy_replaced(backend, timeout: float = 120.0) -> Callable[[Any], float]:
@@ -156,8 +171,14 @@ def proxy_replaced(backend, timeout: float = 120.0) -> Callable[[Any], float]:
 
 def proxy_loss(backend, timeout: float = 120.0, **traffic) -> Outcome:
     """SIGKILL the head node's HTTP proxy; the controller replaces it after failed health checks."""
-    return measure(backend, "head proxy killed", backend.kill_proxy,
-                   healthy=proxy_replaced(backend, timeout), retries=True, **traffic)  # fmt: skip
+    return measure(
+        backend,
+        "head proxy killed",
+        backend.kill_proxy,
+        healthy=proxy_replaced(backend, timeout),
+        retries=True,
+        **traffic,
+    )
 
 
 def update(backend, name: str, manifest, timeout: float = 120.0, **traffic) -> Outcome:
@@ -167,11 +188,18 @@ def update(backend, name: str, manifest, timeout: float = 120.0, **traffic) -> O
 
 def head_pod_loss(backend, timeout: float = 300.0, **traffic) -> Outcome:
     """kind only: delete the head pod; KubeRay recreates it and deploys the applications again."""
-    return measure(backend, "head pod deleted", backend.delete_head_pod, healthy=ready(backend, timeout),
-                   retries=True, **traffic)  # fmt: skip
+    return measure(
+        backend, "head pod deleted", backend.delete_head_pod, healthy=ready(backend, timeout), retries=True, **traffic
+    )
 
 
 def cluster_upgrade(backend, manifest, revision: str, timeout: float = 600.0, **traffic) -> Outcome:
     """kind only: change rayClusterConfig; KubeRay builds a new cluster and switches to it."""
-    return measure(backend, "rayClusterConfig changed", lambda: backend.upgrade_cluster(manifest, revision),
-                   healthy=ready(backend, timeout), retries=True, **traffic)  # fmt: skip
+    return measure(
+        backend,
+        "rayClusterConfig changed",
+        lambda: backend.upgrade_cluster(manifest, revision),
+        healthy=ready(backend, timeout),
+        retries=True,
+        **traffic,
+    )

@@ -29,9 +29,7 @@ class ServeAPI:
         except requests.RequestException as exc:
             raise ServeAPIError(f"cannot reach the Ray dashboard at {self.url}: {exc}") from None
         if response.status_code >= 400:
-            raise ServeAPIError(
-                f"{method} {PATH} answered {response.status_code}: {response.text.strip()[:2000]}"
-            )
+            raise ServeAPIError(f"{method} {PATH} answered {response.status_code}: {response.text.strip()[:2000]}")
         return response
 
     def put_config(self, serve_config: dict[str, Any]) -> None:

@@ -59,9 +59,7 @@ def serve_endpoints(details: dict[str, Any]) -> int:
     )
 
 
-def rayservice_status(
-    details: dict[str, Any], service_name: str, cluster_name: str, activated: bool
-) -> dict[str, Any]:
+def rayservice_status(details: dict[str, Any], service_name: str, cluster_name: str, activated: bool) -> dict[str, Any]:
     """``activated``: has this service ever had all its applications RUNNING (KubeRay then
     promotes the cluster to active; before that Ready is False with reason Initializing)."""
     apps = application_statuses(details)

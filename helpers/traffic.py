@@ -235,16 +235,29 @@ class Traffic:
         versions = sorted({r.version or "?" for r in records if r.ok})
         for i, version in enumerate(versions):
             pts = [r for r in records if r.ok and (r.version or "?") == version]
-            ax.scatter([r.t for r in pts], [r.latency * 1000 for r in pts], s=8, color=f"C{i}",
-                       label=f"ok: {version}")  # fmt: skip
+            ax.scatter([r.t for r in pts], [r.latency * 1000 for r in pts], s=8, color=f"C{i}", label=f"ok: {version}")
         bad = [r for r in records if not r.ok]
         if bad:
-            ax.scatter([r.t for r in bad], [max(r.latency * 1000, 1) for r in bad], s=30, marker="x", color="red",
-                       label=f"failed ({len(bad)})")  # fmt: skip
+            ax.scatter(
+                [r.t for r in bad],
+                [max(r.latency * 1000, 1) for r in bad],
+                s=30,
+                marker="x",
+                color="red",
+                label=f"failed ({len(bad)})",
+            )
         for t, label in self.events:
             ax.axvline(t, color="grey", linestyle="--", linewidth=1)
-            ax.annotate(label, (t, 1), xycoords=("data", "axes fraction"), rotation=90, va="top", ha="right",
-                        fontsize=8, color="dimgrey")  # fmt: skip
+            ax.annotate(
+                label,
+                (t, 1),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                va="top",
+                ha="right",
+                fontsize=8,
+                color="dimgrey",
+            )
         ax.set_yscale("log")
         ax.set_xlabel("seconds")
         ax.set_ylabel("latency (ms)")

@@ -109,30 +109,53 @@ class FakeKube:
         return self.operator_polls_until_available <= 0
 
 
-def rayservice(name="ray-serve-app", generation=1, observed=1, ready=True, apps=None, active="ray-serve-app-abcde",
-               pending=None, app_status="RUNNING", message=""):
+def rayservice(
+    name="ray-serve-app",
+    generation=1,
+    observed=1,
+    ready=True,
+    apps=None,
+    active="ray-serve-app-abcde",
+    pending=None,
+    app_status="RUNNING",
+    message="",
+):
     """A RayService as KubeRay v1.7.0 reports it (field names from rayservice_types.go)."""
     apps = apps or ["hello"]
     statuses = {
-        app: {"status": app_status, "message": message,
-              "serveDeploymentStatuses": {"Hello": {"status": "HEALTHY", "message": ""}}}
+        app: {
+            "status": app_status,
+            "message": message,
+            "serveDeploymentStatuses": {"Hello": {"status": "HEALTHY", "message": ""}},
+        }
         for app in apps
     }
     status = {
         "observedGeneration": observed,
         "numServeEndpoints": 2 if ready else 0,
         "conditions": [
-            {"type": "Ready", "status": "True" if ready else "False",
-             "reason": "NonZeroServeEndpoints" if ready else "Initializing", "message": ""},
-            {"type": "UpgradeInProgress", "status": "True" if pending else "False",
-             "reason": "BothActivePendingClustersExist" if pending else "NoPendingCluster", "message": ""},
+            {
+                "type": "Ready",
+                "status": "True" if ready else "False",
+                "reason": "NonZeroServeEndpoints" if ready else "Initializing",
+                "message": "",
+            },
+            {
+                "type": "UpgradeInProgress",
+                "status": "True" if pending else "False",
+                "reason": "BothActivePendingClustersExist" if pending else "NoPendingCluster",
+                "message": "",
+            },
         ],
         "activeServiceStatus": {"rayClusterName": active, "applicationStatuses": statuses} if active else {},
         "pendingServiceStatus": {"rayClusterName": pending, "applicationStatuses": {}} if pending else {},
     }
-    return {"apiVersion": "ray.io/v1", "kind": "RayService",
-            "metadata": {"name": name, "namespace": "rayservice-tutorial", "generation": generation},
-            "status": status}  # fmt: skip
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayService",
+        "metadata": {"name": name, "namespace": "rayservice-tutorial", "generation": generation},
+        "status": status,
+    }
 
 
 def pod(name, group, node_type, ip, phase="Running", waiting=None):

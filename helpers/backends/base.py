@@ -22,7 +22,7 @@ class KindOnly(BackendError):
     def __init__(self, what: str):
         self.what = what
         super().__init__(
-            f"{what} needs a real Kubernetes cluster: run this lesson with BACKEND = \"kind\" to see it. "
+            f'{what} needs a real Kubernetes cluster: run this lesson with BACKEND = "kind" to see it. '
             "The local backend does not pretend."
         )
 

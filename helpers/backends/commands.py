@@ -47,9 +47,7 @@ class Commands:
     def which(self, tool: str) -> str | None:
         return shutil.which(tool)
 
-    def run(
-        self, args: list[str], check: bool = True, timeout: float = 600, progress: str | None = None
-    ) -> Result:
+    def run(self, args: list[str], check: bool = True, timeout: float = 600, progress: str | None = None) -> Result:
         """Run ``args``; with ``progress``, show a status line while it runs (for long commands)."""
         if not self.which(args[0]):
             raise ToolMissing(args[0])
@@ -57,13 +55,14 @@ class Commands:
             done = self._run_with_progress(args, timeout, progress)
         else:
             try:
-                done = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+                done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
             except subprocess.TimeoutExpired:
                 raise BackendError(f"`{' '.join(args)}` did not finish within {timeout:.0f} s") from None
         result = Result(list(args), done.returncode, done.stdout, done.stderr)
         if check and not result.ok:
             raise BackendError(
-                f"`{' '.join(args)}` failed (exit code {done.returncode}):\n{(done.stderr or done.stdout).strip()[-2000:]}"
+                f"`{' '.join(args)}` failed (exit code {done.returncode}):\n"
+                + (done.stderr or done.stdout).strip()[-2000:]
             )
         return result
 

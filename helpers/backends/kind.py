@@ -45,10 +45,22 @@ class KindBackend(KubernetesBackend):
             return
         print(f"Creating the kind cluster {self.cluster!r} ({config.KIND_NODE_IMAGE}); this takes a minute or two.")
         self.commands.run(
-            ["kind", "create", "cluster", "--name", self.cluster, "--config", str(KIND_CONFIG),
-             "--image", config.KIND_NODE_IMAGE, "--wait", "180s"],
-            timeout=900, progress=f"creating the kind cluster {self.cluster}",
-        )  # fmt: skip
+            [
+                "kind",
+                "create",
+                "cluster",
+                "--name",
+                self.cluster,
+                "--config",
+                str(KIND_CONFIG),
+                "--image",
+                config.KIND_NODE_IMAGE,
+                "--wait",
+                "180s",
+            ],
+            timeout=900,
+            progress=f"creating the kind cluster {self.cluster}",
+        )
 
     def load_images(self, pull: bool = False) -> list[str]:
         """`kind load docker-image` every tutorial image Docker has (pulling first if ``pull``)."""
@@ -59,8 +71,11 @@ class KindBackend(KubernetesBackend):
                 self.commands.run(["docker", "pull", image], timeout=1800, progress=f"pulling {image}")
             elif not self.commands.run(["docker", "image", "inspect", image], check=False).ok:
                 continue  # the node pulls it from the registry instead
-            self.commands.run(["kind", "load", "docker-image", image, "--name", self.cluster], timeout=1800,
-                              progress=f"loading {image} into kind")  # fmt: skip
+            self.commands.run(
+                ["kind", "load", "docker-image", image, "--name", self.cluster],
+                timeout=1800,
+                progress=f"loading {image} into kind",
+            )
             loaded.append(image)
         return loaded
 
@@ -75,10 +90,21 @@ class KindBackend(KubernetesBackend):
         helm = ["helm", "--kube-context", self.context]
         self.commands.run(["helm", "repo", "add", "kuberay", config.KUBERAY_HELM_REPO, "--force-update"])
         self.commands.run(
-            [*helm, "upgrade", "--install", "kuberay-operator", config.KUBERAY_CHART,
-             "--version", config.KUBERAY_VERSION, "--namespace", config.OPERATOR_NAMESPACE, "--create-namespace"],
-            timeout=600, progress=f"installing KubeRay {config.KUBERAY_VERSION} with Helm",
-        )  # fmt: skip
+            [
+                *helm,
+                "upgrade",
+                "--install",
+                "kuberay-operator",
+                config.KUBERAY_CHART,
+                "--version",
+                config.KUBERAY_VERSION,
+                "--namespace",
+                config.OPERATOR_NAMESPACE,
+                "--create-namespace",
+            ],
+            timeout=600,
+            progress=f"installing KubeRay {config.KUBERAY_VERSION} with Helm",
+        )
 
         def available() -> tuple[bool, str]:
             ok = self.api.deployment_available(config.OPERATOR_NAMESPACE, config.OPERATOR_DEPLOYMENT)
@@ -107,10 +133,18 @@ class KindBackend(KubernetesBackend):
         from urllib.parse import urlparse
 
         result = self.commands.run(
-            ["kubectl", "config", "view", "--minify", "--context", self.context,
-             "-o", "jsonpath={.clusters[0].cluster.server}"],
+            [
+                "kubectl",
+                "config",
+                "view",
+                "--minify",
+                "--context",
+                self.context,
+                "-o",
+                "jsonpath={.clusters[0].cluster.server}",
+            ],
             check=False,
-        )  # fmt: skip
+        )
         return urlparse(result.stdout.strip()).hostname if result.ok and result.stdout.strip() else None
 
     def listening_addresses(self) -> list[str]:
@@ -129,8 +163,11 @@ class KindBackend(KubernetesBackend):
         stopped = self.stop_port_forwards()
         self.state_file.unlink(missing_ok=True)
         if self.commands.which("kind") and self.cluster_exists():
-            self.commands.run(["kind", "delete", "cluster", "--name", self.cluster], timeout=300,
-                              progress=f"deleting the kind cluster {self.cluster}")  # fmt: skip
+            self.commands.run(
+                ["kind", "delete", "cluster", "--name", self.cluster],
+                timeout=300,
+                progress=f"deleting the kind cluster {self.cluster}",
+            )
             if not quiet:
                 print(f"Deleted the kind cluster {self.cluster!r}.")
         elif not quiet:

@@ -15,7 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from helpers import config, procs, status as status_mod
+from helpers import config, procs
+from helpers import status as status_mod
 from helpers.backends.base import BackendError, DeployFailedError, NotRunningError
 from helpers.backends.commands import Commands
 from helpers.manifests import RayServiceManifest, as_manifest, lint_before_apply
@@ -175,8 +176,7 @@ class KubernetesBackend:
         state["service"] = manifest.name
         state["apps"] = sorted(app["name"] for app in manifest.applications)
         self._save(state)
-        print(f"Applied {manifest.source}: RayService {manifest.name!r} with applications "
-              f"{', '.join(state['apps'])}.")  # fmt: skip
+        print(f"Applied {manifest.source}: RayService {manifest.name!r} with applications {', '.join(state['apps'])}.")
 
     def _service_name(self) -> str:
         name = self._state().get("service")
@@ -255,8 +255,10 @@ class KubernetesBackend:
         for event in self.api.list_events(self.namespace)[-10:]:
             if event.get("type") == "Warning":
                 involved = event.get("involved_object") or {}
-                lines.append(f"event {involved.get('kind')}/{involved.get('name')}: {event.get('reason')}: "
-                             f"{event.get('message')}")  # fmt: skip
+                lines.append(
+                    f"event {involved.get('kind')}/{involved.get('name')}: {event.get('reason')}: "
+                    f"{event.get('message')}"
+                )
         try:
             raw = self._resource().get("status") or {}
             for app, s in ((raw.get("activeServiceStatus") or {}).get("applicationStatuses") or {}).items():
@@ -327,7 +329,9 @@ class KubernetesBackend:
         rows = []
         for pod in self.api.list_pods(self.namespace, ray_pod_selector(active)):
             labels = pod["metadata"].get("labels") or {}  # to_dict() of the client: None when absent
-            rows.append((pod["metadata"]["name"], labels.get("ray.io/group", "?"), (pod.get("status") or {}).get("phase")))
+            rows.append(
+                (pod["metadata"]["name"], labels.get("ray.io/group", "?"), (pod.get("status") or {}).get("phase"))
+            )
         return table(("pod", "group", "phase"), sorted(rows))
 
     # -- faults ----------------------------------------------------------------------------------
@@ -385,8 +389,11 @@ class KubernetesBackend:
         if not replicas:
             raise BackendError(f"Application {app!r} has no running replica to kill.")
         victim = replicas[0]
-        pods = [p for p in self.ray_pods("head") + self.ray_pods("worker")
-                if (p.get("status") or {}).get("pod_ip") == victim["node_ip"]]  # fmt: skip
+        pods = [
+            p
+            for p in self.ray_pods("head") + self.ray_pods("worker")
+            if (p.get("status") or {}).get("pod_ip") == victim["node_ip"]
+        ]
         if not pods:
             raise BackendError(f"No pod has the replica's node IP {victim['node_ip']}.")
         pod = pods[0]["metadata"]["name"]
@@ -417,34 +424,66 @@ class KubernetesBackend:
         ns = config.MONITORING_NAMESPACE
         helm = ["helm", *(["--kube-context", self.context] if self.context else [])]
         values = config.MANIFESTS_DIR / "monitoring" / "values.yaml"
-        self.commands.run(["helm", "repo", "add", "prometheus-community", config.PROMETHEUS_STACK_REPO, "--force-update"])
         self.commands.run(
-            [*helm, "upgrade", "--install", "prometheus", config.PROMETHEUS_STACK_CHART,
-             "--version", config.PROMETHEUS_STACK_VERSION, "--namespace", ns, "--create-namespace",
-             "--values", str(values), "--wait", "--timeout", "10m"],
-            timeout=900, progress="installing kube-prometheus-stack with Helm",
-        )  # fmt: skip
+            ["helm", "repo", "add", "prometheus-community", config.PROMETHEUS_STACK_REPO, "--force-update"]
+        )
+        self.commands.run(
+            [
+                *helm,
+                "upgrade",
+                "--install",
+                "prometheus",
+                config.PROMETHEUS_STACK_CHART,
+                "--version",
+                config.PROMETHEUS_STACK_VERSION,
+                "--namespace",
+                ns,
+                "--create-namespace",
+                "--values",
+                str(values),
+                "--wait",
+                "--timeout",
+                "10m",
+            ],
+            timeout=900,
+            progress="installing kube-prometheus-stack with Helm",
+        )
         for monitor in yaml.safe_load_all((config.MANIFESTS_DIR / "monitoring" / "pod-monitors.yaml").read_text()):
             monitor["spec"]["namespaceSelector"]["matchNames"] = [self.namespace]
             self.api.apply(monitor)
         # Ray writes its Grafana dashboards into the head pod; ship them to Grafana's sidecar.
         (head,) = self.ray_pods("head")
         with tempfile.TemporaryDirectory() as tmp:
-            self.commands.run(self.kubectl(
-                "cp", f"{head['metadata']['name']}:/tmp/ray/session_latest/metrics/grafana/dashboards", tmp))  # fmt: skip
+            self.commands.run(
+                self.kubectl(
+                    "cp", f"{head['metadata']['name']}:/tmp/ray/session_latest/metrics/grafana/dashboards", tmp
+                )
+            )
             dashboards = {p.name: p.read_text() for p in sorted(Path(tmp).glob("*.json"))}
-        self.api.apply({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "ray-grafana-dashboards", "namespace": ns, "labels": {"grafana_dashboard": "1"}},
-            "data": dashboards,
-        })  # fmt: skip
+        self.api.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "ray-grafana-dashboards", "namespace": ns, "labels": {"grafana_dashboard": "1"}},
+                "data": dashboards,
+            }
+        )
         urls = {}
         for label, service, local, remote in (
             ("grafana", "prometheus-grafana", self.ports.grafana, 80),
             ("prometheus", "prometheus-kube-prometheus-prometheus", self.ports.prometheus, 9090),
         ):
-            args = ["kubectl", *(["--context", self.context] if self.context else []), "--namespace", ns,
-                    "port-forward", "--address", config.LOOPBACK, f"svc/{service}", f"{local}:{remote}"]  # fmt: skip
+            args = [
+                "kubectl",
+                *(["--context", self.context] if self.context else []),
+                "--namespace",
+                ns,
+                "port-forward",
+                "--address",
+                config.LOOPBACK,
+                f"svc/{service}",
+                f"{local}:{remote}",
+            ]
             env = {**os.environ, procs.MARKER_VAR: self.marker}
             self.commands.start(args, env, self.log_dir / f"port-forward-{label}.log")
             urls[label] = f"http://{config.LOOPBACK}:{local}"
@@ -492,7 +531,6 @@ def _pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return procs.group_alive(pid)
-
 
 
 __all__ = ["KubernetesBackend", "head_service", "ray_pod_selector", "serve_service"]

@@ -67,8 +67,13 @@ class KubeAPI:
         group, version, plural = RAYSERVICE
         self._call(
             f"delete RayService {name}",
-            self.custom.delete_namespaced_custom_object, group, version, namespace, plural, name,
-        )  # fmt: skip
+            self.custom.delete_namespaced_custom_object,
+            group,
+            version,
+            namespace,
+            plural,
+            name,
+        )
 
     def crd_installed(self, name: str = "rayservices.ray.io") -> bool:
         return self._call(f"read CRD {name}", self.extensions.read_custom_resource_definition, name) is not None

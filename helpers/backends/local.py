@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from helpers import config, procs, status as status_mod
+from helpers import config, procs
+from helpers import status as status_mod
 from helpers.backends.base import BackendError, DeployFailedError, KindOnly, NotRunningError
 from helpers.manifests import RayServiceManifest, as_manifest, lint_before_apply
 from helpers.progress import wait_for
@@ -163,7 +164,11 @@ class LocalBackend:
         p = self.ports
         log = self.log_dir / "head.log"
         args = [
-            sys.executable, "-c", "from ray.scripts.scripts import main; main()", "start", "--head",
+            sys.executable,
+            "-c",
+            "from ray.scripts.scripts import main; main()",
+            "start",
+            "--head",
             "--node-ip-address=127.0.0.1",
             f"--port={p.gcs}",
             "--dashboard-host=127.0.0.1",
@@ -175,15 +180,14 @@ class LocalBackend:
             f"--object-store-memory={HEAD_OBJECT_STORE}",
             f"--temp-dir={self.temp_dir}",
             "--disable-usage-stats",
-        ]  # fmt: skip
+        ]
         proc = procs.start_detached(args, self._env(), log)
 
         def head_started() -> tuple[bool, str]:
             code = proc.poll()
             if code is not None and code != 0:
                 raise BackendError(
-                    f"Ray's head node failed to start (exit code {code}). Last lines of {log}:\n"
-                    + procs.tail(log)
+                    f"Ray's head node failed to start (exit code {code}). Last lines of {log}:\n" + procs.tail(log)
                 )
             return code == 0 and self.api.reachable(), "ray start --head"
 
@@ -196,7 +200,9 @@ class LocalBackend:
         ready = self.state_dir / f"worker-{name}.ready"
         ready.unlink(missing_ok=True)
         args = [
-            sys.executable, "-m", "helpers.backends.local_node",
+            sys.executable,
+            "-m",
+            "helpers.backends.local_node",
             f"--gcs=127.0.0.1:{self.ports.gcs}",
             f"--agent-port={self.ports.agent + 1 + index}",
             f"--metrics-port={self.ports.metrics + 1 + index}",
@@ -204,7 +210,7 @@ class LocalBackend:
             f"--object-store-memory={WORKER_OBJECT_STORE}",
             f"--temp-dir={self.temp_dir}",
             f"--ready-file={ready}",
-        ]  # fmt: skip
+        ]
         env = self._env()
         env["PYTHONPATH"] = os.pathsep.join([str(config.PROJECT_ROOT), env["PYTHONPATH"]])
         proc = procs.start_detached(args, env, log)
@@ -212,14 +218,12 @@ class LocalBackend:
         def joined() -> tuple[bool, str]:
             if proc.poll() is not None:
                 raise BackendError(
-                    f"Worker node {name} exited (code {proc.returncode}). Last lines of {log}:\n"
-                    + procs.tail(log)
+                    f"Worker node {name} exited (code {proc.returncode}). Last lines of {log}:\n" + procs.tail(log)
                 )
             return ready.exists(), "joining the head"
 
         wait_for(f"starting worker node {name}", joined, timeout)
-        return {"name": name, "group": group, "index": index, "pgid": proc.pid, "log": str(log),
-                "num_cpus": num_cpus}  # fmt: skip
+        return {"name": name, "group": group, "index": index, "pgid": proc.pid, "log": str(log), "num_cpus": num_cpus}
 
     def _wait_nodes(self, expected: int, timeout: float) -> None:
         import requests
@@ -227,9 +231,7 @@ class LocalBackend:
         def nodes_alive() -> tuple[bool, str]:
             try:
                 reply = requests.get(self.urls()["dashboard"] + "/nodes?view=summary", timeout=5).json()
-                alive = sum(
-                    1 for n in reply["data"]["summary"] if n.get("raylet", {}).get("state") == "ALIVE"
-                )
+                alive = sum(1 for n in reply["data"]["summary"] if n.get("raylet", {}).get("state") == "ALIVE")
             except (requests.RequestException, ValueError, KeyError):
                 alive = 0
             return alive >= expected, f"{alive}/{expected} nodes alive"
@@ -298,8 +300,10 @@ class LocalBackend:
             "activated": previous.get("activated", False) and previous.get("name") == manifest.name,
         }
         self._save(state)
-        print(f"Applied {manifest.source}: RayService {manifest.name!r} with applications "
-              f"{', '.join(sorted(state['service']['apps']))}.")  # fmt: skip
+        print(
+            f"Applied {manifest.source}: RayService {manifest.name!r} with applications "
+            f"{', '.join(sorted(state['service']['apps']))}."
+        )
 
     def status(self) -> dict[str, Any]:
         """The RayService status, in the shape KubeRay writes into the custom resource."""
@@ -324,9 +328,7 @@ class LocalBackend:
     def _all_running(details: dict[str, Any], service: dict[str, Any]) -> bool:
         apps = details.get("applications") or {}
         return all(
-            name in apps
-            and apps[name].get("status") == "RUNNING"
-            and apps[name].get("deployed_app_config") == wanted
+            name in apps and apps[name].get("status") == "RUNNING" and apps[name].get("deployed_app_config") == wanted
             for name, wanted in service["apps"].items()
         )
 
@@ -411,9 +413,13 @@ class LocalBackend:
         worker = state["workers"][index]
         members = procs.group_members([worker["pgid"]])
         pids = {p.pid for p in members}
-        lost = [r["replica_id"] for app in self.api.details().get("applications", {}).values()
-                for d in (app.get("deployments") or {}).values() for r in d.get("replicas") or []
-                if r.get("pid") in pids]  # fmt: skip
+        lost = [
+            r["replica_id"]
+            for app in self.api.details().get("applications", {}).values()
+            for d in (app.get("deployments") or {}).values()
+            for r in d.get("replicas") or []
+            if r.get("pid") in pids
+        ]
         for proc in members:
             try:
                 proc.kill()
@@ -490,4 +496,3 @@ def _name(proc) -> str:
         return proc.name() + " " + " ".join(proc.cmdline()[:1])
     except procs.psutil.Error:
         return ""
-

@@ -9,7 +9,12 @@ serve_config["applications"].append(
         "route_prefix": "/hola",
         "import_path": "hello_app:app",
         "deployments": [
-            {"name": "Hello", "num_replicas": 1, "user_config": {"greeting": "Hola"}, "ray_actor_options": {"num_cpus": 0.2}}
+            {
+                "name": "Hello",
+                "num_replicas": 1,
+                "user_config": {"greeting": "Hola"},
+                "ray_actor_options": {"num_cpus": 0.2},
+            }
         ],
     }
 )

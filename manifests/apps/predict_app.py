@@ -8,8 +8,10 @@ import os
 
 from ray import serve
 
-MODELS = {"a": {"version": "v1", "slope": 2.0, "intercept": 1.0},
-          "b": {"version": "v2", "slope": 3.0, "intercept": -1.0}}
+MODELS = {
+    "a": {"version": "v1", "slope": 2.0, "intercept": 1.0},
+    "b": {"version": "v2", "slope": 3.0, "intercept": -1.0},
+}
 
 
 @serve.deployment

@@ -15,11 +15,10 @@ import requests
 
 from helpers import config
 from helpers.backends import BackendError, DeployFailedError, NotRunningError
-from helpers.manifests import load_manifest, with_serve_config
+from helpers.manifests import with_serve_config
+from tests.integration.conftest import HELLO, MULTI, PORTS
 
 pytestmark = pytest.mark.integration
-
-from tests.integration.conftest import HELLO, MULTI, PORTS
 
 
 def get(backend, path):
@@ -189,6 +188,7 @@ def backend_port_free(port: int) -> bool:
 
 def test_cli_down_with_nothing_running(tmp_path):
     env = {"RAYSERVICE_TUTORIAL_STATE": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", "helpers", "down"], env=env, capture_output=True, text=True,
-                         cwd=config.PROJECT_ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "helpers", "down"], env=env, capture_output=True, text=True, cwd=config.PROJECT_ROOT
+    )
     assert out.returncode == 0 and "Nothing was running." in out.stdout

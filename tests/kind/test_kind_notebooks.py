@@ -51,8 +51,20 @@ def test_nbval_on_kind_matches_the_stored_outputs(tmp_path):
         nbformat.write(nb, copy)
         copies.append(copy)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax",
-         f"--nbval-kernel-name={runner.KERNEL}", f"--nbval-sanitize-with={SANITIZE}", *map(str, copies)],
-        cwd=config.NOTEBOOKS_DIR, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--nbval-lax",
+            f"--nbval-kernel-name={runner.KERNEL}",
+            f"--nbval-sanitize-with={SANITIZE}",
+            *map(str, copies),
+        ],
+        cwd=config.NOTEBOOKS_DIR,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout[-8000:]

@@ -29,18 +29,35 @@ def stop_the_cluster_afterwards():
 
 def nbval(*paths: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax",
-         f"--nbval-kernel-name={runner.KERNEL}", f"--nbval-sanitize-with={SANITIZE}",
-         *map(str, paths)],
-        cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--nbval-lax",
+            f"--nbval-kernel-name={runner.KERNEL}",
+            f"--nbval-sanitize-with={SANITIZE}",
+            *map(str, paths),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_the_lessons_exist():
     assert [p.name for p in NOTEBOOKS] == [
-        "00_setup.ipynb", "01_cluster.ipynb", "02_deploy_rayservice.ipynb", "03_routing.ipynb",
-        "04_self_healing.ipynb", "05_rolling_updates.ipynb", "06_monitoring.ipynb", "07_cleanup.ipynb",
-    ]  # fmt: skip
+        "00_setup.ipynb",
+        "01_cluster.ipynb",
+        "02_deploy_rayservice.ipynb",
+        "03_routing.ipynb",
+        "04_self_healing.ipynb",
+        "05_rolling_updates.ipynb",
+        "06_monitoring.ipynb",
+        "07_cleanup.ipynb",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -9,7 +9,7 @@ import json
 import pytest
 import yaml
 
-from helpers import checks, config
+from helpers import checks
 
 
 @pytest.fixture(autouse=True)
@@ -58,22 +58,35 @@ def test_lab01_solution_passes():
     "mutate, hint",
     [
         # Keys moved out of serveConfigV2, but written inline into the pod env.
-        (lambda r: containers(r, "head")[0]["env"].__setitem__(0, {"name": "AWS_ACCESS_KEY_ID", "value": "x"}),
-         "[inline-credentials]"),
+        (
+            lambda r: containers(r, "head")[0]["env"].__setitem__(0, {"name": "AWS_ACCESS_KEY_ID", "value": "x"}),
+            "[inline-credentials]",
+        ),
         # The Secret is referenced from the head only: the worker's replicas would have no keys.
-        (lambda r: containers(r, "worker")[0].pop("env"), "worker group workers container has no env AWS_ACCESS_KEY_ID"),
+        (
+            lambda r: containers(r, "worker")[0].pop("env"),
+            "worker group workers container has no env AWS_ACCESS_KEY_ID",
+        ),
         # Back to an object-shaped serveConfigV2.
-        (lambda r: r["spec"].__setitem__("serveConfigV2", yaml.safe_load(r["spec"]["serveConfigV2"])),
-         "[serve-config-string]"),
+        (
+            lambda r: r["spec"].__setitem__("serveConfigV2", yaml.safe_load(r["spec"]["serveConfigV2"])),
+            "[serve-config-string]",
+        ),
         # The serve port unnamed again: a warning, and the lab asks for none.
         (lambda r: containers(r, "head")[0]["ports"][0].pop("name"), "the linter still warns: [serve-port]"),
         # The app renamed.
-        (lambda r: r["spec"].__setitem__("serveConfigV2", r["spec"]["serveConfigV2"].replace("/hello", "/hi")),
-         "keep the article's application"),
-        (lambda r: r["spec"].__setitem__("serveConfigV2", r["spec"]["serveConfigV2"].replace("num_replicas: 2", "num_replicas: 1")),
-         "2 replicas"),
+        (
+            lambda r: r["spec"].__setitem__("serveConfigV2", r["spec"]["serveConfigV2"].replace("/hello", "/hi")),
+            "keep the article's application",
+        ),
+        (
+            lambda r: r["spec"].__setitem__(
+                "serveConfigV2", r["spec"]["serveConfigV2"].replace("num_replicas: 2", "num_replicas: 1")
+            ),
+            "2 replicas",
+        ),
     ],
-)  # fmt: skip
+)
 def test_lab01_wrong_answers_get_their_hint(mutate, hint):
     path = solved_lab01()
     edit(path, mutate)
@@ -100,8 +113,11 @@ def test_lab02_unchanged_start_file_asks_for_a_third_app():
 
 def test_lab02_third_app_on_a_used_prefix_is_a_lint_hint():
     path = checks.start("lab02")
-    text = path.read_text().replace("  # The Ray cluster", "      - {name: hola, route_prefix: /hello, import_path: hello_app:app,\n"
-                                    "         deployments: [{name: Hello, ray_actor_options: {num_cpus: 0.2}}]}\n  # The Ray cluster")  # fmt: skip
+    text = path.read_text().replace(
+        "  # The Ray cluster",
+        "      - {name: hola, route_prefix: /hello, import_path: hello_app:app,\n"
+        "         deployments: [{name: Hello, ray_actor_options: {num_cpus: 0.2}}]}\n  # The Ray cluster",
+    )
     path.write_text(text)
     result = checks.lab02(backend=None)
     assert result.hint.startswith("[duplicate-route]") and "'/hello'" in result.hint
@@ -118,7 +134,11 @@ def test_lab02_start_is_the_multi_manifest_without_predict_b():
 
 @pytest.mark.parametrize(
     "args, message",
-    [((0, None, True), "NUM_REPLICAS = 0"), ((2, 0, True), "MAX_REPLICAS_PER_NODE = 0"), ((2, 1, "yes"), "CLIENT_RETRIES")],
+    [
+        ((0, None, True), "NUM_REPLICAS = 0"),
+        ((2, 0, True), "MAX_REPLICAS_PER_NODE = 0"),
+        ((2, 1, "yes"), "CLIENT_RETRIES"),
+    ],
 )
 def test_lab03_answer_types_are_checked(args, message):
     with pytest.raises(ValueError, match=message):
@@ -133,7 +153,11 @@ def test_lab03_impossible_placement_is_caught_before_anything_is_deployed():
 
 @pytest.mark.parametrize(
     "replicas, nodes, retries, words",
-    [(1, 1, True, "with one replica"), (2, 1, True, "MAX_REPLICAS_PER_NODE = 1"), (2, 2, False, "CLIENT_RETRIES = True")],
+    [
+        (1, 1, True, "with one replica"),
+        (2, 1, True, "MAX_REPLICAS_PER_NODE = 1"),
+        (2, 2, False, "CLIENT_RETRIES = True"),
+    ],
 )
 def test_chaos_hints_name_the_missing_choice(replicas, nodes, retries, words):
     assert words in checks.chaos_hint(replicas, nodes, retries, "worker node lost")

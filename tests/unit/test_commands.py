@@ -20,8 +20,9 @@ def test_failure_shows_the_command_and_its_stderr():
 
 
 def test_progress_line_while_a_long_command_runs(capsys):
-    result = Commands().run([sys.executable, "-c", "import time; time.sleep(1.5); print('done')"],
-                            progress="a slow step")
+    result = Commands().run(
+        [sys.executable, "-c", "import time; time.sleep(1.5); print('done')"], progress="a slow step"
+    )
     assert result.ok and result.stdout.strip() == "done"
     err = capsys.readouterr().err
     assert "⏳ a slow step" in err and "✅ a slow step" in err

@@ -74,8 +74,9 @@ def test_get_backend_knows_all_three():
 
 
 def test_preflight_names_each_missing_tool_and_nothing_starts(tmp_path):
-    commands = FakeCommands(tools={"docker", "kubectl"},
-                            responses={("docker", "info"): (1, "", "Cannot connect to the Docker daemon")})
+    commands = FakeCommands(
+        tools={"docker", "kubectl"}, responses={("docker", "info"): (1, "", "Cannot connect to the Docker daemon")}
+    )
     kube = FakeKube()
     backend = KindBackend(state_dir=tmp_path, commands=commands, api=kube)
     with pytest.raises(BackendError) as info:
@@ -102,12 +103,17 @@ def test_memory_below_the_manifest_requests_is_a_warning():
 
 @pytest.mark.skipif(
     subprocess.run(["docker", "info"], capture_output=True).returncode == 0
-    if __import__("shutil").which("docker") else False,
+    if __import__("shutil").which("docker")
+    else False,
     reason="a Docker daemon is reachable here, so preflight would pass",
 )
 def test_make_run_backend_kind_stops_at_preflight_on_this_machine():
-    result = subprocess.run([sys.executable, "-m", "helpers", "run", "--backend", "kind"], cwd=config.PROJECT_ROOT,
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "helpers", "run", "--backend", "kind"],
+        cwd=config.PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert "Preflight for BACKEND=kind failed" in result.stderr and "Docker daemon reachable" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
@@ -118,23 +124,55 @@ def test_up_creates_the_cluster_installs_kuberay_and_ships_the_app_code(kind):
     commands.responses[("docker", "image", "inspect", config.RAY_IMAGE)] = (1, "", "No such image")
     backend.up(HELLO)
     assert ["kind", "get", "clusters"] in commands.calls
-    assert ["kind", "create", "cluster", "--name", "rayservice-tutorial", "--config", str(KIND_CONFIG),
-            "--image", "kindest/node:v1.33.1", "--wait", "180s"] in commands.calls  # fmt: skip
+    assert [
+        "kind",
+        "create",
+        "cluster",
+        "--name",
+        "rayservice-tutorial",
+        "--config",
+        str(KIND_CONFIG),
+        "--image",
+        "kindest/node:v1.33.1",
+        "--wait",
+        "180s",
+    ] in commands.calls
     # Only images Docker already has are loaded; the Ray image is pulled by the node instead.
     assert commands.commands_of("kind")[-1] == [
-        "kind", "load", "docker-image", "quay.io/kuberay/operator:v1.7.0", "--name", "rayservice-tutorial"]
+        "kind",
+        "load",
+        "docker-image",
+        "quay.io/kuberay/operator:v1.7.0",
+        "--name",
+        "rayservice-tutorial",
+    ]
     assert commands.commands_of("helm") == [
         ["helm", "version", "--short"],  # preflight
         ["helm", "repo", "add", "kuberay", "https://ray-project.github.io/kuberay-helm/", "--force-update"],
-        ["helm", "--kube-context", "kind-rayservice-tutorial", "upgrade", "--install", "kuberay-operator",
-         "kuberay/kuberay-operator", "--version", "1.7.0", "--namespace", "kuberay-system", "--create-namespace"],
-    ]  # fmt: skip
+        [
+            "helm",
+            "--kube-context",
+            "kind-rayservice-tutorial",
+            "upgrade",
+            "--install",
+            "kuberay-operator",
+            "kuberay/kuberay-operator",
+            "--version",
+            "1.7.0",
+            "--namespace",
+            "kuberay-system",
+            "--create-namespace",
+        ],
+    ]
     assert ("deployment_available", "kuberay-system", "kuberay-operator") in kube.calls
     (namespace,) = kube.applied("Namespace")
     assert namespace["metadata"]["name"] == "rayservice-tutorial"
     (configmap,) = kube.applied("ConfigMap")
-    assert configmap["metadata"] == {"name": "rayservice-tutorial-apps", "namespace": "rayservice-tutorial",
-                                     "labels": {"app.kubernetes.io/part-of": "rayservice-tutorial"}}
+    assert configmap["metadata"] == {
+        "name": "rayservice-tutorial-apps",
+        "namespace": "rayservice-tutorial",
+        "labels": {"app.kubernetes.io/part-of": "rayservice-tutorial"},
+    }
     assert configmap["data"] == {p.name: p.read_text() for p in config.APPS_DIR.glob("*.py")}
 
 
@@ -164,7 +202,10 @@ def test_apply_is_a_server_side_apply_into_the_namespace(kind, capsys):
     backend.apply(HELLO)
     (obj,) = kube.applied("RayService")
     assert (obj["apiVersion"], obj["metadata"]["name"], obj["metadata"]["namespace"]) == (
-        "ray.io/v1", "ray-serve-app", "rayservice-tutorial")
+        "ray.io/v1",
+        "ray-serve-app",
+        "rayservice-tutorial",
+    )
     assert obj["spec"]["serveConfigV2"] == HELLO.raw["spec"]["serveConfigV2"]
     assert "namespace" not in HELLO.raw["metadata"]  # the manifest itself is untouched
     assert "Applied ray-service.yaml: RayService 'ray-serve-app' with applications hello." in capsys.readouterr().out
@@ -178,7 +219,9 @@ def test_status_reads_the_custom_resource_and_adds_replica_counts(kind):
     backend.ensure_port_forwards()
     status = backend.status()
     assert ("get_rayservice", "rayservice-tutorial", "ray-serve-app") in kube.calls
-    assert display.status_table(status).splitlines()[0] == "RayService ray-serve-app: Ready=True (NonZeroServeEndpoints)"
+    assert (
+        display.status_table(status).splitlines()[0] == "RayService ray-serve-app: Ready=True (NonZeroServeEndpoints)"
+    )
     assert "hello        RUNNING     Hello       HEALTHY  2/2" in display.status_table(status)
     assert display.route_table(status).splitlines()[2].split() == ["/hello", "hello", "RUNNING", "2"]
 
@@ -186,8 +229,11 @@ def test_status_reads_the_custom_resource_and_adds_replica_counts(kind):
 def test_wait_ready_waits_for_the_new_generation_then_forwards_ports(kind):
     backend, commands, kube = kind
     backend.apply(HELLO)
-    kube.rayservices = [rayservice(generation=2, observed=1), rayservice(generation=2, observed=2, ready=False),
-                        rayservice(generation=2, observed=2)]  # fmt: skip
+    kube.rayservices = [
+        rayservice(generation=2, observed=1),
+        rayservice(generation=2, observed=2, ready=False),
+        rayservice(generation=2, observed=2),
+    ]
     backend.wait_ready(timeout=30)
     assert [c for c in kube.calls if c[0] == "get_rayservice"].__len__() >= 3
     assert commands.started == [
@@ -227,10 +273,24 @@ def test_wait_ready_timeout_diagnoses_pods_events_and_apps(kind):
     backend, _, kube = kind
     backend.apply(HELLO)
     kube.rayservices = [rayservice(ready=False, app_status="DEPLOYING", message="Deploying app 'hello'.")]
-    kube.pods["ray.io/is-ray-node=yes"] = [pod("ray-serve-app-abcde-head-x1", "headgroup", "head", "10.244.0.7",
-                                               phase="Pending", waiting="ImagePullBackOff")]  # fmt: skip
-    kube.events = [{"type": "Warning", "reason": "Failed", "message": "Back-off pulling image",
-                    "involved_object": {"kind": "Pod", "name": "ray-serve-app-abcde-head-x1"}}]  # fmt: skip
+    kube.pods["ray.io/is-ray-node=yes"] = [
+        pod(
+            "ray-serve-app-abcde-head-x1",
+            "headgroup",
+            "head",
+            "10.244.0.7",
+            phase="Pending",
+            waiting="ImagePullBackOff",
+        )
+    ]
+    kube.events = [
+        {
+            "type": "Warning",
+            "reason": "Failed",
+            "message": "Back-off pulling image",
+            "involved_object": {"kind": "Pod", "name": "ray-serve-app-abcde-head-x1"},
+        }
+    ]
     with pytest.raises(TimeoutError) as info:
         backend.wait_ready(timeout=0.1)
     text = str(info.value)
@@ -246,8 +306,10 @@ def test_faults_use_kuberay_labels(kind):
     head = "ray.io/cluster=ray-serve-app-abcde,ray.io/node-type=head"
     worker = "ray.io/cluster=ray-serve-app-abcde,ray.io/node-type=worker"
     kube.pods[head] = [pod("ray-serve-app-abcde-head-x1", "headgroup", "head", "10.244.0.7")]
-    kube.pods[worker] = [pod("ray-serve-app-abcde-workers-worker-b2", "workers", "worker", "10.244.0.8"),
-                         pod("ray-serve-app-abcde-workers-worker-a1", "workers", "worker", "10.244.0.9")]
+    kube.pods[worker] = [
+        pod("ray-serve-app-abcde-workers-worker-b2", "workers", "worker", "10.244.0.8"),
+        pod("ray-serve-app-abcde-workers-worker-a1", "workers", "worker", "10.244.0.9"),
+    ]
     kube.pods["ray.io/cluster=ray-serve-app-abcde"] = kube.pods[head] + kube.pods[worker]
     assert backend.delete_worker_pod() == "ray-serve-app-abcde-workers-worker-a1"
     assert ("delete_pod", "rayservice-tutorial", "ray-serve-app-abcde-workers-worker-a1") in kube.calls
@@ -343,11 +405,18 @@ def test_install_monitoring_prometheus_podmonitors_and_ray_dashboards(tmp_path):
     backend.apply(HELLO)
     kube.rayservices = [rayservice(active="ray-serve-app-abcde")]
     kube.pods["ray.io/cluster=ray-serve-app-abcde,ray.io/node-type=head"] = [
-        pod("ray-serve-app-abcde-head-x1", "headgroup", "head", "10.244.0.7")]
+        pod("ray-serve-app-abcde-head-x1", "headgroup", "head", "10.244.0.7")
+    ]
     try:
         urls = backend.install_monitoring()
-        assert ["helm", "repo", "add", "prometheus-community", "https://prometheus-community.github.io/helm-charts",
-                "--force-update"] in commands.calls  # fmt: skip
+        assert [
+            "helm",
+            "repo",
+            "add",
+            "prometheus-community",
+            "https://prometheus-community.github.io/helm-charts",
+            "--force-update",
+        ] in commands.calls
         install = next(c for c in commands.calls if "upgrade" in c and "prometheus" in c)
         assert install[install.index("--version") + 1] == config.PROMETHEUS_STACK_VERSION
         assert install[install.index("--namespace") + 1] == "prometheus-system"

@@ -18,12 +18,16 @@ import yaml
 from helpers.backends.kubeapi import KubeAPI
 
 RESOURCES = {
-    "/api/v1": [("namespaces", "Namespace", False), ("configmaps", "ConfigMap", True), ("pods", "Pod", True),
-                ("events", "Event", True)],
+    "/api/v1": [
+        ("namespaces", "Namespace", False),
+        ("configmaps", "ConfigMap", True),
+        ("pods", "Pod", True),
+        ("events", "Event", True),
+    ],
     "/apis/ray.io/v1": [("rayservices", "RayService", True)],
     "/apis/apps/v1": [("deployments", "Deployment", True)],
     "/apis/apiextensions.k8s.io/v1": [("customresourcedefinitions", "CustomResourceDefinition", False)],
-}  # fmt: skip
+}
 
 
 class RecordingAPIServer:
@@ -45,8 +49,15 @@ class RecordingAPIServer:
                 url = urlparse(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
-                outer.requests.append({"method": self.command, "path": url.path, "query": parse_qs(url.query),
-                                       "content_type": self.headers.get("Content-Type"), "body": body})  # fmt: skip
+                outer.requests.append(
+                    {
+                        "method": self.command,
+                        "path": url.path,
+                        "query": parse_qs(url.query),
+                        "content_type": self.headers.get("Content-Type"),
+                        "body": body,
+                    }
+                )
                 answer = outer.answer(self.command, url.path, body)
                 self._answer(*answer)
 
@@ -65,15 +76,31 @@ class RecordingAPIServer:
         if path == "/api":
             return 200, {"kind": "APIVersions", "versions": ["v1"]}
         if path == "/apis":
-            groups = [{"name": g.split("/")[2], "versions": [{"groupVersion": g[6:], "version": "v1"}],
-                       "preferredVersion": {"groupVersion": g[6:], "version": "v1"}}
-                      for g in RESOURCES if g.startswith("/apis/")]  # fmt: skip
+            groups = [
+                {
+                    "name": g.split("/")[2],
+                    "versions": [{"groupVersion": g[6:], "version": "v1"}],
+                    "preferredVersion": {"groupVersion": g[6:], "version": "v1"},
+                }
+                for g in RESOURCES
+                if g.startswith("/apis/")
+            ]
             return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
         if path in RESOURCES:
-            return 200, {"kind": "APIResourceList", "groupVersion": path.split("/", 2)[-1] if path != "/api/v1" else "v1",
-                         "resources": [{"name": n, "singularName": "", "namespaced": ns, "kind": k,
-                                        "verbs": ["get", "list", "patch", "delete", "create"]}
-                                       for n, k, ns in RESOURCES[path]]}  # fmt: skip
+            return 200, {
+                "kind": "APIResourceList",
+                "groupVersion": path.split("/", 2)[-1] if path != "/api/v1" else "v1",
+                "resources": [
+                    {
+                        "name": n,
+                        "singularName": "",
+                        "namespaced": ns,
+                        "kind": k,
+                        "verbs": ["get", "list", "patch", "delete", "create"],
+                    }
+                    for n, k, ns in RESOURCES[path]
+                ],
+            }
         if method == "PATCH":
             return 200, yaml.safe_load(body)
         if method == "DELETE" and "/pods/" in path:  # the API server answers with the deleted Pod
@@ -98,12 +125,15 @@ class RecordingAPIServer:
 def api(tmp_path, monkeypatch):
     server = RecordingAPIServer()
     kubeconfig = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "kind-rayservice-tutorial",
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "kind-rayservice-tutorial",
         "clusters": [{"name": "kind-rayservice-tutorial", "cluster": {"server": server.url}}],
-        "contexts": [{"name": "kind-rayservice-tutorial",
-                      "context": {"cluster": "kind-rayservice-tutorial", "user": "u"}}],
+        "contexts": [
+            {"name": "kind-rayservice-tutorial", "context": {"cluster": "kind-rayservice-tutorial", "user": "u"}}
+        ],
         "users": [{"name": "u", "user": {"token": "test"}}],
-    }  # fmt: skip
+    }
     path = tmp_path / "kubeconfig"
     path.write_text(yaml.safe_dump(kubeconfig))
     monkeypatch.setenv("KUBECONFIG", str(path))
@@ -114,8 +144,12 @@ def api(tmp_path, monkeypatch):
 
 def test_server_side_apply_of_a_rayservice(api):
     client, server = api
-    obj = {"apiVersion": "ray.io/v1", "kind": "RayService",
-           "metadata": {"name": "ray-serve-app", "namespace": "alice"}, "spec": {"serveConfigV2": "applications: []"}}  # fmt: skip
+    obj = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayService",
+        "metadata": {"name": "ray-serve-app", "namespace": "alice"},
+        "spec": {"serveConfigV2": "applications: []"},
+    }
     client.apply(obj)
     (patch,) = server.calls("PATCH")
     assert patch["path"] == "/apis/ray.io/v1/namespaces/alice/rayservices/ray-serve-app"
@@ -127,19 +161,31 @@ def test_server_side_apply_of_a_rayservice(api):
 def test_apply_of_core_objects(api):
     client, server = api
     client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "alice"}})
-    client.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "apps", "namespace": "alice"},
-                  "data": {"a.py": "x = 1"}})  # fmt: skip
+    client.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "apps", "namespace": "alice"},
+            "data": {"a.py": "x = 1"},
+        }
+    )
     assert [p["path"] for p in server.calls("PATCH")] == [
-        "/api/v1/namespaces/alice", "/api/v1/namespaces/alice/configmaps/apps"]
+        "/api/v1/namespaces/alice",
+        "/api/v1/namespaces/alice/configmaps/apps",
+    ]
 
 
 def test_reads_deletes_and_selectors(api):
     client, server = api
     server.objects["/apis/ray.io/v1/namespaces/alice/rayservices/ray-serve-app"] = {
-        "apiVersion": "ray.io/v1", "kind": "RayService", "metadata": {"name": "ray-serve-app"},
-        "status": {"activeServiceStatus": {"rayClusterName": "ray-serve-app-abcde"}}}  # fmt: skip
+        "apiVersion": "ray.io/v1",
+        "kind": "RayService",
+        "metadata": {"name": "ray-serve-app"},
+        "status": {"activeServiceStatus": {"rayClusterName": "ray-serve-app-abcde"}},
+    }
     assert client.get_rayservice("alice", "ray-serve-app")["status"]["activeServiceStatus"]["rayClusterName"] == (
-        "ray-serve-app-abcde")
+        "ray-serve-app-abcde"
+    )
     assert client.get_rayservice("alice", "missing") is None
     assert client.crd_installed() is False
     assert client.list_pods("alice", "ray.io/cluster=ray-serve-app-abcde,ray.io/node-type=worker") == []
@@ -160,19 +206,51 @@ def test_timeout_diagnosis_through_the_real_client(api, tmp_path):
     from helpers.backends.kube import KubernetesBackend
 
     client, server = api
-    server.objects["/api/v1/namespaces/alice/pods"] = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [
-        {"metadata": {"name": "ray-serve-app-abcde-head-x1", "labels": {"ray.io/node-type": "head"}},
-         "status": {"phase": "Pending", "containerStatuses": [
-             {"name": "ray-head", "image": "rayproject/ray:2.55.1", "imageID": "", "ready": False, "restartCount": 0,
-              "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}}]}},
-        {"metadata": {"name": "ray-serve-app-abcde-workers-worker-a1"}, "status": {"phase": "Running"}},
-    ]}
-    server.objects["/api/v1/namespaces/alice/events"] = {"kind": "EventList", "apiVersion": "v1", "metadata": {}, "items": [
-        {"metadata": {"name": "e1"}, "type": "Warning", "reason": "Failed", "message": "ErrImagePull",
-         "involvedObject": {"kind": "Pod", "name": "ray-serve-app-abcde-head-x1"}},
-        {"metadata": {"name": "e2"}, "type": "Normal", "reason": "Scheduled", "message": "ok",
-         "involvedObject": {"kind": "Pod", "name": "ray-serve-app-abcde-head-x1"}},
-    ]}  # fmt: skip
+    server.objects["/api/v1/namespaces/alice/pods"] = {
+        "kind": "PodList",
+        "apiVersion": "v1",
+        "metadata": {},
+        "items": [
+            {
+                "metadata": {"name": "ray-serve-app-abcde-head-x1", "labels": {"ray.io/node-type": "head"}},
+                "status": {
+                    "phase": "Pending",
+                    "containerStatuses": [
+                        {
+                            "name": "ray-head",
+                            "image": "rayproject/ray:2.55.1",
+                            "imageID": "",
+                            "ready": False,
+                            "restartCount": 0,
+                            "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}},
+                        }
+                    ],
+                },
+            },
+            {"metadata": {"name": "ray-serve-app-abcde-workers-worker-a1"}, "status": {"phase": "Running"}},
+        ],
+    }
+    server.objects["/api/v1/namespaces/alice/events"] = {
+        "kind": "EventList",
+        "apiVersion": "v1",
+        "metadata": {},
+        "items": [
+            {
+                "metadata": {"name": "e1"},
+                "type": "Warning",
+                "reason": "Failed",
+                "message": "ErrImagePull",
+                "involvedObject": {"kind": "Pod", "name": "ray-serve-app-abcde-head-x1"},
+            },
+            {
+                "metadata": {"name": "e2"},
+                "type": "Normal",
+                "reason": "Scheduled",
+                "message": "ok",
+                "involvedObject": {"kind": "Pod", "name": "ray-serve-app-abcde-head-x1"},
+            },
+        ],
+    }
     backend = KubernetesBackend(namespace="alice", state_dir=tmp_path, api=client)
     text = backend.diagnose()
     assert "pod ray-serve-app-abcde-head-x1: Pending ImagePullBackOff" in text

@@ -44,13 +44,19 @@ BAD = {
         ["is an object", "serveConfigV2: |"],
     ),
     "camel-case-keys": (lambda r: serve(r, "route_prefix", "routePrefix"), ["routePrefix -> route_prefix"]),
-    "serve-schema": (lambda r: serve(r, "num_replicas: 2", "num_replicas: zero"), ["num_replicas", "ServeDeploySchema"]),
+    "serve-schema": (
+        lambda r: serve(r, "num_replicas: 2", "num_replicas: zero"),
+        ["num_replicas", "ServeDeploySchema"],
+    ),
     "duplicate-route": (
         lambda r: _set(r["spec"], serveConfigV2=MULTI["spec"]["serveConfigV2"].replace("/predict-b", "/hello")),
         ["share route_prefix '/hello'", "its own prefix"],
     ),
     "cluster-config": (lambda r: _set(worker(r), replicas="two"), ["replicas is 'two'", "whole number"]),
-    "ray-version": (lambda r: _set(r["spec"]["rayClusterConfig"], rayVersion="2.54.0"), ["'2.54.0'", 'rayVersion: "2.55.1"']),
+    "ray-version": (
+        lambda r: _set(r["spec"]["rayClusterConfig"], rayVersion="2.54.0"),
+        ["'2.54.0'", 'rayVersion: "2.55.1"'],
+    ),
     "ray-version-cve": (
         lambda r: [
             _set(r["spec"]["rayClusterConfig"], rayVersion="2.9.0"),
@@ -71,7 +77,10 @@ BAD = {
         lambda r: [serve(r, "num_cpus: 0.2", "num_cpus: 1.5"), serve(r, "num_replicas: 2", "num_replicas: 1")],
         ["1.5 CPUs per replica", "largest Ray node has 1"],
     ),
-    "replica-capacity": (lambda r: serve(r, "num_replicas: 2", "num_replicas: 1000"), ["200 CPUs", "cluster has 2", "lower num_replicas"]),
+    "replica-capacity": (
+        lambda r: serve(r, "num_replicas: 2", "num_replicas: 1000"),
+        ["200 CPUs", "cluster has 2", "lower num_replicas"],
+    ),
 }
 
 

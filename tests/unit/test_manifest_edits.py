@@ -48,7 +48,10 @@ def test_pod_env_changes_every_ray_container_and_nothing_in_serve():
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda: with_user_config(HELLO, "hallo", "Hello", {}), "no application 'hallo' in serveConfigV2: choose one of hello"),
+        (
+            lambda: with_user_config(HELLO, "hallo", "Hello", {}),
+            "no application 'hallo' in serveConfigV2: choose one of hello",
+        ),
         (lambda: with_user_config(HELLO, "hello", "Hallo", {}), "application 'hello' has no deployment 'Hallo'"),
         (lambda: with_deployment_options(HELLO, "hello", "Hello", num_replicas=-1), "num_replicas"),
         (lambda: with_import_path(HELLO, "hello", "no-colon"), "import_path"),

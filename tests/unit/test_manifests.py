@@ -120,8 +120,10 @@ def test_inline_credentials_in_pod_env():
     container["env"].append({"name": "AWS_SECRET_ACCESS_KEY", "value": "abc"})
     assert any("secretKeyRef" in p and "AWS_SECRET_ACCESS_KEY" in p for p in problems(raw))
     # A reference to a Secret is the right way, and passes.
-    container["env"][-1] = {"name": "AWS_SECRET_ACCESS_KEY",
-                            "valueFrom": {"secretKeyRef": {"name": "aws", "key": "secret"}}}
+    container["env"][-1] = {
+        "name": "AWS_SECRET_ACCESS_KEY",
+        "valueFrom": {"secretKeyRef": {"name": "aws", "key": "secret"}},
+    }
     validate(raw)
 
 

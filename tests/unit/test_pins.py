@@ -1,6 +1,7 @@
 """One Ray version everywhere, and a lock that keeps protobuf below 7 (DESIGN.md §4)."""
 
 import re
+
 import tomllib
 
 from helpers import config

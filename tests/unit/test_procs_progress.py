@@ -33,8 +33,13 @@ def test_wait_for_returns_and_times_out_with_the_last_state():
     calls = []
     assert wait_for("thing", lambda: (calls.append(1) or len(calls) >= 2, "x"), timeout=5, interval=0.01) >= 0
     with pytest.raises(TimeoutError, match=r"Waited 0 s for nothing to happen; last state: still waiting"):
-        wait_for("nothing to happen", lambda: (False, "still waiting"), timeout=0.05, interval=0.01,
-                 on_timeout=lambda: "diagnosis")
+        wait_for(
+            "nothing to happen",
+            lambda: (False, "still waiting"),
+            timeout=0.05,
+            interval=0.01,
+            on_timeout=lambda: "diagnosis",
+        )
 
 
 def test_wait_for_stops_early_on_an_exception():
@@ -49,8 +54,13 @@ def test_wait_for_stops_early_on_an_exception():
 
 
 def test_summary_table_names_the_failing_notebook():
-    text = table([Result("00_a.ipynb", "ok", 1.0), Result("01_b.ipynb", "failed", 2.0, "cell 3: KeyError"),
-                  Result("02_c.ipynb", "skipped")])
+    text = table(
+        [
+            Result("00_a.ipynb", "ok", 1.0),
+            Result("01_b.ipynb", "failed", 2.0, "cell 3: KeyError"),
+            Result("02_c.ipynb", "skipped"),
+        ]
+    )
     assert "01_b.ipynb  failed" in text and "FAILED: 01_b.ipynb, cell 3: KeyError" in text
     (total,) = [line for line in text.splitlines() if line.startswith("total")]
     assert total.split() == ["total", "3.0"]

@@ -34,8 +34,12 @@ def ready(s):
 
 def test_ready_when_activated_and_endpoints():
     s = status.rayservice_status(details(), "svc", "svc-local", activated=True)
-    assert ready(s) == {"type": "Ready", "status": "True", "reason": "NonZeroServeEndpoints",
-                        "message": "2 serve endpoint(s)"}
+    assert ready(s) == {
+        "type": "Ready",
+        "status": "True",
+        "reason": "NonZeroServeEndpoints",
+        "message": "2 serve endpoint(s)",
+    }
     # The idle node's proxy does not count: a pod without replicas is NotReady in KubeRay.
     assert s["numServeEndpoints"] == 2
     dep = s["activeServiceStatus"]["applicationStatuses"]["hello"]["serveDeploymentStatuses"]["Hello"]
