@@ -67,6 +67,14 @@ class RayServiceManifest:
         return self.raw["spec"]["rayClusterConfig"]
 
     @property
+    def auth_mode(self) -> str:
+        """Ray's authentication: "token" when rayClusterConfig has authOptions (KubeRay's default mode), else
+        "disabled". KubeRay then makes a Secret with a random token and sets RAY_AUTH_MODE/RAY_AUTH_TOKEN on
+        every Ray container; the local backend does the same with a token file in its state folder."""
+        options = self.cluster_config.get("authOptions")
+        return "disabled" if options is None else str(options.get("mode", "token"))
+
+    @property
     def head_num_cpus(self) -> float:
         return _num_cpus(self.cluster_config["headGroupSpec"])
 

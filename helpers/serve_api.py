@@ -2,10 +2,15 @@
 
 KubeRay PUTs the serveConfigV2 (as JSON) to ``/api/serve/applications/`` and reads the status
 back from ``GET /api/serve/applications/``; both backends use this client for that.
+
+With Ray's token authentication on (``RAY_AUTH_MODE=token``; KubeRay: ``authOptions: {mode: token}``)
+every dashboard call carries ``Authorization: Bearer <token>``; ``token`` is a callable so the token
+is read when needed (it exists only once the cluster is up).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -18,18 +23,31 @@ class ServeAPIError(RuntimeError):
 
 
 class ServeAPI:
-    def __init__(self, dashboard_url: str, timeout: float = 10.0):
+    def __init__(self, dashboard_url: str, timeout: float = 10.0, token: Callable[[], str | None] | None = None):
         self.url = dashboard_url.rstrip("/")
         self.timeout = timeout
+        self.token = token or (lambda: None)
         self._session = requests.Session()
 
-    def _call(self, method: str, **kwargs) -> requests.Response:
+    def _headers(self) -> dict[str, str]:
+        token = self.token()
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def _call(self, method: str, path: str = PATH, **kwargs) -> requests.Response:
         try:
-            response = self._session.request(method, self.url + PATH, timeout=self.timeout, **kwargs)
+            response = self._session.request(
+                method, self.url + path, timeout=self.timeout, headers=self._headers(), **kwargs
+            )
         except requests.RequestException as exc:
             raise ServeAPIError(f"cannot reach the Ray dashboard at {self.url}: {exc}") from None
+        if response.status_code in (401, 403):
+            raise ServeAPIError(
+                f"{method} {path} answered {response.status_code}: the cluster uses token authentication and "
+                "this client has no (or the wrong) token. The local backend keeps it in its state folder "
+                "(auth_token); on Kubernetes it is in the Secret KubeRay made (key auth_token)."
+            )
         if response.status_code >= 400:
-            raise ServeAPIError(f"{method} {PATH} answered {response.status_code}: {response.text.strip()[:2000]}")
+            raise ServeAPIError(f"{method} {path} answered {response.status_code}: {response.text.strip()[:2000]}")
         return response
 
     def put_config(self, serve_config: dict[str, Any]) -> None:
@@ -44,8 +62,12 @@ class ServeAPI:
         """Shut Serve down: every application, the proxies and the controller."""
         self._call("DELETE")
 
+    def get_json(self, path: str) -> Any:
+        """Any other dashboard endpoint, e.g. ``/nodes?view=summary``."""
+        return self._call("GET", path).json()
+
     def reachable(self) -> bool:
         try:
-            return self._session.get(self.url + "/api/version", timeout=2).ok
+            return self._session.get(self.url + "/api/version", timeout=2, headers=self._headers()).ok
         except requests.RequestException:
             return False

@@ -68,6 +68,7 @@ class FakeKube:
         self.pods: dict[str, list[dict]] = {}  # label selector -> pods
         self.events: list[dict] = []
         self.operator_polls_until_available = 1
+        self.secrets: dict = {}  # (namespace, name) -> data, base64-encoded as the API returns it
 
     def apply(self, obj):
         self.calls.append(("apply", copy.deepcopy(obj)))
@@ -98,6 +99,10 @@ class FakeKube:
 
     def delete_pod(self, namespace, name):
         self.calls.append(("delete_pod", namespace, name))
+
+    def read_secret(self, namespace, name):
+        self.calls.append(("read_secret", namespace, name))
+        return self.secrets.get((namespace, name))
 
     def list_events(self, namespace):
         self.calls.append(("list_events", namespace))

@@ -8,6 +8,7 @@ one namespace, so thirty learners can share a cluster without touching each othe
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
@@ -59,11 +60,12 @@ class KubernetesBackend:
         self.ports = ports or config.Ports()
         self.commands = commands or Commands()
         self._api = api
+        self._token: tuple[str, str] | None = None  # (Secret name, token) once read
         digest = hashlib.sha1(f"{self.state_dir}:{self.name}:{namespace}".encode()).hexdigest()[:8]
         self.marker = f"{self.name}-{digest}"
         self.state_file = self.state_dir / f"{self.name}-{namespace}.json"
         self.log_dir = self.state_dir / "logs"
-        self.serve_api = ServeAPI(self.urls()["dashboard"])
+        self.serve_api = ServeAPI(self.urls()["dashboard"], token=self.token)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -175,6 +177,8 @@ class KubernetesBackend:
         state = self._state()
         state["service"] = manifest.name
         state["apps"] = sorted(app["name"] for app in manifest.applications)
+        options = manifest.cluster_config.get("authOptions") or {}
+        state["auth"] = {"mode": manifest.auth_mode, "secretName": options.get("secretName")}
         self._save(state)
         print(f"Applied {manifest.source}: RayService {manifest.name!r} with applications {', '.join(state['apps'])}.")
 
@@ -208,6 +212,24 @@ class KubernetesBackend:
         except ServeAPIError:
             details = None
         return status_mod.from_custom_resource(obj["metadata"]["name"], raw, details)
+
+    def token(self) -> str | None:
+        """Ray's token for the dashboard, from the Secret KubeRay made (authOptions: {mode: token}).
+
+        KubeRay names the Secret after the RayCluster (or uses authOptions.secretName) and keeps the token
+        under the key auth_token; it sets RAY_AUTH_MODE=token and RAY_AUTH_TOKEN from it in every Ray pod.
+        """
+        auth = self._state().get("auth") or {}
+        if auth.get("mode") != "token":
+            return None
+        name = auth.get("secretName") or self.cluster_names()[0]
+        if name and self._token and self._token[0] == name:
+            return self._token[1]
+        data = self.api.read_secret(self.namespace, name) if name else None
+        if not data or "auth_token" not in data:
+            return None
+        self._token = (name, base64.b64decode(data["auth_token"]).decode().strip())
+        return self._token[1]
 
     def cluster_names(self) -> tuple[str | None, str | None]:
         """(active, pending) RayCluster names: both are set while KubeRay upgrades the cluster."""

@@ -85,6 +85,11 @@ class KubeAPI:
     def delete_pod(self, namespace: str, name: str) -> None:
         self._call(f"delete pod {name}", self.core.delete_namespaced_pod, name, namespace)
 
+    def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The Secret's data (still base64-encoded, as the API returns it), or None if there is none."""
+        secret = self._call(f"read secret {name}", self.core.read_namespaced_secret, name, namespace)
+        return dict(secret.data or {}) if secret is not None else None
+
     def list_events(self, namespace: str) -> list[dict[str, Any]]:
         events = self._call("list events", self.core.list_namespaced_event, namespace)
         return [e.to_dict() for e in events.items] if events else []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -41,8 +42,9 @@ class LocalBackend:
         # Ray puts Unix sockets under its temp dir: keep the path short (108-byte limit).
         self.temp_dir = Path("/tmp") / f"rst-{digest}"
         self.state_file = self.state_dir / "local-cluster.json"
+        self.token_file = self.state_dir / "auth_token"  # Ray's token when the manifest asks for authOptions
         self.log_dir = self.state_dir / "logs"
-        self.api = ServeAPI(self.urls()["dashboard"])
+        self.api = ServeAPI(self.urls()["dashboard"], token=self.token)
 
     # -- addresses -------------------------------------------------------------------------
 
@@ -71,6 +73,19 @@ class LocalBackend:
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(self.state_file)
+
+    def token(self) -> str | None:
+        """Ray's authentication token of the running cluster (None when it runs without)."""
+        try:
+            return self.token_file.read_text().strip() or None
+        except OSError:
+            return None
+
+    def _write_token(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # only you can read it
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
 
     def is_up(self) -> bool:
         state = self._state()
@@ -106,9 +121,13 @@ class LocalBackend:
 
         shutil.rmtree(self.temp_dir, ignore_errors=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.token_file.unlink(missing_ok=True)
+        if manifest.auth_mode == "token":
+            self._write_token()
         started = time.strftime("%Y-%m-%d %H:%M:%S")
         state = {
             "started": started,
+            "auth": manifest.auth_mode,
             "ports": self.ports.to_dict(),
             "temp_dir": str(self.temp_dir),
             "head": {},
@@ -144,6 +163,13 @@ class LocalBackend:
                 "RAY_metrics_report_interval_ms": "2000",
             }
         )
+        env.pop("RAY_AUTH_TOKEN", None)  # never someone else's token
+        if self.token():
+            # Ray's token authentication (Ray >= 2.52): dashboard, agents and GCS/raylet gRPC need the token.
+            env.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.token_file)})
+        else:
+            env.update({"RAY_AUTH_MODE": "disabled"})
+            env.pop("RAY_AUTH_TOKEN_PATH", None)
         return env
 
     def _check_ports(self, workers: int) -> None:
@@ -226,13 +252,11 @@ class LocalBackend:
         return {"name": name, "group": group, "index": index, "pgid": proc.pid, "log": str(log), "num_cpus": num_cpus}
 
     def _wait_nodes(self, expected: int, timeout: float) -> None:
-        import requests
-
         def nodes_alive() -> tuple[bool, str]:
             try:
-                reply = requests.get(self.urls()["dashboard"] + "/nodes?view=summary", timeout=5).json()
+                reply = self.api.get_json("/nodes?view=summary")
                 alive = sum(1 for n in reply["data"]["summary"] if n.get("raylet", {}).get("state") == "ALIVE")
-            except (requests.RequestException, ValueError, KeyError):
+            except (ServeAPIError, ValueError, KeyError):
                 alive = 0
             return alive >= expected, f"{alive}/{expected} nodes alive"
 
@@ -277,11 +301,13 @@ class LocalBackend:
         state = self._require_up()
         running = [w["num_cpus"] for w in state["workers"]]
         wanted = [g.num_cpus for g in manifest.worker_groups for _ in range(g.replicas)]
-        if running != wanted or state["head"]["num_cpus"] != manifest.head_num_cpus:
+        auth = state.get("auth", "disabled")
+        if running != wanted or state["head"]["num_cpus"] != manifest.head_num_cpus or auth != manifest.auth_mode:
             raise BackendError(
                 f"{manifest.source}: rayClusterConfig differs from the running cluster "
                 f"(worker nodes {len(running)} -> {len(wanted)}, head CPUs "
-                f"{state['head']['num_cpus']:g} -> {manifest.head_num_cpus:g}). On kind, KubeRay would "
+                f"{state['head']['num_cpus']:g} -> {manifest.head_num_cpus:g}, auth {auth} -> "
+                f"{manifest.auth_mode}). On kind, KubeRay would "
                 "build a new cluster and switch traffic to it with zero downtime; the local backend "
                 "cannot do that. Nothing was changed. To use this cluster shape here, run `make down` "
                 "(or backend.down()) and start again with backend.up(manifest)."
@@ -464,6 +490,7 @@ class LocalBackend:
         stopped = procs.stop_groups(pgids, marker=self.marker)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
+        self.token_file.unlink(missing_ok=True)
         for ready in self.state_dir.glob("worker-*.ready"):
             ready.unlink()
         if not quiet:

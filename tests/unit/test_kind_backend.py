@@ -437,3 +437,33 @@ def test_install_monitoring_prometheus_podmonitors_and_ray_dashboards(tmp_path):
     finally:
         backend.stop_port_forwards()
     assert backend.our_processes() == []
+
+
+def test_dashboard_token_comes_from_the_secret_kuberay_made(kind):
+    import base64
+
+    backend, _, kube = kind
+    assert HELLO.auth_mode == "token"
+    backend.apply(HELLO)
+    kube.rayservices = [rayservice(active="ray-serve-app-abcde")]
+    kube.secrets[("rayservice-tutorial", "ray-serve-app-abcde")] = {
+        "auth_token": base64.b64encode(b"s3cret\n").decode()
+    }
+    assert backend.token() == "s3cret"
+    assert backend.serve_api._headers() == {"Authorization": "Bearer s3cret"}
+    backend.token()
+    assert [c for c in kube.calls if c[0] == "read_secret"] == [
+        ("read_secret", "rayservice-tutorial", "ray-serve-app-abcde")
+    ]
+
+
+def test_no_authoptions_no_token_and_no_secret_read(kind):
+    from helpers.manifests import validate
+
+    backend, _, kube = kind
+    raw = {**HELLO.raw, "spec": {**HELLO.raw["spec"]}}
+    raw["spec"]["rayClusterConfig"] = {k: v for k, v in HELLO.cluster_config.items() if k != "authOptions"}
+    manifest = validate(raw)
+    assert manifest.auth_mode == "disabled"
+    backend.apply(manifest)
+    assert backend.token() is None and not [c for c in kube.calls if c[0] == "read_secret"]

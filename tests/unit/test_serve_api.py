@@ -1,0 +1,58 @@
+"""The dashboard client against a real HTTP server on 127.0.0.1 that checks Ray's token the way Ray does."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from helpers.serve_api import ServeAPI, ServeAPIError
+
+
+@pytest.fixture
+def dashboard():
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _reply(self):
+            seen.append((self.command, self.path, self.headers.get("Authorization")))
+            if self.headers.get("Authorization") != "Bearer right":
+                status, body = (401 if not self.headers.get("Authorization") else 403), b"Unauthorized"
+            else:
+                status, body = 200, json.dumps({"applications": {}}).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_PUT = do_DELETE = _reply
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", seen
+    server.shutdown()
+
+
+def test_every_call_carries_the_token(dashboard):
+    url, seen = dashboard
+    api = ServeAPI(url, token=lambda: "right")
+    assert api.details() == {"applications": {}}
+    api.put_config({"applications": []})
+    api.delete_all()
+    assert api.reachable()
+    assert {auth for _, _, auth in seen} == {"Bearer right"}
+    assert [m for m, _, _ in seen] == ["GET", "PUT", "DELETE", "GET"]
+
+
+@pytest.mark.parametrize("token", [None, "wrong"])
+def test_missing_or_wrong_token_is_explained(dashboard, token):
+    url, _ = dashboard
+    with pytest.raises(ServeAPIError, match="token authentication") as info:
+        ServeAPI(url, token=lambda: token).details()
+    assert ("401" if token is None else "403") in str(info.value)
+    assert not ServeAPI(url, token=lambda: token).reachable()
