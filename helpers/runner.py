@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,7 +58,9 @@ def with_answer(path: Path, answer: str, out_dir: Path) -> Path:
 def run_labs(backend: str, out_dir: Path | None = None) -> list[Result]:
     """Every lab with its solution in the answer cell, strict (a check that fails fails the notebook)."""
     out_dir = out_dir or config.BUILD_DIR / "labs"
-    os.environ.setdefault("RAYSERVICE_TUTORIAL_LABS_WORK", str(out_dir / "work"))  # never a learner's labs/work
+    if "RAYSERVICE_TUTORIAL_LABS_WORK" not in os.environ:  # never a learner's labs/work; a fresh one each time
+        shutil.rmtree(out_dir / "work", ignore_errors=True)
+        os.environ["RAYSERVICE_TUTORIAL_LABS_WORK"] = str(out_dir / "work")
     os.environ.setdefault("RAYSERVICE_HEADLESS", "1")
     results = []
     for path in lab_notebooks():

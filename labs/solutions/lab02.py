@@ -3,6 +3,7 @@ from helpers.manifests import load_manifest, with_serve_config
 
 manifest = load_manifest(path)
 serve_config = manifest.serve_config
+serve_config["applications"] = [a for a in serve_config["applications"] if a["name"] != "hola"]  # run it twice: same
 serve_config["applications"].append(
     {
         "name": "hola",

@@ -182,3 +182,17 @@ def test_lab04_wrong_answers_before_any_traffic(change, hint):
 def test_grade_unknown_lab():
     with pytest.raises(ValueError, match="choose one of lab01"):
         checks.grade("lab9")
+
+
+@pytest.mark.parametrize("lab", ["lab01", "lab02", "lab04"])
+def test_solutions_can_run_twice(lab):
+    """A learner re-runs cells: the answer cell of a solution must give the same file the second time."""
+    path = checks.start(lab)
+    solution = (checks.LABS_DIR / "solutions" / f"{lab}.py").read_text()
+    exec(solution, {"path": path})
+    once = path.read_text()
+    exec(solution, {"path": path})
+    assert path.read_text() == once
+    from helpers.manifests import load_manifest
+
+    load_manifest(path)  # still valid

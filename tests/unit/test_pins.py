@@ -37,3 +37,12 @@ def test_installed_versions_match_the_lock():
 
     for name in ("ray", "protobuf", "papermill", "nbval", "pydantic"):
         assert metadata.version(name) == pinned(name)
+
+
+def test_pinned_ray_is_not_affected_by_cve_2026_27482():
+    """Ray <= 2.53 has unauthenticated DELETE endpoints (GHSA-q5fh-2hc8-f6rq, fixed in 2.54.0), and token
+    authentication needs Ray >= 2.52 (KubeRay's authOptions check)."""
+    from helpers import lint
+
+    version = tuple(int(x) for x in config.RAY_VERSION.split("."))
+    assert version >= lint.FIRST_FIXED_RAY >= (2, 52, 0)
