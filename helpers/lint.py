@@ -238,6 +238,20 @@ def _serve_schema(ctx: Context):
     ctx.serve_ok = True
 
 
+@rule("route-prefix", "every route_prefix starts with '/' (and does not end with one, except '/' itself)")
+def _route_prefix(ctx: Context):
+    for app in (ctx.serve_config or {}).get("applications") or []:
+        prefix = app.get("route_prefix") if isinstance(app, dict) else None
+        if not isinstance(prefix, str):
+            continue  # missing (Serve's default "/") or the wrong type (the serve-schema rule says so)
+        if not prefix.startswith("/") or (prefix != "/" and prefix.endswith("/")):
+            fixed = "/" + prefix.strip("/")
+            yield (
+                f"spec.serveConfigV2: application {app.get('name')!r} has route_prefix {prefix!r}: Serve routes "
+                f"by URL path, so write route_prefix: {fixed}"
+            )
+
+
 @rule("duplicate-route", "every application has its own route_prefix")
 def _duplicate_routes(ctx: Context):
     seen: dict[str, str] = {}

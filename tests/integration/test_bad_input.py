@@ -40,7 +40,7 @@ def head(raw):
 
 # id -> (the input: YAML text, or a callable that builds the update, error type, words the message must hold)
 MATRIX = {
-    "yaml syntax error": ("apiVersion: ray.io/v1\nkind: [RayService\n", ManifestError, "YAML syntax error at line 2"),
+    "yaml syntax error": ("apiVersion: ray.io/v1\nkind: [RayService\n", ManifestError, "YAML syntax error at line 3"),
     "empty document": ("# nothing here\n", ManifestError, "not a mapping"),
     "a list, not a mapping": ("- apiVersion: ray.io/v1\n- kind: RayService\n", ManifestError, "not a mapping"),
     "wrong kind": (text(lambda r: r.update(kind="RayCluster")), ManifestError, "write kind: RayService"),
@@ -72,7 +72,7 @@ MATRIX = {
     "route_prefix without /": (
         text(serve("route_prefix: /hello", "route_prefix: hello")),
         ManifestError,
-        "route_prefix",
+        "write route_prefix: /hello",
     ),
     "user_config not a mapping": (text(serve("greeting: Hello", "- Hello")), ManifestError, "user_config"),
     "worker replicas a string": (text(lambda r: workers(r).update(replicas="two")), ManifestError, "whole number"),

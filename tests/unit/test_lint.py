@@ -48,6 +48,10 @@ BAD = {
         lambda r: serve(r, "num_replicas: 2", "num_replicas: zero"),
         ["num_replicas", "ServeDeploySchema"],
     ),
+    "route-prefix": (
+        lambda r: serve(r, "route_prefix: /hello", "route_prefix: hello/"),
+        ["'hello/'", "route_prefix: /hello"],
+    ),
     "duplicate-route": (
         lambda r: _set(r["spec"], serveConfigV2=MULTI["spec"]["serveConfigV2"].replace("/predict-b", "/hello")),
         ["share route_prefix '/hello'", "its own prefix"],
