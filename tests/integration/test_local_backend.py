@@ -83,6 +83,20 @@ def test_every_listener_is_on_loopback(backend):
     assert backend.listening_addresses() == ["127.0.0.1"], listeners
 
 
+def test_the_dashboard_wants_ray_token(backend):
+    """The manifest's authOptions {mode: token}: Ray's token authentication on every Ray process."""
+    import stat
+
+    api = backend.urls()["dashboard"] + "/api/serve/applications/"
+    assert requests.get(api, timeout=10).status_code == 401
+    assert requests.get(api, headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 403
+    assert requests.get(api, headers={"Authorization": f"Bearer {backend.token()}"}, timeout=10).status_code == 200
+    assert stat.S_IMODE(backend.token_file.stat().st_mode) == 0o600
+    head = next(p for p in backend.our_processes() if "gcs_server" in p.name())
+    assert head.environ().get("RAY_AUTH_MODE") == "token" and "RAY_AUTH_TOKEN" not in head.environ()
+    assert get(backend, "/hello").status_code == 200  # Serve's HTTP port is for clients: no token
+
+
 def test_routing_three_apps(backend, capsys):
     backend.apply(MULTI)
     backend.wait_ready(timeout=120)

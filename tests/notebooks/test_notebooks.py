@@ -1,4 +1,9 @@
-"""The lessons as a learner runs them: papermill end to end, nbval against stored outputs."""
+"""The lessons as a learner runs them: papermill end to end, nbval against stored outputs, and again.
+
+Idempotency: nbval runs every lesson twice in a row (each run in a new kernel, as after a kernel restart)
+and checks both runs against the stored outputs; a lesson opened with no cluster up brings it up; `make
+run` twice in a row and `make down` twice in a row both succeed.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ def nbval(*paths: Path) -> subprocess.CompletedProcess:
             "-p",
             "no:cacheprovider",
             "-q",
+            "--keep-duplicates",  # a notebook listed twice runs twice
             "--nbval-lax",
             f"--nbval-kernel-name={runner.KERNEL}",
             f"--nbval-sanitize-with={SANITIZE}",
@@ -82,10 +88,24 @@ def test_lesson_skeleton(path: Path):
     assert not any(o.get("output_type") == "error" for c in cells for o in c.get("outputs", []))
 
 
-def test_nbval_matches_the_stored_outputs():
-    result = nbval(*NOTEBOOKS)
+def test_nbval_every_lesson_twice_in_a_row_matches_the_stored_outputs():
+    """00, 00, 01, 01, ... 07, 07: each second run starts in a new kernel from what the first left behind."""
+    LocalBackend().down(quiet=True)
+    result = nbval(*[path for path in NOTEBOOKS for _ in range(2)])
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout and " failed" not in result.stdout
+    cells = sum(1 for p in NOTEBOOKS for c in nbformat.read(p, as_version=4).cells if c.cell_type == "code")
+    assert f"{2 * cells} passed" in result.stdout, result.stdout[-2000:]
+    assert LocalBackend().our_processes() == []  # 07_cleanup, run twice, left nothing
+
+
+def test_a_lesson_opened_with_no_cluster_brings_it_up(tmp_path):
+    """A learner who opens lesson 03 first (or after `make down`) gets the cluster started, not a traceback."""
+    assert not LocalBackend().is_up()
+    result = runner.run_notebook(config.NOTEBOOKS_DIR / "03_routing.ipynb", tmp_path, {"BACKEND": "local"})
+    assert result.status == "ok", result.error
+    text = json.dumps(nbformat.read(tmp_path / "03_routing.ipynb", as_version=4))
+    assert "starting the Ray head node" in text
+    LocalBackend().down(quiet=True)
 
 
 def test_canary_a_wrong_stored_output_fails(tmp_path):
@@ -106,13 +126,14 @@ def test_canary_a_wrong_stored_output_fails(tmp_path):
     assert "2.9.0" in result.stdout
 
 
-def test_make_run_after_a_full_run():
-    """`make run` runs `python -m helpers run`: papermill over every lesson, a summary, then down.
+def make(target: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", target], cwd=ROOT, capture_output=True, text=True)
 
-    It follows the nbval run above, itself a complete run of every lesson ending with 07_cleanup,
-    so this is the tutorial run twice in a row (a third full run would push `make test` past 20 min).
-    """
-    result = subprocess.run([sys.executable, "-m", "helpers", "run"], cwd=ROOT, capture_output=True, text=True)
+
+@pytest.mark.parametrize("time", ["first", "second"])
+def test_make_run_twice_in_a_row(time):
+    """`make run`: papermill over every lesson, a summary table, then down. Twice, the second right after."""
+    result = make("run")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     rows = [line.split()[:2] for line in result.stdout.splitlines()]
     for path in NOTEBOOKS:
@@ -123,3 +144,9 @@ def test_make_run_after_a_full_run():
         executed = nbformat.read(config.BUILD_DIR / "notebooks" / name, as_version=4)
         pngs = [o for c in executed.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         assert pngs, f"{name} has no rendered plot"
+
+
+def test_make_down_twice_in_a_row():
+    first, second = make("down"), make("down")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "Nothing was running." in second.stdout
