@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from helpers import config, lint
+from helpers import config, lint, statefile
 from helpers.manifests import ManifestError, RayServiceManifest, load_manifest, with_deployment_options
 
 LABS_DIR = config.PROJECT_ROOT / "labs"
@@ -58,7 +58,7 @@ class CheckResult:
         path = work_dir() / "results.json"
         results = _read_json(path)
         results[self.lab] = {"passed": self.passed, "hint": self.hint, "when": time.strftime("%Y-%m-%d %H:%M:%S")}
-        path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+        statefile.write(path, results)
         return self
 
 
@@ -135,10 +135,7 @@ def _shown(path: Path) -> str:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
+    return statefile.read(path) or {}
 
 
 def _load(lab: str, path: Path) -> tuple[RayServiceManifest | None, CheckResult | None]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from helpers import config, procs
+from helpers import config, procs, statefile
 from helpers import status as status_mod
 from helpers.backends.base import BackendError, DeployFailedError, NotRunningError
 from helpers.backends.commands import Commands
@@ -82,14 +81,10 @@ class KubernetesBackend:
         return ["kubectl", *context, "--namespace", self.namespace, *args]
 
     def _state(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
-            return {}
+        return statefile.read(self.state_file) or {}
 
     def _save(self, state: dict[str, Any]) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.state_file.write_text(json.dumps(state, indent=2))
+        statefile.write(self.state_file, state)
 
     def urls(self) -> dict[str, str]:
         host = config.LOOPBACK

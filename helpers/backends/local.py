@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from helpers import config, procs
+from helpers import config, procs, statefile
 from helpers import status as status_mod
 from helpers.backends.base import BackendError, DeployFailedError, KindOnly, NotRunningError
 from helpers.manifests import RayServiceManifest, as_manifest, lint_before_apply
@@ -63,16 +63,10 @@ class LocalBackend:
     # -- state -----------------------------------------------------------------------------
 
     def _state(self) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
-            return None
+        return statefile.read(self.state_file)
 
     def _save(self, state: dict[str, Any]) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        tmp.replace(self.state_file)
+        statefile.write(self.state_file, state)
 
     def token(self) -> str | None:
         """Ray's authentication token of the running cluster (None when it runs without)."""

@@ -1,0 +1,25 @@
+"""Small JSON state files (a backend's cluster state, the labs' results): read forgivingly, write atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def read(path: Path) -> dict[str, Any] | None:
+    """The file's JSON object, or None if it is missing or unreadable (e.g. cut short by a crash)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write(path: Path, data: dict[str, Any]) -> None:
+    """Write to a temp file, then rename: a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    tmp.replace(path)
