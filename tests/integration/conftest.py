@@ -8,7 +8,7 @@ from helpers import config
 from helpers.backends.local import LocalBackend
 from helpers.manifests import load_manifest
 
-PORTS = config.Ports(serve=28000, dashboard=28265, gcs=26379, metrics=28080, client=20001, agent=52400)
+PORTS = config.Ports(serve=28000, dashboard=28265, gcs=26379, metrics=28080, client=20001, agent=22400)
 HELLO = load_manifest("manifests/ray-service.yaml")
 MULTI = load_manifest("manifests/ray-service-multi.yaml")
 

@@ -64,3 +64,11 @@ def test_summary_table_names_the_failing_notebook():
     assert "01_b.ipynb  failed" in text and "FAILED: 01_b.ipynb, cell 3: KeyError" in text
     (total,) = [line for line in text.splitlines() if line.startswith("total")]
     assert total.split() == ["total", "3.0"]
+
+
+def test_fixed_ports_stay_out_of_the_ephemeral_range():
+    """A fixed port in 32768-60999 can be the local end of any outgoing connection at any moment."""
+    from helpers import config
+
+    for port in config.Ports().named(workers=8).values():
+        assert port < 32768, port
