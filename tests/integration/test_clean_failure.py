@@ -21,7 +21,8 @@ from tests.integration.conftest import HELLO, PORTS
 pytestmark = pytest.mark.integration
 
 START = """
-import sys
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C raises, as in a kernel (even if inherited as ignored)
 from helpers import config
 from helpers.backends.local import LocalBackend
 ports = config.Ports(**{k: int(v) for k, v in (a.split("=") for a in sys.argv[2:])})
