@@ -15,7 +15,7 @@ help:
 	@echo "make test      the whole test suite (unit, integration, notebooks)"
 	@echo "make lab       JupyterLab on 127.0.0.1"
 	@echo "make down      stop everything the tutorial started (BACKEND=kind deletes the kind cluster)"
-	@echo "make reset     down, then a fresh cluster (a learner's clean slate; labs/work/ is kept)"
+	@echo "make reset     down, then a fresh cluster (a learner's clean slate; labs/answers/ is kept)"
 	@echo "make lint      check every RayService manifest (FILES=... for others)"
 	@echo "make grade     LAB=lab03: re-run one lab's check on the saved answer; without LAB: every lab's result"
 	@echo "make test-kind the lessons on a real kind cluster (needs Docker, kind, kubectl, helm)"

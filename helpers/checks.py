@@ -1,7 +1,7 @@
 """Auto-graded lab checks: each returns a CheckResult that says what passed, or gives one kind, specific hint.
 
-The labs (labs/*.ipynb) keep the learner's answer in a file under ``labs/work/`` (override:
-RAYSERVICE_TUTORIAL_LABS_WORK), so an instructor can grade it again from the command line:
+The labs (labs/*.ipynb) keep the learner's answer in a file under ``labs/answers/`` (override:
+RAYSERVICE_TUTORIAL_LABS_ANSWERS), so an instructor can grade it again from the command line:
 ``python -m helpers grade lab01``. Graders never change ``manifests/``.
 """
 
@@ -54,8 +54,8 @@ class CheckResult:
         return self
 
     def save(self) -> CheckResult:
-        """Record the result in labs/work/results.json (what `python -m helpers grade --status` shows)."""
-        path = work_dir() / "results.json"
+        """Record the result in labs/answers/results.json (what `python -m helpers grade --status` shows)."""
+        path = answers_dir() / "results.json"
         results = _read_json(path)
         results[self.lab] = {"passed": self.passed, "hint": self.hint, "when": time.strftime("%Y-%m-%d %H:%M:%S")}
         statefile.write(path, results)
@@ -73,8 +73,8 @@ def _pass(lab: str, details: list[str]) -> CheckResult:
 # -- the learner's work files ----------------------------------------------------------------------
 
 
-def work_dir() -> Path:
-    path = Path(os.environ.get("RAYSERVICE_TUTORIAL_LABS_WORK", LABS_DIR / "work")).resolve()
+def answers_dir() -> Path:
+    path = Path(os.environ.get("RAYSERVICE_TUTORIAL_LABS_ANSWERS", LABS_DIR / "answers")).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -88,11 +88,11 @@ def answer_file(lab: str) -> Path:
     }
     if lab not in names:
         raise ValueError(f"unknown lab {lab!r}: choose one of {', '.join(names)}")
-    return work_dir() / names[lab]
+    return answers_dir() / names[lab]
 
 
 def start(lab: str, reset: bool = False) -> Path:
-    """Copy the lab's starting file into labs/work/ (kept if it exists, so re-running keeps your edits)."""
+    """Copy the lab's starting file into labs/answers/ (kept if it exists, so re-running keeps your edits)."""
     path = answer_file(lab)
     if path.exists() and not reset:
         print(f"Your file: {_shown(path)} (kept; start(..., reset=True) starts over)")
@@ -438,4 +438,4 @@ def grade(lab: str, backend=None) -> CheckResult:
 
 
 def saved_results() -> dict[str, Any]:
-    return _read_json(work_dir() / "results.json")
+    return _read_json(answers_dir() / "results.json")

@@ -58,9 +58,9 @@ def with_answer(path: Path, answer: str, out_dir: Path) -> Path:
 def run_labs(backend: str, out_dir: Path | None = None) -> list[Result]:
     """Every lab with its solution in the answer cell, strict (a check that fails fails the notebook)."""
     out_dir = out_dir or config.BUILD_DIR / "labs"
-    if "RAYSERVICE_TUTORIAL_LABS_WORK" not in os.environ:  # never a learner's labs/work; a fresh one each time
-        shutil.rmtree(out_dir / "work", ignore_errors=True)
-        os.environ["RAYSERVICE_TUTORIAL_LABS_WORK"] = str(out_dir / "work")
+    if "RAYSERVICE_TUTORIAL_LABS_ANSWERS" not in os.environ:  # never a learner's labs/answers; a fresh one each time
+        shutil.rmtree(out_dir / "answers", ignore_errors=True)
+        os.environ["RAYSERVICE_TUTORIAL_LABS_ANSWERS"] = str(out_dir / "answers")
     os.environ.setdefault("RAYSERVICE_HEADLESS", "1")
     results = []
     for path in lab_notebooks():

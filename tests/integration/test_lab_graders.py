@@ -11,7 +11,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(autouse=True)
 def work_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("RAYSERVICE_TUTORIAL_LABS_WORK", str(tmp_path))
+    monkeypatch.setenv("RAYSERVICE_TUTORIAL_LABS_ANSWERS", str(tmp_path))
 
 
 def third_app(path):

@@ -20,10 +20,10 @@ OUT = config.BUILD_DIR / "labs"
 
 @pytest.fixture(scope="module", autouse=True)
 def own_work_dir_and_cleanup(tmp_path_factory):
-    """Kernels inherit the environment: the labs write into a temp work dir, never into labs/work/."""
-    os.environ["RAYSERVICE_TUTORIAL_LABS_WORK"] = str(tmp_path_factory.mktemp("labs-work"))
+    """Kernels inherit the environment: the labs write into a temp work dir, never into labs/answers/."""
+    os.environ["RAYSERVICE_TUTORIAL_LABS_ANSWERS"] = str(tmp_path_factory.mktemp("labs-answers"))
     yield
-    os.environ.pop("RAYSERVICE_TUTORIAL_LABS_WORK")
+    os.environ.pop("RAYSERVICE_TUTORIAL_LABS_ANSWERS")
     LocalBackend().down(quiet=True)
 
 

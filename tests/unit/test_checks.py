@@ -14,7 +14,7 @@ from helpers import checks
 
 @pytest.fixture(autouse=True)
 def work_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("RAYSERVICE_TUTORIAL_LABS_WORK", str(tmp_path))
+    monkeypatch.setenv("RAYSERVICE_TUTORIAL_LABS_ANSWERS", str(tmp_path))
     return tmp_path
 
 
@@ -40,7 +40,7 @@ def test_lab01_start_file_fails_on_the_first_lint_error():
     checks.start("lab01")
     result = checks.lab01()
     assert not result.passed and result.hint.startswith("[api-version]") and "more after this one" in result.hint
-    assert json.loads((checks.work_dir() / "results.json").read_text())["lab01"]["passed"] is False
+    assert json.loads((checks.answers_dir() / "results.json").read_text())["lab01"]["passed"] is False
 
 
 def test_lab01_start_keeps_the_learners_edits(capsys):
@@ -101,7 +101,7 @@ def test_lab01_placeholder_values_left_in_a_comment():
 
 
 def test_lab01_missing_file_says_how_to_create_it():
-    result = checks.lab01(checks.work_dir() / "nope.yaml")
+    result = checks.lab01(checks.answers_dir() / "nope.yaml")
     assert "run the lab's first cell" in result.hint
 
 
