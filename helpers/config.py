@@ -43,9 +43,9 @@ def state_dir() -> Path:
 class Ports:
     """Every fixed port the local backend opens, all on 127.0.0.1.
 
-    Worker node i uses ``metrics + 1 + i`` and ``agent + 1 + i``. All are below 32768, outside Linux's
-    ephemeral range (32768-60999): a port there can be taken at any moment as the local end of some
-    outgoing connection (a kernel's, a browser's), which is why the agent is not on Ray's default 52365.
+    Worker node i uses ``metrics + 1 + i`` and ``agent + 1 + i``. None is in Linux's ephemeral range
+    (32768-60999: a port there can be taken at any moment as the local end of some outgoing connection,
+    which is why the agent is not on Ray's default 52365) nor in Ray's own worker port range (10002-19999).
     """
 
     serve: int = 8000
@@ -53,7 +53,7 @@ class Ports:
     gcs: int = 6379
     metrics: int = 8080
     client: int = 10001
-    agent: int = 18365
+    agent: int = 23365
     grafana: int = 3000  # kind/kubernetes only: port-forward of Grafana (lesson 06, optional)
     prometheus: int = 9090  # kind/kubernetes only: port-forward of Prometheus
 

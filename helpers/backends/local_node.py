@@ -5,7 +5,7 @@ so a worker node is started with Ray's node API, as ``ray.cluster_utils.Cluster`
 processes of the node are children of this one and die with it: killing this process is how
 the tutorial simulates losing a node.
 
-    python -m helpers.backends.local_node --gcs 127.0.0.1:6379 --agent-port 18366 ...
+    python -m helpers.backends.local_node --gcs 127.0.0.1:6379 --agent-port 23366 ...
 """
 
 from __future__ import annotations

@@ -66,9 +66,15 @@ def test_summary_table_names_the_failing_notebook():
     assert total.split() == ["total", "3.0"]
 
 
-def test_fixed_ports_stay_out_of_the_ephemeral_range():
-    """A fixed port in 32768-60999 can be the local end of any outgoing connection at any moment."""
+def test_fixed_ports_stay_out_of_the_ephemeral_range_and_rays_worker_ports():
+    """A fixed port in 32768-60999 can be the local end of any outgoing connection at any moment, and Ray
+    refuses to start when one is inside its worker port range (min/max_worker_port: 10002-19999)."""
+    from ray.scripts.scripts import start
+
     from helpers import config
 
+    defaults = {p.name: p.default for p in start.params}
+    low, high = defaults["min_worker_port"], defaults["max_worker_port"]
     for port in config.Ports().named(workers=8).values():
         assert port < 32768, port
+        assert not low <= port <= high, port
