@@ -280,6 +280,16 @@ def route_proof(backend, manifest: RayServiceManifest, n: int = 10) -> dict[str,
 
 def lab03_answer(num_replicas: int, max_replicas_per_node: int | None, retries: bool) -> Path:
     """Check the choices' types and save them as the lab's answer file."""
+    problems = _choice_problems(num_replicas, max_replicas_per_node, retries)
+    if problems:
+        raise ValueError("; ".join(problems))
+    path = answer_file("lab03")
+    choice = {"num_replicas": num_replicas, "max_replicas_per_node": max_replicas_per_node, "retries": retries}
+    statefile.write(path, choice)
+    return path
+
+
+def _choice_problems(num_replicas: Any, max_replicas_per_node: Any, retries: Any) -> list[str]:
     problems = []
     if not isinstance(num_replicas, int) or isinstance(num_replicas, bool) or not 1 <= num_replicas <= 4:
         problems.append(f"NUM_REPLICAS = {num_replicas!r}: write a whole number from 1 to 4")
@@ -287,12 +297,7 @@ def lab03_answer(num_replicas: int, max_replicas_per_node: int | None, retries: 
         problems.append(f"MAX_REPLICAS_PER_NODE = {max_replicas_per_node!r}: write None or a whole number >= 1")
     if not isinstance(retries, bool):
         problems.append(f"CLIENT_RETRIES = {retries!r}: write True or False")
-    if problems:
-        raise ValueError("; ".join(problems))
-    path = answer_file("lab03")
-    choice = {"num_replicas": num_replicas, "max_replicas_per_node": max_replicas_per_node, "retries": retries}
-    path.write_text(json.dumps(choice, indent=2))
-    return path
+    return problems
 
 
 def lab03_manifest(num_replicas: int, max_replicas_per_node: int | None) -> RayServiceManifest:
@@ -312,7 +317,10 @@ def lab03(backend, path: str | Path | None = None, rate: float = 20.0) -> CheckR
     choice = _read_json(path)
     if not choice:
         return _fail(lab, f"{_shown(path)} is missing: run the cell that saves your choices (lab03_answer).")
-    n, spread, retries = choice["num_replicas"], choice["max_replicas_per_node"], choice["retries"]
+    n, spread, retries = (choice.get(k) for k in ("num_replicas", "max_replicas_per_node", "retries"))
+    problems = _choice_problems(n, spread, retries)  # the file may have been edited by hand
+    if problems:
+        return _fail(lab, f"{_shown(path)}: {'; '.join(problems)}.")
     nodes = 1 + sum(g.replicas for g in load_manifest(BASELINE).worker_groups)
     if spread is not None and n > spread * nodes:
         return _fail(

@@ -196,3 +196,9 @@ def test_solutions_can_run_twice(lab):
     from helpers.manifests import load_manifest
 
     load_manifest(path)  # still valid
+
+
+def test_lab03_hand_edited_answer_file_is_checked_before_anything_runs():
+    checks.answer_file("lab03").write_text('{"num_replicas": "two", "retries": true}')
+    result = checks.lab03(backend=None)
+    assert not result.passed and "NUM_REPLICAS = 'two'" in result.hint
