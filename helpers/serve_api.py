@@ -16,6 +16,8 @@ from typing import Any
 import requests
 
 PATH = "/api/serve/applications/"
+# The first PUT to a new cluster starts Serve's controller first: over 10 s on a busy 2-core machine.
+PUT_TIMEOUT = 60.0
 
 
 class ServeAPIError(RuntimeError):
@@ -33,10 +35,10 @@ class ServeAPI:
         token = self.token()
         return {"Authorization": f"Bearer {token}"} if token else {}
 
-    def _call(self, method: str, path: str = PATH, **kwargs) -> requests.Response:
+    def _call(self, method: str, path: str = PATH, timeout: float | None = None, **kwargs) -> requests.Response:
         try:
             response = self._session.request(
-                method, self.url + path, timeout=self.timeout, headers=self._headers(), **kwargs
+                method, self.url + path, timeout=timeout or self.timeout, headers=self._headers(), **kwargs
             )
         except requests.RequestException as exc:
             raise ServeAPIError(f"cannot reach the Ray dashboard at {self.url}: {exc}") from None
@@ -52,7 +54,7 @@ class ServeAPI:
 
     def put_config(self, serve_config: dict[str, Any]) -> None:
         """Deploy ``serve_config`` (replaces the whole config: omitted applications are deleted)."""
-        self._call("PUT", json=serve_config)
+        self._call("PUT", json=serve_config, timeout=max(self.timeout, PUT_TIMEOUT))
 
     def details(self) -> dict[str, Any]:
         """The Serve instance details: applications, deployments, replicas, proxies."""
