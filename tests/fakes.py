@@ -51,7 +51,7 @@ class FakeCommands:
         """A port-forward: listen where `kubectl port-forward --address A L:R` would."""
         self.started.append(list(args))
         address = args[args.index("--address") + 1]
-        local = args[-1].split(":")[0]
+        local = next(a for a in args if a.count(":") == 1 and a.replace(":", "").isdigit()).split(":")[0]
         return procs.start_detached([sys.executable, "-c", LISTENER, address, local], env, log).pid
 
     def commands_of(self, tool: str) -> list[list[str]]:

@@ -12,7 +12,7 @@ def get_backend(name: str = config.DEFAULT_BACKEND, **kwargs) -> Backend:
     if key == "local":
         from helpers.backends.local import LocalBackend
 
-        kwargs.pop("namespace", None)  # one local cluster per machine: no namespaces
+        # One local cluster per machine: the namespace only names the kubectl commands the lessons show.
         return LocalBackend(**kwargs)
     if key == "kind":
         from helpers.backends.kind import KindBackend

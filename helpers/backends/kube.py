@@ -19,26 +19,13 @@ from helpers import config, procs, statefile
 from helpers import status as status_mod
 from helpers.backends.base import BackendError, DeployFailedError, NotRunningError
 from helpers.backends.commands import Commands
+from helpers.kubectl import Command, Kubectl, head_service, ray_pod_selector, serve_service
 from helpers.manifests import RayServiceManifest, as_manifest, lint_before_apply
 from helpers.progress import wait_for
 from helpers.serve_api import ServeAPI, ServeAPIError
 
 APP_CODE_CONFIGMAP = "rayservice-tutorial-apps"  # mounted at /home/ray/apps by every manifest
 DEFAULT_NAMESPACE = "rayservice-tutorial"
-
-
-def head_service(name: str) -> str:
-    return f"{name}-head-svc"
-
-
-def serve_service(name: str) -> str:
-    return f"{name}-serve-svc"
-
-
-def ray_pod_selector(cluster: str, node_type: str | None = None) -> str:
-    """KubeRay's pod labels: ray.io/cluster=<RayCluster>, ray.io/node-type=head|worker."""
-    selector = f"ray.io/cluster={cluster}"
-    return selector + (f",ray.io/node-type={node_type}" if node_type else "")
 
 
 class KubernetesBackend:
@@ -59,6 +46,7 @@ class KubernetesBackend:
         self.ports = ports or config.Ports()
         self.commands = commands or Commands()
         self._api = api
+        self.kubectl = Kubectl(namespace, context)  # every kubectl command shown or run comes from here
         self._token: tuple[str, str] | None = None  # (Secret name, token) once read
         digest = hashlib.sha1(f"{self.state_dir}:{self.name}:{namespace}".encode()).hexdigest()[:8]
         self.marker = f"{self.name}-{digest}"
@@ -76,9 +64,15 @@ class KubernetesBackend:
             self._api = KubeAPI(self.context)
         return self._api
 
-    def kubectl(self, *args: str) -> list[str]:
-        context = ["--context", self.context] if self.context else []
-        return ["kubectl", *context, "--namespace", self.namespace, *args]
+    def on_kubernetes(self, command: Command) -> str:
+        """Run ``command`` (from ``self.kubectl``) for real and print it with its real output."""
+        if command.long_running:
+            raise BackendError(f"`{command.text}` runs until stopped: the backend starts it itself.")
+        print(f"$ {command.text}")
+        result = self.commands.run(list(command.args), check=False, timeout=120)
+        output = (result.stdout + result.stderr).rstrip()
+        print(output)
+        return output
 
     def _state(self) -> dict[str, Any]:
         return statefile.read(self.state_file) or {}
@@ -315,7 +309,7 @@ class KubernetesBackend:
             holder = procs.port_holder(local)
             if holder:
                 raise BackendError(f"Cannot forward {service}: port {local} is in use by {holder}.")
-            args = self.kubectl("port-forward", "--address", config.LOOPBACK, f"svc/{service}", f"{local}:{remote}")
+            args = list(self.kubectl.port_forward(service, local, remote).args)
             env = {**os.environ, procs.MARKER_VAR: self.marker}
             forwards[label] = self.commands.start(args, env, self.log_dir / f"port-forward-{label}.log")
             self._save(state)
@@ -380,7 +374,7 @@ class KubernetesBackend:
         details = self.serve_api.details()
         head_node = (details.get("controller_info") or {}).get("node_id")
         old = ((details.get("proxies") or {}).get(head_node) or {}).get("actor_id")
-        self.commands.run(self.kubectl("exec", name, "--", "pkill", "-9", "-f", "ray::ProxyActor"))
+        self.commands.run(list(self.kubectl.exec(name, "pkill", "-9", "-f", "ray::ProxyActor").args))
         return {"pod": name, "node_id": head_node, "proxy_actor": old}
 
     def proxies(self) -> dict[str, dict[str, Any]]:
@@ -414,7 +408,7 @@ class KubernetesBackend:
         if not pods:
             raise BackendError(f"No pod has the replica's node IP {victim['node_ip']}.")
         pod = pods[0]["metadata"]["name"]
-        self.commands.run(self.kubectl("exec", pod, "--", "kill", "-9", str(victim["pid"])))
+        self.commands.run(list(self.kubectl.exec(pod, "kill", "-9", str(victim["pid"])).args))
         return {"pod": pod, "pid": victim["pid"], "replica": victim["replica_id"]}
 
     def upgrade_cluster(self, manifest: RayServiceManifest | str | Path, revision: str) -> RayServiceManifest:
@@ -471,11 +465,8 @@ class KubernetesBackend:
         # Ray writes its Grafana dashboards into the head pod; ship them to Grafana's sidecar.
         (head,) = self.ray_pods("head")
         with tempfile.TemporaryDirectory() as tmp:
-            self.commands.run(
-                self.kubectl(
-                    "cp", f"{head['metadata']['name']}:/tmp/ray/session_latest/metrics/grafana/dashboards", tmp
-                )
-            )
+            source = f"{head['metadata']['name']}:/tmp/ray/session_latest/metrics/grafana/dashboards"
+            self.commands.run(list(self.kubectl.cp(source, tmp).args))
             dashboards = {p.name: p.read_text() for p in sorted(Path(tmp).glob("*.json"))}
         self.api.apply(
             {
@@ -490,17 +481,7 @@ class KubernetesBackend:
             ("grafana", "prometheus-grafana", self.ports.grafana, 80),
             ("prometheus", "prometheus-kube-prometheus-prometheus", self.ports.prometheus, 9090),
         ):
-            args = [
-                "kubectl",
-                *(["--context", self.context] if self.context else []),
-                "--namespace",
-                ns,
-                "port-forward",
-                "--address",
-                config.LOOPBACK,
-                f"svc/{service}",
-                f"{local}:{remote}",
-            ]
+            args = list(Kubectl(ns, self.context).port_forward(service, local, remote).args)
             env = {**os.environ, procs.MARKER_VAR: self.marker}
             self.commands.start(args, env, self.log_dir / f"port-forward-{label}.log")
             urls[label] = f"http://{config.LOOPBACK}:{local}"

@@ -22,6 +22,7 @@ from typing import Any
 from helpers import config, procs, statefile
 from helpers import status as status_mod
 from helpers.backends.base import BackendError, DeployFailedError, KindOnly, NotRunningError
+from helpers.kubectl import Command, Kubectl, show_local
 from helpers.manifests import RayServiceManifest, as_manifest, lint_before_apply
 from helpers.progress import wait_for
 from helpers.serve_api import ServeAPI, ServeAPIError
@@ -34,7 +35,11 @@ LOOPBACK_HOOK_DIR = Path(__file__).parent / "loopback"
 class LocalBackend:
     name = "local"
 
-    def __init__(self, state_dir: Path | None = None, ports: config.Ports | None = None):
+    def __init__(
+        self, state_dir: Path | None = None, ports: config.Ports | None = None, namespace: str = "rayservice-tutorial"
+    ):
+        # No Kubernetes here: the namespace only names the kubectl commands the lessons show.
+        self.kubectl = Kubectl(namespace)
         self.state_dir = Path(state_dir or config.state_dir())
         self.ports = ports or config.Ports()
         digest = hashlib.sha1(str(self.state_dir).encode()).hexdigest()[:8]
@@ -45,6 +50,10 @@ class LocalBackend:
         self.token_file = self.state_dir / "auth_token"  # Ray's token when the manifest asks for authOptions
         self.log_dir = self.state_dir / "logs"
         self.api = ServeAPI(self.urls()["dashboard"], token=self.token)
+
+    def on_kubernetes(self, command: Command) -> None:
+        """Show ``command`` (from ``self.kubectl``) and what this backend does in its place; run nothing."""
+        print(show_local(command))
 
     # -- addresses -------------------------------------------------------------------------
 

@@ -20,7 +20,8 @@ from helpers.manifests import load_manifest
 from ..fakes import FakeCommands, FakeKube, pod, rayservice
 
 PORTS = config.Ports(serve=29000, dashboard=29265, metrics=29080)
-CTX = ["kubectl", "--context", "kind-rayservice-tutorial", "--namespace", "rayservice-tutorial"]
+CTX = ["kubectl", "--context", "kind-rayservice-tutorial"]
+NS = ["-n", "rayservice-tutorial"]
 HELLO = load_manifest("manifests/ray-service.yaml")
 DOCKER_OK = {("docker", "info"): (0, "28.2.2 25769803776", "")}
 
@@ -237,9 +238,9 @@ def test_wait_ready_waits_for_the_new_generation_then_forwards_ports(kind):
     backend.wait_ready(timeout=30)
     assert [c for c in kube.calls if c[0] == "get_rayservice"].__len__() >= 3
     assert commands.started == [
-        CTX + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-head-svc", "29265:8265"],
-        CTX + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-serve-svc", "29000:8000"],
-        CTX + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-head-svc", "29080:8080"],
+        CTX + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-head-svc", "29265:8265"] + NS,
+        CTX + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-serve-svc", "29000:8000"] + NS,
+        CTX + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-head-svc", "29080:8080"] + NS,
     ]
     # The stand-in forwards really listen: on loopback only.
     assert {port for _, port, _ in backend.listeners()} == {29000, 29265, 29080}
@@ -258,7 +259,9 @@ def test_a_dead_port_forward_is_restarted(kind):
     serve_pid = backend._state()["forwards"]["serve"]
     procs.stop_groups([serve_pid], grace=1)  # e.g. the pod behind it was deleted
     backend.ensure_port_forwards()
-    assert len(commands.started) == 4 and commands.started[-1][-2:] == ["svc/ray-serve-app-serve-svc", "29000:8000"]
+    assert (
+        len(commands.started) == 4 and commands.started[-1][-4:] == ["svc/ray-serve-app-serve-svc", "29000:8000"] + NS
+    )
 
 
 def test_wait_ready_surfaces_deploy_failed(kind):
@@ -317,7 +320,7 @@ def test_faults_use_kuberay_labels(kind):
     backend.serve_api = StubServeAPI(SERVE_DETAILS)
     killed = backend.kill_replica("hello")
     assert killed == {"pod": "ray-serve-app-abcde-head-x1", "pid": 321, "replica": "abc"}
-    assert commands.calls[-1] == CTX + ["exec", "ray-serve-app-abcde-head-x1", "--", "kill", "-9", "321"]
+    assert commands.calls[-1] == CTX + ["exec", "ray-serve-app-abcde-head-x1", "--", "kill", "-9", "321"] + NS
     table = backend.nodes_table().splitlines()
     assert table[2].split() == ["ray-serve-app-abcde-head-x1", "headgroup", "Running"]
     assert table[3].split() == ["ray-serve-app-abcde-workers-worker-a1", "workers", "Running"]
@@ -396,10 +399,10 @@ def test_install_monitoring_prometheus_podmonitors_and_ray_dashboards(tmp_path):
     def copy_dashboards(args):  # `kubectl cp <head>:/tmp/ray/.../dashboards <dir>` writes the JSON files
         from pathlib import Path
 
-        Path(args[-1], "serve_grafana_dashboard.json").write_text(_json.dumps({"title": "Serve"}))
+        Path(args[args.index("cp") + 2], "serve_grafana_dashboard.json").write_text(_json.dumps({"title": "Serve"}))
         return (0, "", "")
 
-    commands.responses[tuple(CTX[:5]) + ("cp",)] = copy_dashboards
+    commands.responses[(*CTX, "cp")] = copy_dashboards
     kube = FakeKube()
     backend = KindBackend(state_dir=tmp_path, ports=ports, commands=commands, api=kube)
     backend.apply(HELLO)
@@ -430,9 +433,16 @@ def test_install_monitoring_prometheus_podmonitors_and_ray_dashboards(tmp_path):
         assert dashboards["metadata"]["labels"] == {"grafana_dashboard": "1"}
         assert list(dashboards["data"]) == ["serve_grafana_dashboard.json"]
         cp = next(c for c in commands.calls if "cp" in c)
-        assert cp[-2] == "ray-serve-app-abcde-head-x1:/tmp/ray/session_latest/metrics/grafana/dashboards"
+        assert (
+            cp[cp.index("cp") + 1] == "ray-serve-app-abcde-head-x1:/tmp/ray/session_latest/metrics/grafana/dashboards"
+        )
         assert urls == {"grafana": "http://127.0.0.1:29300", "prometheus": "http://127.0.0.1:29090"}
-        assert commands.started[-1][-2:] == ["svc/prometheus-kube-prometheus-prometheus", "29090:9090"]
+        assert commands.started[-1][-4:] == [
+            "svc/prometheus-kube-prometheus-prometheus",
+            "29090:9090",
+            "-n",
+            "prometheus-system",
+        ]
         assert "--address" in commands.started[-1] and "127.0.0.1" in commands.started[-1]
     finally:
         backend.stop_port_forwards()

@@ -1,0 +1,197 @@
+"""The kubectl commands a learner types, built in one place.
+
+Every "On Kubernetes" cell of the lessons shows a command from here, and the kind/kubernetes backends
+run exactly that command (the same ``Command`` object), so what a lesson shows and what the backend
+does cannot drift apart. The local backend has no Kubernetes: it shows the command and says in one
+line what it does instead (``Command.local``), never an invented output.
+
+    kubectl = Kubectl("rayservice-tutorial")
+    kubectl.wait_ready("ray-serve-app", timeout=300).text
+    # 'kubectl wait rayservice/ray-serve-app --for=condition=Ready --timeout=300s -n rayservice-tutorial'
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from helpers import config
+
+# KubeRay's names for what it creates from a RayService called <name>.
+HEAD_NODE_LABEL = "ray.io/node-type=head"
+WORKER_NODE_LABEL = "ray.io/node-type=worker"
+
+
+def head_service(name: str) -> str:
+    """The head Service: dashboard 8265, GCS 6379, client 10001, metrics 8080, serve 8000."""
+    return f"{name}-head-svc"
+
+
+def serve_service(name: str) -> str:
+    """The serve Service: port 8000, backed only by pods whose proxy can serve (label ray.io/serve=true)."""
+    return f"{name}-serve-svc"
+
+
+def ray_pod_selector(cluster: str, node_type: str | None = None) -> str:
+    """KubeRay's pod labels: ray.io/cluster=<RayCluster>, ray.io/node-type=head|worker."""
+    selector = f"ray.io/cluster={cluster}"
+    return selector + (f",ray.io/node-type={node_type}" if node_type else "")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One kubectl command: its arguments, and what the local backend does in its place."""
+
+    args: tuple[str, ...]
+    local: str  # one line: what the local backend does instead (it has no Kubernetes)
+    long_running: bool = False  # a port-forward: started in the background, never waited for
+
+    @property
+    def text(self) -> str:
+        return shlex.join(self.args)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Kubectl:
+    """Builds kubectl commands for one namespace (and, optionally, one kubeconfig context)."""
+
+    def __init__(self, namespace: str, context: str | None = None):
+        self.namespace = namespace
+        self.context = context
+
+    def _cmd(self, *args: str, local: str, long_running: bool = False, namespaced: bool = True) -> Command:
+        context = ("--context", self.context) if self.context else ()
+        namespace = ("-n", self.namespace) if namespaced else ()
+        return Command(("kubectl", *context, *args, *namespace), local, long_running)
+
+    # -- the RayService ----------------------------------------------------------------------
+
+    def apply(self, path: str) -> Command:
+        return self._cmd(
+            "apply",
+            "--server-side",
+            "-f",
+            path,
+            local="the local backend sends spec.serveConfigV2 to the Ray dashboard itself "
+            "(PUT /api/serve/applications/), as the operator does",
+        )
+
+    def get_rayservice(self, name: str, output: str | None = None) -> Command:
+        extra = ("-o", output) if output else ()
+        return self._cmd(
+            "get",
+            f"rayservice/{name}",
+            *extra,
+            local="the local backend builds the same status from Serve's REST API (GET /api/serve/applications/)",
+        )
+
+    def describe_rayservice(self, name: str) -> Command:
+        return self._cmd(
+            "describe",
+            f"rayservice/{name}",
+            local="the local backend has no RayService object: backend.status() is its status",
+        )
+
+    def wait_ready(self, name: str, timeout: float = 300) -> Command:
+        return self._cmd(
+            "wait",
+            f"rayservice/{name}",
+            "--for=condition=Ready",
+            f"--timeout={int(timeout)}s",
+            local="the local backend polls Serve's REST API every 2 s, as the operator does, "
+            "until every application is RUNNING",
+        )
+
+    def get_rayclusters(self) -> Command:
+        return self._cmd(
+            "get",
+            "rayclusters",
+            local="the local backend runs one Ray cluster of local processes, no RayCluster object",
+        )
+
+    def get_pods(self, selector: str = "ray.io/is-ray-node=yes") -> Command:
+        return self._cmd(
+            "get",
+            "pods",
+            "-l",
+            selector,
+            "-o",
+            "wide",
+            local="the local backend's Ray nodes are processes on 127.0.0.1: backend.nodes_table() lists them",
+        )
+
+    def get_services(self, name: str) -> Command:
+        return self._cmd(
+            "get",
+            "services",
+            "-l",
+            f"ray.io/originated-from-cr-name={name}",
+            local="the local backend has no Services: its ports listen on 127.0.0.1 directly",
+        )
+
+    def port_forward(self, service: str, local_port: int, remote_port: int) -> Command:
+        return self._cmd(
+            "port-forward",
+            "--address",
+            config.LOOPBACK,
+            f"svc/{service}",
+            f"{local_port}:{remote_port}",
+            local="the local backend needs no forward: Ray listens on 127.0.0.1 already",
+            long_running=True,
+        )
+
+    def delete_pod(self, pod: str) -> Command:
+        return self._cmd(
+            "delete",
+            "pod",
+            pod,
+            "--wait=false",
+            local="the local backend stops the Ray node process that plays this pod",
+        )
+
+    def logs(self, pod: str, tail: int = 20, container: str | None = None) -> Command:
+        extra = ("-c", container) if container else ()
+        return self._cmd(
+            "logs",
+            pod,
+            *extra,
+            f"--tail={tail}",
+            local="the local backend's Ray logs are files under its temp dir (backend.describe() names it)",
+        )
+
+    def events(self, name: str) -> Command:
+        return self._cmd(
+            "events",
+            "--for",
+            f"rayservice/{name}",
+            local="the local backend has no Kubernetes events: the wait's status line shows each change",
+        )
+
+    def exec(self, pod: str, *command: str) -> Command:
+        return self._cmd(
+            "exec",
+            pod,
+            "--",
+            *command,
+            local="the local backend runs the same command on this machine, against the process it started",
+        )
+
+    def cp(self, source: str, target: str) -> Command:
+        return self._cmd("cp", source, target, local="the local backend reads the file directly")
+
+    def delete_rayservice(self, name: str) -> Command:
+        return self._cmd(
+            "delete",
+            f"rayservice/{name}",
+            local="the local backend deletes every application (PUT of an empty config) and stops Ray",
+        )
+
+
+def show_local(command: Command) -> str:
+    """What the local backend prints for ``command``: the command, then what it does instead."""
+    return f"$ {command.text}\n(local backend, no Kubernetes here: {command.local}.)"
+
+
+__all__ = ["Command", "Kubectl", "head_service", "ray_pod_selector", "serve_service", "show_local"]
