@@ -8,11 +8,12 @@ STAMP   := $(VENV)/.installed
 BACKEND ?= local
 PYTEST  := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: bench notebooks help run test test-unit test-kind workshop-prep lab down clean lock venv reset lint grade
+.PHONY: bench notebooks help run test test-fast test-unit test-kind workshop-prep lab down clean lock venv reset lint grade
 
 help:
 	@echo "make run       execute every notebook (BACKEND=$(BACKEND)) and print a summary"
 	@echo "make test      the whole test suite (unit, integration, notebooks)"
+	@echo "make test-fast ruff and the unit tests (no Ray cluster; the inner loop)"
 	@echo "make lab       JupyterLab on 127.0.0.1"
 	@echo "make down      stop everything the tutorial started (BACKEND=kind deletes the kind cluster)"
 	@echo "make reset     down, then a fresh cluster (a learner's clean slate; labs/answers/ is kept)"
@@ -49,6 +50,12 @@ test: $(STAMP)
 # Figures for the README: scenarios under traffic and every lesson, twice; medians in build/bench.json.
 bench: $(STAMP)
 	$(BIN)/python -m helpers bench --runs 2
+
+# The inner loop: lint and unit tests, no Ray cluster (under 2 minutes).
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(PYTEST) tests/unit
 
 test-unit: $(STAMP)
 	$(PYTEST) tests/unit

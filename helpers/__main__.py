@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--backend", default=config.DEFAULT_BACKEND)
     refresh = sub.add_parser("refresh", help="re-record the reference outputs stored in notebooks/ (maintainers)")
     refresh.add_argument("--backend", default=config.DEFAULT_BACKEND)
+    refresh.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="only these (default: every lesson)")
     up = sub.add_parser("up", help="start the cluster (and apply a manifest)")
     up.add_argument("manifest", nargs="?", default="manifests/ray-service.yaml")
     up.add_argument("--backend", default=config.DEFAULT_BACKEND)
@@ -63,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
             from helpers import runner
 
             try:
-                runner.refresh()
+                from pathlib import Path
+
+                runner.refresh([Path(p).resolve() for p in args.notebooks] or None)
             finally:
                 backend.down()
             return 0
