@@ -54,3 +54,60 @@ def problems(obj: Any, schema: dict[str, Any]) -> list[str]:
         path = ".".join(str(p) for p in error.path) or "(root)"
         out.append(f"{path}: {error.message[:300]}")
     return out
+
+
+# -- the structural extract kept in tests/data/ -------------------------------------------------------
+# KubeRay's CRD files carry KubeRay's description prose; the schema tests only need the facts (fields,
+# types, enums, defaults, required, patterns). The extract keeps exactly those, so the tests run in any
+# clone. Regenerate with `python -m helpers.crd_schema` when the pinned KubeRay version changes.
+
+EXTRACT = Path(__file__).resolve().parents[1] / "tests" / "data" / "kuberay-v1.7.0" / "rayservice.v1.schema.json"
+SOURCE = "ray.io_rayservices.yaml of KubeRay v1.7.0 (https://github.com/ray-project/kuberay, tag v1.7.0)"
+PROSE = ("description",)
+
+
+def structural(schema: Any) -> Any:
+    """``schema`` without its prose: every key but ``description``, recursively (property names kept)."""
+    if isinstance(schema, dict):
+        return {k: structural(v) for k, v in schema.items() if k not in PROSE or _is_property_map(schema)}
+    if isinstance(schema, list):
+        return [structural(v) for v in schema]
+    return schema
+
+
+def _is_property_map(node: dict[str, Any]) -> bool:
+    # Inside "properties" the keys are field names: a field called "description" must stay.
+    return all(isinstance(v, dict) for v in node.values()) and "type" not in node
+
+
+def extract(crd_path: Path, version: str = "v1") -> dict[str, Any]:
+    return {
+        "source": SOURCE,
+        "license": "Apache-2.0, see NOTICE next to this file",
+        "generated_by": "python -m helpers.crd_schema",
+        "version": version,
+        "schema": structural(load_schema(crd_path, version)),
+    }
+
+
+def load_extract(path: Path = EXTRACT) -> dict[str, Any]:
+    """The RayService v1 schema from the committed extract (no KubeRay files needed)."""
+    import json
+
+    return json.loads(Path(path).read_text())["schema"]
+
+
+def write_extract(crd_path: Path, out: Path = EXTRACT) -> Path:
+    import json
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(extract(crd_path), sort_keys=True, separators=(",", ":")) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    import sys
+
+    crd = Path(sys.argv[1]) if len(sys.argv) > 1 else EXTRACT.parents[3].parent / "shared" / "kuberay-v1.7.0"
+    crd = crd / "ray.io_rayservices.yaml" if crd.is_dir() else crd
+    print(f"wrote {write_extract(crd)} from {crd}")
