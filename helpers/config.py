@@ -21,6 +21,11 @@ PROMETHEUS_STACK_CHART = "prometheus-community/kube-prometheus-stack"
 PROMETHEUS_STACK_VERSION = "80.4.1"
 MONITORING_NAMESPACE = "prometheus-system"
 KIND_NODE_IMAGE = "kindest/node:v1.33.1"  # the default node image of kind v0.29.0
+# The tools the kind-e2e workflow installs, pinned together: kind whose default node image is the one above,
+# kubectl within one minor version of that node's Kubernetes (kubectl's supported skew), Helm 3.
+KIND_VERSION = "v0.29.0"
+KUBECTL_VERSION = "v1.33.1"
+HELM_VERSION = "v3.17.3"
 
 # Where things live.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
