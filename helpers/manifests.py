@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from helpers import config
+from helpers.errors import ShownAsMessage
 from helpers.lint import API_VERSION, MAX_NAME_LENGTH, Finding, check, parse, worker_replicas
 from helpers.lint import containers as _containers
 from helpers.lint import num_cpus as _num_cpus
@@ -22,7 +23,7 @@ from helpers.lint import num_cpus as _num_cpus
 __all__ = ["API_VERSION", "MAX_NAME_LENGTH", "ManifestError", "RayServiceManifest", "load_manifest", "validate"]
 
 
-class ManifestError(ValueError):
+class ManifestError(ShownAsMessage, ValueError):
     """A manifest that KubeRay or Ray Serve would reject; ``problems`` lists each mistake."""
 
     def __init__(self, source: str, problems: list[str], findings: list[Finding] | None = None):

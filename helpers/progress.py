@@ -11,7 +11,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from helpers.errors import ShownAsMessage
+
 T = TypeVar("T")
+
+
+class WaitTimeout(ShownAsMessage, TimeoutError):
+    """A wait that timed out: what was awaited, the last state seen, and what the cluster looks like."""
 
 
 def _in_notebook() -> bool:
@@ -103,4 +109,4 @@ def wait_for(
         raise
     extra = on_timeout() if on_timeout else ""
     line.failed(f"timed out; last state: {detail}")
-    raise TimeoutError(f"Waited {timeout:.0f} s for {what}; last state: {detail}." + (f"\n{extra}" if extra else ""))
+    raise WaitTimeout(f"Waited {timeout:.0f} s for {what}; last state: {detail}." + (f"\n{extra}" if extra else ""))

@@ -140,3 +140,34 @@ def running_replicas(status: dict[str, Any]) -> int:
         for app in status["activeServiceStatus"]["applicationStatuses"].values()
         for d in app["serveDeploymentStatuses"].values()
     )
+
+
+def stuck(status: dict[str, Any]) -> list[str]:
+    """Serve's own message for every application and deployment that is not RUNNING/HEALTHY, first line
+    first: 'predict-c/Model UPDATING: Deployment ... has 1 replicas that have taken more than 30s to be
+    scheduled ... Resources required for each replica: {"CPU": 1} ...'."""
+    lines = []
+    for app_name, app in status["activeServiceStatus"]["applicationStatuses"].items():
+        if app.get("status") == "RUNNING":
+            continue
+        deployments = app.get("serveDeploymentStatuses") or {}
+        said = False
+        for dep_name, dep in deployments.items():
+            if dep.get("status") not in ("HEALTHY", "") and dep.get("message"):
+                lines.append(f"{app_name}/{dep_name} {dep['status']}: {' '.join(dep['message'].split())}")
+                said = True
+        if not said:
+            message = " ".join((app.get("message") or "no message from Serve yet").split())
+            lines.append(f"{app_name} {app.get('status') or 'NOT_STARTED'}: {message}")
+    return lines
+
+
+def timeout_report(status: dict[str, Any] | None) -> str:
+    """What a timed-out wait says first: Serve's messages, then a short status table."""
+    if not status:
+        return "No status could be read from Serve's API during the wait."
+    from helpers.display import status_table
+
+    messages = stuck(status)
+    head = "What Serve says:\n  " + "\n  ".join(messages) if messages else "Serve reports nothing stuck."
+    return head + "\n" + status_table(status)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from helpers.errors import ShownAsMessage
 from helpers.manifests import RayServiceManifest
 
 
-class BackendError(RuntimeError):
+class BackendError(ShownAsMessage, RuntimeError):
     """Something about the cluster is wrong; the message says what and what to do."""
 
 

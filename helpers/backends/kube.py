@@ -263,21 +263,28 @@ class KubernetesBackend:
             reasons = [w.get("reason") for w in waiting if w.get("reason")]
             if status.get("phase") != "Running" or reasons:
                 lines.append(f"pod {meta['name']}: {status.get('phase')} {', '.join(r for r in reasons if r)}")
-        for event in self.api.list_events(self.namespace)[-10:]:
+        # The API lists events by name, not time: newest first by their last (or only) timestamp.
+        for event in newest_first(self.api.list_events(self.namespace))[:10]:
             if event.get("type") == "Warning":
                 involved = event.get("involved_object") or {}
                 lines.append(
                     f"event {involved.get('kind')}/{involved.get('name')}: {event.get('reason')}: "
                     f"{event.get('message')}"
                 )
+        serve = ""
         try:
-            raw = self._resource().get("status") or {}
-            for app, s in ((raw.get("activeServiceStatus") or {}).get("applicationStatuses") or {}).items():
-                if s.get("message"):
-                    lines.append(f"app {app}: {s.get('status')}: {s['message'].strip().splitlines()[-1]}")
+            obj = self._resource()
+            serve = (
+                status_mod.timeout_report(
+                    status_mod.from_custom_resource(obj["metadata"]["name"], obj.get("status") or {}, None)
+                )
+                + "\n"
+            )
         except BackendError:
             pass
-        return "What the cluster looks like:\n  " + ("\n  ".join(lines) or "(no pod problems or warnings found)")
+        return (
+            serve + "What the cluster looks like:\n  " + ("\n  ".join(lines) or "(no pod problems or warnings found)")
+        )
 
     # -- access --------------------------------------------------------------------------------
 
@@ -521,6 +528,25 @@ class KubernetesBackend:
             what = f"deleted RayService {name!r} in {self.namespace!r}" if name else "no RayService to delete"
             print(f"Stopped {stopped} port-forward process(es); {what}.")
         return stopped
+
+
+def newest_first(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events sorted newest first by time (last_timestamp, else event_time, else first_timestamp, else the
+    creation time): the API returns them sorted by name."""
+
+    def when(event: dict[str, Any]) -> str:
+        meta = event.get("metadata") or {}
+        for value in (
+            event.get("last_timestamp"),
+            event.get("event_time"),
+            event.get("first_timestamp"),
+            meta.get("creation_timestamp"),
+        ):
+            if value:
+                return value.isoformat() if hasattr(value, "isoformat") else str(value)
+        return ""
+
+    return sorted(events, key=when, reverse=True)
 
 
 def _pid_alive(pid: int) -> bool:

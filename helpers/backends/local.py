@@ -159,7 +159,7 @@ class LocalBackend:
             {
                 procs.MARKER_VAR: self.marker,
                 "PYTHONPATH": os.pathsep.join(path),
-                # Keeps the node IP at 127.0.0.1 and Ray's listeners on loopback (DESIGN.md §4).
+                # Keeps the node IP at 127.0.0.1 and Ray's listeners on loopback.
                 "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
                 "RAY_USAGE_STATS_ENABLED": "0",
                 # Report metrics every 2 s instead of 10 s, so lesson 06's plots move.
@@ -386,7 +386,7 @@ class LocalBackend:
             return done, status_mod.summary(current)
 
         def diagnose() -> str:
-            return f"Cluster: {self.nodes_table()}\nStatus: {json.dumps(last.get('status'), indent=1)[:3000]}"
+            return status_mod.timeout_report(last.get("status")) + "\n" + self.nodes_table()
 
         return wait_for(f"RayService {service['name']} to be Ready", ready, timeout, on_timeout=diagnose)
 

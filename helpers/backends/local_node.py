@@ -1,6 +1,6 @@
 """One Ray worker node of the local backend, run as its own process.
 
-``ray start --address`` refuses to add nodes when the head is pinned to 127.0.0.1 (DESIGN.md §4),
+``ray start --address`` refuses to add nodes when the head is pinned to 127.0.0.1,
 so a worker node is started with Ray's node API, as ``ray.cluster_utils.Cluster`` does. The Ray
 processes of the node are children of this one and die with it: killing this process is how
 the tutorial simulates losing a node.

@@ -299,7 +299,23 @@ def test_wait_ready_timeout_diagnoses_pods_events_and_apps(kind):
     text = str(info.value)
     assert "pod ray-serve-app-abcde-head-x1: Pending ImagePullBackOff" in text
     assert "event Pod/ray-serve-app-abcde-head-x1: Failed: Back-off pulling image" in text
-    assert "app hello: DEPLOYING: Deploying app 'hello'." in text
+    # Serve's own message comes first, then a short status table, then the pods and events.
+    assert text.index("What Serve says:\n  hello DEPLOYING: Deploying app 'hello'.") < text.index("What the cluster")
+    assert "application  app status" in text
+
+
+def test_recent_warnings_are_the_newest_by_time_not_by_name(kind):
+    import datetime as dt
+
+    from helpers.backends.kube import newest_first
+
+    t0 = dt.datetime(2026, 11, 29, 7, 0, tzinfo=dt.timezone.utc)
+    events = [  # as the API lists them: sorted by name
+        {"metadata": {"name": "a.1"}, "last_timestamp": t0 + dt.timedelta(minutes=5)},
+        {"metadata": {"name": "b.2"}, "last_timestamp": None, "event_time": t0 + dt.timedelta(minutes=9)},
+        {"metadata": {"name": "c.3"}, "last_timestamp": t0},
+    ]
+    assert [e["metadata"]["name"] for e in newest_first(events)] == ["b.2", "a.1", "c.3"]
 
 
 def test_faults_use_kuberay_labels(kind):

@@ -1,4 +1,8 @@
-"""One Ray version everywhere, and a lock that keeps protobuf below 7 (DESIGN.md §4)."""
+"""One Ray version everywhere, and a lock that keeps protobuf below 7.
+
+Ray 2.55.1 with protobuf 7.x fails every Serve deploy (DEPLOY_FAILED: 'FieldDescriptor' object has no
+attribute 'label'); a loose install picks protobuf 7, so the whole resolved environment is locked.
+"""
 
 import re
 
