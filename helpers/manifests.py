@@ -8,6 +8,7 @@ Every problem found is reported at once, each with what to write instead.
 from __future__ import annotations
 
 import copy
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from helpers.lint import API_VERSION, MAX_NAME_LENGTH, Finding, check, parse, wo
 from helpers.lint import containers as _containers
 from helpers.lint import num_cpus as _num_cpus
 
-__all__ = ["API_VERSION", "MAX_NAME_LENGTH", "ManifestError", "RayServiceManifest", "load_manifest", "validate"]
+__all__ = ["API_VERSION", "MAX_NAME_LENGTH", "ManifestError", "RayServiceManifest", "diff", "load_manifest", "validate"]
 
 
 class ManifestError(ShownAsMessage, ValueError):
@@ -69,11 +70,12 @@ class RayServiceManifest:
 
     @property
     def auth_mode(self) -> str:
-        """Ray's authentication: "token" when rayClusterConfig has authOptions (KubeRay's default mode), else
-        "disabled". KubeRay then makes a Secret with a random token and sets RAY_AUTH_MODE/RAY_AUTH_TOKEN on
-        every Ray container; the local backend does the same with a token file in its state folder."""
-        options = self.cluster_config.get("authOptions")
-        return "disabled" if options is None else str(options.get("mode", "token"))
+        """Ray's authentication, exactly as KubeRay v1.7.0 reads it: "token" only for ``authOptions: {mode:
+        token}``, else "disabled" (``authOptions: {}`` still gets a Secret but no auth env vars). With token,
+        KubeRay makes a Secret with a random token and sets RAY_AUTH_MODE/RAY_AUTH_TOKEN on every Ray
+        container; the local backend does the same with a token file in its state folder."""
+        options = self.cluster_config.get("authOptions") or {}
+        return "token" if options.get("mode") == "token" else "disabled"
 
     @property
     def head_num_cpus(self) -> float:
@@ -96,6 +98,37 @@ class RayServiceManifest:
         return path
 
 
+def diff(old: RayServiceManifest, new: RayServiceManifest, name: str | None = None, context: int = 3) -> str:
+    """What changed from ``old`` to ``new``, as a unified diff of the two YAML files (``to_yaml()``):
+    the edit a learner would make by hand in the file before ``kubectl apply -f`` it.
+
+    Both sides are labelled after the file (``a/ray-service.yaml``, ``b/ray-service.yaml``) unless ``name``
+    is given. Returns an empty string when the manifests are the same.
+    """
+    name = name or _file_name(new.source) or _file_name(old.source) or "ray-service.yaml"
+    lines = difflib.unified_diff(
+        _normalized(old).to_yaml().splitlines(keepends=True),
+        _normalized(new).to_yaml().splitlines(keepends=True),
+        fromfile=f"a/{name}",
+        tofile=f"b/{name}",
+        n=context,
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def _normalized(manifest: RayServiceManifest) -> RayServiceManifest:
+    """serveConfigV2 re-written from its parsed content, so that only real changes show in a diff (not
+    indentation or quoting differences between a hand-written file and an edited copy)."""
+    raw = copy.deepcopy(manifest.raw)
+    raw["spec"]["serveConfigV2"] = serve_config_yaml(manifest.serve_config)
+    return RayServiceManifest(raw=raw, serve_config=manifest.serve_config, source=manifest.source)
+
+
+def _file_name(source: str) -> str | None:
+    base = source.removesuffix(" (edited)").strip()
+    return Path(base).name if base.endswith((".yaml", ".yml")) else None
+
+
 class _BlockDumper(yaml.SafeDumper):
     pass
 
@@ -105,6 +138,18 @@ def _str(dumper: yaml.SafeDumper, text: str):
 
 
 _BlockDumper.add_representer(str, _str)
+
+
+class _IndentedDumper(yaml.SafeDumper):
+    """Lists indented under their key (``applications:\n  - name: ...``), as the manifests in manifests/ are."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False):
+        return super().increase_indent(flow, False)
+
+
+def serve_config_yaml(serve_config: dict[str, Any]) -> str:
+    """The text of ``serveConfigV2`` for ``serve_config``, written the way the files in manifests/ write it."""
+    return yaml.dump(serve_config, Dumper=_IndentedDumper, sort_keys=False)
 
 
 def load_manifest(path_or_text: str | Path) -> RayServiceManifest:
@@ -149,7 +194,7 @@ def _edited(source: str) -> str:
 def with_serve_config(manifest: RayServiceManifest, serve_config: dict[str, Any]) -> RayServiceManifest:
     """A copy of ``manifest`` whose serveConfigV2 is ``serve_config`` (validated)."""
     raw = copy.deepcopy(manifest.raw)
-    raw["spec"]["serveConfigV2"] = yaml.safe_dump(serve_config, sort_keys=False)
+    raw["spec"]["serveConfigV2"] = serve_config_yaml(serve_config)
     return validate(raw, _edited(manifest.source))
 
 

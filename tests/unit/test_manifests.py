@@ -146,3 +146,24 @@ def test_with_serve_config_returns_a_validated_copy():
     new_config["applications"][0]["route_prefix"] = 5
     with pytest.raises(ManifestError):
         with_serve_config(manifest, new_config)
+
+
+@pytest.mark.parametrize(
+    "options, mode",
+    [
+        (None, "disabled"),
+        ({}, "disabled"),
+        ({"mode": "disabled"}, "disabled"),
+        ({"mode": "token"}, "token"),
+        ({"secretName": "my-token"}, "disabled"),
+        ({"mode": "token", "secretName": "my-token"}, "token"),
+    ],
+)
+def test_auth_is_on_only_for_mode_token_as_kuberay_reads_it(options, mode):
+    """KubeRay v1.7.0 enables Ray's token auth only for authOptions.mode == token; authOptions: {} makes a
+    Secret but sets no auth env vars."""
+    raw = yaml.safe_load((config.MANIFESTS_DIR / "ray-service.yaml").read_text())
+    raw["spec"]["rayClusterConfig"].pop("authOptions", None)
+    if options is not None:
+        raw["spec"]["rayClusterConfig"]["authOptions"] = options
+    assert validate(raw).auth_mode == mode
