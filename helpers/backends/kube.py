@@ -475,14 +475,8 @@ class KubernetesBackend:
             source = f"{head['metadata']['name']}:/tmp/ray/session_latest/metrics/grafana/dashboards"
             self.commands.run(list(self.kubectl.cp(source, tmp).args))
             dashboards = {p.name: p.read_text() for p in sorted(Path(tmp).glob("*.json"))}
-        self.api.apply(
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": "ray-grafana-dashboards", "namespace": ns, "labels": {"grafana_dashboard": "1"}},
-                "data": dashboards,
-            }
-        )
+        for configmap in dashboard_configmaps(dashboards, ns):
+            self.api.apply(configmap)
         urls = {}
         for label, service, local, remote in (
             ("grafana", "prometheus-grafana", self.ports.grafana, 80),
@@ -528,6 +522,29 @@ class KubernetesBackend:
             what = f"deleted RayService {name!r} in {self.namespace!r}" if name else "no RayService to delete"
             print(f"Stopped {stopped} port-forward process(es); {what}.")
         return stopped
+
+
+CONFIGMAP_LIMIT = 1024 * 1024  # bytes: Kubernetes refuses a bigger object (etcd's limit)
+
+
+def dashboard_configmaps(dashboards: dict[str, str], namespace: str) -> list[dict[str, Any]]:
+    """One ConfigMap per Grafana dashboard (Ray's dashboards together can pass the 1 MiB object limit),
+    labelled for Grafana's sidecar; a single dashboard over the limit is an error that names it."""
+    maps = []
+    for filename, text in sorted(dashboards.items()):
+        size = len(text.encode())
+        if size >= CONFIGMAP_LIMIT - 4096:  # room for the object's metadata
+            raise BackendError(f"Grafana dashboard {filename} is {size} bytes: too big for one ConfigMap (1 MiB).")
+        stem = filename.removesuffix(".json").replace("_", "-").lower()
+        maps.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"ray-{stem}"[:63], "namespace": namespace, "labels": {"grafana_dashboard": "1"}},
+                "data": {filename: text},
+            }
+        )
+    return maps
 
 
 def newest_first(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -445,7 +445,7 @@ def test_install_monitoring_prometheus_podmonitors_and_ray_dashboards(tmp_path):
         assert all(m["spec"]["namespaceSelector"]["matchNames"] == ["rayservice-tutorial"] for m in monitors)
         assert [m["spec"]["selector"]["matchLabels"]["ray.io/node-type"] for m in monitors] == ["head", "worker"]
         assert all(m["spec"]["podMetricsEndpoints"][0]["port"] == "metrics" for m in monitors)
-        (dashboards,) = [c for c in kube.applied("ConfigMap") if c["metadata"]["name"] == "ray-grafana-dashboards"]
+        (dashboards,) = [c for c in kube.applied("ConfigMap") if c["metadata"]["name"] == "ray-serve-grafana-dashboard"]
         assert dashboards["metadata"]["labels"] == {"grafana_dashboard": "1"}
         assert list(dashboards["data"]) == ["serve_grafana_dashboard.json"]
         cp = next(c for c in commands.calls if "cp" in c)
@@ -493,3 +493,23 @@ def test_no_authoptions_no_token_and_no_secret_read(kind):
     assert manifest.auth_mode == "disabled"
     backend.apply(manifest)
     assert backend.token() is None and not [c for c in kube.calls if c[0] == "read_secret"]
+
+
+def test_one_configmap_per_grafana_dashboard_each_below_1_mib():
+    import json as _json
+
+    from helpers.backends.kube import CONFIGMAP_LIMIT, dashboard_configmaps
+
+    # Ray ships several dashboards of a few hundred KiB each: together they pass the limit.
+    big = {
+        f"{name}_grafana_dashboard.json": _json.dumps({"title": name, "panels": ["x" * 300_000]})
+        for name in ("default", "serve", "serve_deployment", "data")
+    }
+    assert sum(len(t) for t in big.values()) > CONFIGMAP_LIMIT
+    maps = dashboard_configmaps(big, "prometheus-system")
+    assert len(maps) == 4 and len({m["metadata"]["name"] for m in maps}) == 4
+    for m in maps:
+        assert len(_json.dumps(m).encode()) < CONFIGMAP_LIMIT
+        assert m["metadata"]["labels"] == {"grafana_dashboard": "1"} and len(m["data"]) == 1
+    with pytest.raises(BackendError, match="huge_grafana_dashboard.json is .* too big"):
+        dashboard_configmaps({"huge_grafana_dashboard.json": "x" * CONFIGMAP_LIMIT}, "prometheus-system")
