@@ -23,10 +23,10 @@ ray_serve_deployment_replica_healthy{{application="hello",deployment="Hello",rep
 """
 
 
-def serve(values):
+def serve(values, text=TEXT):
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
-            body = TEXT.format(**values).encode()
+            body = text.format(**values).encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4")
             self.end_headers()
@@ -61,3 +61,79 @@ def test_snapshots_and_rates():
 
 def test_a_node_that_does_not_answer_is_skipped():
     assert metrics.scrape(["http://127.0.0.1:9/metrics"]) == []
+
+
+HEALTH = """# TYPE ray_serve_deployment_replica_healthy gauge
+{lines}
+# TYPE ray_serve_num_http_requests_total counter
+ray_serve_num_http_requests_total{{application="hello",route="/hello",status_code="200"}} {n}
+"""
+
+
+def health_lines(*replicas):
+    return "\n".join(
+        f'ray_serve_deployment_replica_healthy{{application="{app}",deployment="D",replica="{r}"}} {v}'
+        for app, r, v in replicas
+    )
+
+
+def test_the_health_gauge_is_counted_per_replica_over_a_window():
+    # Ray's agent drops a gauge once scraped, and the controller re-sends an unchanged value every 10 s:
+    # each scrape shows only the replicas reported since the previous one.
+    scrapes = [
+        [("hello", "a", 1.0), ("predict-a", "c", 1.0), ("predict-b", "d", 1.0)],
+        [("hello", "b", 1.0)],
+        [],
+        [("hello", "a", 1.0), ("predict-a", "c", 1.0)],
+        [("predict-b", "d", 1.0), ("hello", "old", 0.0)],
+    ]
+    values = {"lines": "", "n": 0}
+    server, url = serve(values, HEALTH)
+    snaps = []
+    try:
+        for i, replicas in enumerate(scrapes):
+            values["lines"] = health_lines(*replicas)
+            snaps.append(metrics.snapshot([url], 5.0 * i))
+    finally:
+        server.shutdown()
+    assert [s.healthy for s in snaps] == [3, 1, 0, 2, 1]  # what one scrape says: 3, 1, 0, 2, 1
+    latest = metrics.healthy_replicas(snaps, window_s=20)
+    assert sum(1 for v in latest.values() if v >= 1) == 4  # a, b, c, d: the status board's 4 RUNNING
+    assert latest[("hello", "D", "old")] == 0.0  # a stopped replica reports 0 last
+    # A window shorter than the re-send interval misses replicas again.
+    assert sum(1 for v in metrics.healthy_replicas(snaps, window_s=5).values() if v >= 1) == 3
+    rows = metrics.rates(snaps, window_s=20)
+    assert [r["healthy"] for r in rows] == [4]
+
+
+def test_a_steady_rate_reads_as_that_rate_over_a_window_of_several_report_steps():
+    # 20 req/s reported in steps of 40 every 2 s, scraped every second: between two scrapes the
+    # counter moves by 0 or 40 (0 or 40 req/s); over 10 s it reads 20.
+    values = {"lines": "", "n": 0}
+    server, url = serve(values, HEALTH)
+    snaps = []
+    try:
+        for t in range(21):
+            values["n"] = 40 * (t // 2)
+            snaps.append(metrics.snapshot([url], float(t)))
+    finally:
+        server.shutdown()
+    per_scrape = {r["requests_per_s"] for r in metrics.rates(snaps)}
+    assert per_scrape == {0.0, 40.0}
+    windowed = metrics.rates(snaps, window_s=10)
+    assert windowed[0]["t"] == 10.0 and len(windowed) == 11
+    assert {r["requests_per_s"] for r in windowed} == {20.0}
+
+
+def test_latency_quantiles_are_bucket_edges():
+    values = {"n": 10, "e": 0, "b5": 5, "b10": 9}
+    server, url = serve(values)
+    try:
+        snap = metrics.snapshot([url], 0.0, application="hello")
+    finally:
+        server.shutdown()
+    assert metrics.bucket_edges(snap) == [5.0, 10.0]
+    # 10 requests: 5 under 5 ms, 9 under 10 ms, 1 above -> p50 in (0, 5], p99 in (10, +Inf].
+    assert metrics.quantile_bucket(snap.buckets, 50) == (0.0, 5.0)
+    assert metrics.quantile_bucket(snap.buckets, 99) == (10.0, float("inf"))
+    assert metrics.quantile_bucket({}, 50) is None
