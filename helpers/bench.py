@@ -67,16 +67,18 @@ def run_scenarios(backend: LocalBackend, rate: float = 20.0) -> dict[str, Any]:
     v2 = manifests.with_app_env(bonjour, "hello", {"APP_VERSION": "v2"})
     broken = manifests.with_import_path(v2, "hello", "hello_app:no_such_app")
     outcomes = [
-        ("replica_kill", scenarios.replica_crash(backend, **traffic)),
+        ("replica_kill_no_retries", scenarios.replica_crash(backend, retries=False, **traffic)),
         ("worker_loss_no_retries", scenarios.node_loss(backend, retries=False, **traffic)),
         ("worker_loss_retries", scenarios.node_loss(backend, retries=True, **traffic)),
-        ("proxy_kill_retries", scenarios.proxy_loss(backend, **traffic)),
+        ("proxy_kill_retries", scenarios.proxy_loss(backend, retries=True, **traffic)),
+        ("proxy_kill_no_retries", scenarios.proxy_loss(backend, retries=False, **traffic)),
         ("user_config_update", scenarios.update(backend, "user_config changed", bonjour, **traffic)),
         ("env_update", scenarios.update(backend, "APP_VERSION=v2 applied", v2, **traffic)),
         ("bad_update", scenarios.update(backend, "bad import_path applied", broken, **traffic)),
     ]
     figures["scenarios"] = {
-        name: {k: o.to_dict()[k] for k in ("sent", "failed", "recovery_s", "p50_ms", "p99_ms")} for name, o in outcomes
+        name: {k: o.to_dict()[k] for k in ("retries", "sent", "failed", "recovery_s", "p50_ms", "p99_ms")}
+        for name, o in outcomes
     }
     return figures
 

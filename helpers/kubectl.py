@@ -78,6 +78,19 @@ class Kubectl:
             "(PUT /api/serve/applications/), as the operator does",
         )
 
+    def diff(self, path: str) -> Command:
+        """What ``apply(path)`` would change in the live objects (a server-side dry run; changes nothing).
+        ``--force-conflicts``: fields another manager set (the tutorial's backend) are compared, not refused."""
+        return self._cmd(
+            "diff",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            path,
+            local="the local backend has no live object to compare with: manifests.diff() compares the "
+            "manifest with the one applied before",
+        )
+
     def get_rayservice(self, name: str, output: str | None = None) -> Command:
         extra = ("-o", output) if output else ()
         return self._cmd(
@@ -158,6 +171,19 @@ class Kubectl:
             pod,
             *extra,
             f"--tail={tail}",
+            local="the local backend's Ray logs are files under its temp dir (backend.describe() names it)",
+        )
+
+    def logs_by_label(self, selector: str, tail: int = 20, container: str | None = None) -> Command:
+        """The logs of the pods with these labels, e.g. ``ray.io/node-type=head`` for the head pod."""
+        extra = ("-c", container) if container else ()
+        return self._cmd(
+            "logs",
+            "-l",
+            selector,
+            *extra,
+            f"--tail={tail}",
+            "--prefix",
             local="the local backend's Ray logs are files under its temp dir (backend.describe() names it)",
         )
 

@@ -94,6 +94,7 @@ class RayServiceManifest:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.to_yaml())
         return path
 

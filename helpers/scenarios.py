@@ -26,6 +26,19 @@ class Outcome:
     detail: Any = None  # what the action returned (e.g. which replica was killed)
     error: BackendError | None = None  # e.g. the DeployFailedError of a bad update
     traffic: Traffic | None = field(default=None, repr=False)
+    start_s: float | None = None  # when the fault (or update) started, seconds after the traffic started
+
+    @property
+    def retries(self) -> bool:
+        return bool(self.traffic and self.traffic.retries)
+
+    def in_flight_during(self) -> int:
+        """Requests in flight at some moment between the fault and healthy again (or the end of the traffic):
+        the most that the fault can have cost, whatever the timing."""
+        if self.traffic is None or self.start_s is None:
+            return self.summary["sent"]
+        end = self.start_s + self.recovery_s if self.recovery_s is not None else self.traffic.now()
+        return self.traffic.overlapping(self.start_s, end)
 
     @property
     def failed(self) -> int:
@@ -33,7 +46,7 @@ class Outcome:
 
     def report(self) -> str:
         s = self.summary
-        retries = "with retries" if self.traffic and self.traffic.retries else "no retries"
+        retries = "with retries" if self.retries else "no retries"
         lines = [
             f"{self.name}: {s['sent']} requests ({retries}), {s['failed']} failed, "
             f"p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms",
@@ -50,7 +63,7 @@ class Outcome:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "recovery_s": self.recovery_s, **self.summary}
+        return {"name": self.name, "retries": self.retries, "recovery_s": self.recovery_s, **self.summary}
 
 
 def measure(
@@ -83,7 +96,7 @@ def measure(
             error = exc
             traffic.mark("change failed")
         traffic.wait(after)
-    return Outcome(name, traffic.summary(), recovery, detail, error, traffic)
+    return Outcome(name, traffic.summary(), recovery, detail, error, traffic, start)
 
 
 def ready(backend, timeout: float = 120.0) -> Callable[[Any], float]:
@@ -132,13 +145,14 @@ def kind_only(backend, what: str) -> bool:
 APP = "hello"
 
 
-def replica_crash(backend, timeout: float = 120.0, **traffic) -> Outcome:
+def replica_crash(backend, retries: bool = False, timeout: float = 120.0, **traffic) -> Outcome:
     """SIGKILL one replica of hello; Serve replaces it."""
     return measure(
         backend,
         "replica killed",
         lambda: backend.kill_replica(APP),
         healthy=back_to_target(backend, APP, timeout),
+        retries=retries,
         **traffic,
     )
 
@@ -169,14 +183,14 @@ def proxy_replaced(backend, timeout: float = 120.0) -> Callable[[Any], float]:
     return wait
 
 
-def proxy_loss(backend, timeout: float = 120.0, **traffic) -> Outcome:
+def proxy_loss(backend, retries: bool = True, timeout: float = 120.0, **traffic) -> Outcome:
     """SIGKILL the head node's HTTP proxy; the controller replaces it after failed health checks."""
     return measure(
         backend,
         "head proxy killed",
         backend.kill_proxy,
         healthy=proxy_replaced(backend, timeout),
-        retries=True,
+        retries=retries,
         **traffic,
     )
 

@@ -223,6 +223,35 @@ class Traffic:
         """When ``version`` answered its first request (seconds after start), if it did."""
         return next((r.t for r in self.records if r.ok and r.version == version), None)
 
+    def last_answer(self, version: str) -> float | None:
+        """When ``version`` answered its last request (seconds after start, by the time it was sent), if it did."""
+        return next((r.t for r in reversed(self.records) if r.ok and r.version == version), None)
+
+    def overlap(self, old: str, new: str) -> dict[str, Any]:
+        """How long ``old`` and ``new`` both answered, from the record: the first request ``new`` answered, the
+        last one ``old`` answered (both by the time they were sent), the window between them (0 for a hard
+        switch), and how many answers of each version fall inside that window."""
+        first_new, last_old = self.first_answer(new), self.last_answer(old)
+        if first_new is None or last_old is None or last_old < first_new:
+            return {"first_new_s": first_new, "last_old_s": last_old, "overlap_s": 0.0, "answers_in_window": {}}
+        inside = [r for r in self.records if r.ok and first_new <= r.t <= last_old and r.version in (old, new)]
+        return {
+            "first_new_s": round(first_new, 2),
+            "last_old_s": round(last_old, 2),
+            "overlap_s": round(last_old - first_new, 2),
+            "answers_in_window": _count(r.version for r in inside),
+        }
+
+    def overlapping(self, start: float, end: float) -> int:
+        """How many requests were in flight at some moment between ``start`` and ``end`` (seconds after
+        start): sent before ``end`` and not yet answered at ``start``."""
+        return sum(1 for r in self.records if r.t <= end and r.t + r.latency >= start)
+
+    def outage(self) -> tuple[float, float] | None:
+        """(first, last) failed request, by the time they were sent; None when none failed."""
+        failed = [r.t for r in self.records if not r.ok]
+        return (round(failed[0], 2), round(failed[-1], 2)) if failed else None
+
     def to_dicts(self) -> list[dict[str, Any]]:
         return [asdict(r) for r in self.records]
 

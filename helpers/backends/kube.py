@@ -64,6 +64,16 @@ class KubernetesBackend:
             self._api = KubeAPI(self.context)
         return self._api
 
+    def run_shown(self, command: Command) -> str:
+        """Run ``command`` (from ``self.kubectl``) as a step of a fault: print `$ cmd` and its output, and
+        raise if it fails. The lesson shows exactly what ran."""
+        print(f"$ {command.text}")
+        result = self.commands.run(list(command.args))
+        output = (result.stdout + result.stderr).rstrip()
+        if output:
+            print(output)
+        return output
+
     def on_kubernetes(self, command: Command) -> str:
         """Run ``command`` (from ``self.kubectl``) for real and print it with its real output."""
         if command.long_running:
@@ -366,7 +376,7 @@ class KubernetesBackend:
         if not pods:
             raise BackendError("No worker pod to delete.")
         victim = sorted(p["metadata"]["name"] for p in pods)[0]
-        self.api.delete_pod(self.namespace, victim)
+        self.run_shown(self.kubectl.delete_pod(victim))
         return victim
 
     def lose_worker(self, index: int = 0, restart_after: float = 0.0, timeout: float = 120) -> dict[str, Any]:
@@ -381,7 +391,7 @@ class KubernetesBackend:
         details = self.serve_api.details()
         head_node = (details.get("controller_info") or {}).get("node_id")
         old = ((details.get("proxies") or {}).get(head_node) or {}).get("actor_id")
-        self.commands.run(list(self.kubectl.exec(name, "pkill", "-9", "-f", "ray::ProxyActor").args))
+        self.run_shown(self.kubectl.exec(name, "pkill", "-9", "-f", "ray::ProxyActor"))
         return {"pod": name, "node_id": head_node, "proxy_actor": old}
 
     def proxies(self) -> dict[str, dict[str, Any]]:
@@ -392,7 +402,7 @@ class KubernetesBackend:
     def delete_head_pod(self) -> str:
         """Delete the head pod: without GCS fault tolerance, KubeRay recreates it and redeploys the apps."""
         (head,) = self.ray_pods("head")
-        self.api.delete_pod(self.namespace, head["metadata"]["name"])
+        self.run_shown(self.kubectl.delete_pod(head["metadata"]["name"]))
         return head["metadata"]["name"]
 
     def running_replicas(self, app: str) -> list[dict[str, Any]]:
@@ -415,7 +425,7 @@ class KubernetesBackend:
         if not pods:
             raise BackendError(f"No pod has the replica's node IP {victim['node_ip']}.")
         pod = pods[0]["metadata"]["name"]
-        self.commands.run(list(self.kubectl.exec(pod, "kill", "-9", str(victim["pid"])).args))
+        self.run_shown(self.kubectl.exec(pod, "kill", "-9", str(victim["pid"])))
         return {"pod": pod, "pid": victim["pid"], "replica": victim["replica_id"]}
 
     def upgrade_cluster(self, manifest: RayServiceManifest | str | Path, revision: str) -> RayServiceManifest:
@@ -426,7 +436,17 @@ class KubernetesBackend:
 
         changed = with_pod_env(as_manifest(manifest), {"TUTORIAL_CLUSTER_REVISION": revision})
         self.apply(changed)
+        # While KubeRay builds the new cluster, both RayClusters exist: show them (active and pending).
+        try:
+            wait_for("KubeRay to create the pending RayCluster", self._pending_shown, 60, interval=2.0)
+        except TimeoutError:
+            print("(no pending RayCluster within 60 s: this is what there is)")
+        self.run_shown(self.kubectl.get_rayclusters())
         return changed
+
+    def _pending_shown(self) -> tuple[bool, str]:
+        active, pending = self.cluster_names()
+        return pending is not None, f"active {active}, pending {pending or '(not yet)'}"
 
     # -- monitoring (lesson 06, optional) --------------------------------------------------------
 

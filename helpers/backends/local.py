@@ -430,8 +430,22 @@ class LocalBackend:
         if not victims:
             raise BackendError(f"Application {app!r} has no running replica to kill.")
         victim = victims[0]
+        # What a learner types on Kubernetes (the node that holds the replica plays its pod).
+        self.on_kubernetes(self.kubectl.exec(self._node_name_of(victim["pid"]), "kill", "-9", str(victim["pid"])))
         os.kill(victim["pid"], signal.SIGKILL)
         return {"replica": victim["replica_id"], "pid": victim["pid"], "node": victim["node_id"][:8]}
+
+    def _pod_of(self, node: str) -> str:
+        """The pod-like name of a node (``head`` or a worker's name), as the lessons' tables show it."""
+        return (self.describe().get("pods") or {}).get(node, node)
+
+    def _node_name_of(self, pid: int) -> str:
+        """The pod-like name of the node (head, or a worker) whose process group holds ``pid``."""
+        state = self._require_up()
+        for worker in state["workers"]:
+            if pid in {p.pid for p in procs.group_members([worker["pgid"]])}:
+                return self._pod_of(worker["name"])
+        return self._pod_of("head")
 
     def lose_worker(self, index: int = 0, restart_after: float = 0.0, timeout: float = 120) -> dict[str, Any]:
         """Kill worker node ``index`` and every Ray process on it at once (a node or pod lost), then,
@@ -449,6 +463,7 @@ class LocalBackend:
             for r in d.get("replicas") or []
             if r.get("pid") in pids
         ]
+        self.on_kubernetes(self.kubectl.delete_pod(self._pod_of(worker["name"])))
         for proc in members:
             try:
                 proc.kill()
@@ -468,6 +483,7 @@ class LocalBackend:
             raise BackendError("No HTTP proxy is running on the head node.")
         head_node = (self.api.details().get("controller_info") or {}).get("node_id")
         old = (self.proxies().get(head_node) or {}).get("actor_id")
+        self.on_kubernetes(self.kubectl.exec(self._pod_of("head"), "pkill", "-9", "-f", "ray::ProxyActor"))
         proxies[0].kill()
         return {"pid": proxies[0].pid, "node_id": head_node, "proxy_actor": old}
 

@@ -6,6 +6,7 @@ constant.go and util.go, apis/ray/v1/rayservice_types.go); a drift makes these t
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 
@@ -318,7 +319,7 @@ def test_recent_warnings_are_the_newest_by_time_not_by_name(kind):
     assert [e["metadata"]["name"] for e in newest_first(events)] == ["b.2", "a.1", "c.3"]
 
 
-def test_faults_use_kuberay_labels(kind):
+def test_faults_use_kuberay_labels(kind, capsys):
     backend, commands, kube = kind
     backend.apply(HELLO)
     kube.rayservices = [rayservice(active="ray-serve-app-abcde")]
@@ -330,21 +331,39 @@ def test_faults_use_kuberay_labels(kind):
         pod("ray-serve-app-abcde-workers-worker-a1", "workers", "worker", "10.244.0.9"),
     ]
     kube.pods["ray.io/cluster=ray-serve-app-abcde"] = kube.pods[head] + kube.pods[worker]
+    capsys.readouterr()
+    # Each fault runs the builder's kubectl command and shows exactly that command.
     assert backend.delete_worker_pod() == "ray-serve-app-abcde-workers-worker-a1"
-    assert ("delete_pod", "rayservice-tutorial", "ray-serve-app-abcde-workers-worker-a1") in kube.calls
+    delete_worker = CTX + ["delete", "pod", "ray-serve-app-abcde-workers-worker-a1", "--wait=false"] + NS
+    assert commands.calls[-1] == delete_worker
+    assert capsys.readouterr().out.splitlines()[0] == "$ " + shlex.join(delete_worker)
     assert backend.delete_head_pod() == "ray-serve-app-abcde-head-x1"
+    delete_head = CTX + ["delete", "pod", "ray-serve-app-abcde-head-x1", "--wait=false"] + NS
+    assert commands.calls[-1] == delete_head
+    assert capsys.readouterr().out.splitlines()[0] == "$ " + shlex.join(delete_head)
+    assert not [c for c in kube.calls if c[0] == "delete_pod"]  # kubectl, not a second API path
     backend.serve_api = StubServeAPI(SERVE_DETAILS)
     killed = backend.kill_replica("hello")
     assert killed == {"pod": "ray-serve-app-abcde-head-x1", "pid": 321, "replica": "abc"}
-    assert commands.calls[-1] == CTX + ["exec", "ray-serve-app-abcde-head-x1", "--", "kill", "-9", "321"] + NS
+    kill = CTX + ["exec", "ray-serve-app-abcde-head-x1", "--", "kill", "-9", "321"] + NS
+    assert commands.calls[-1] == kill
+    assert capsys.readouterr().out.splitlines()[0] == "$ " + shlex.join(kill)
+    backend.kill_proxy()
+    pkill = CTX + ["exec", "ray-serve-app-abcde-head-x1", "--", "pkill", "-9", "-f", "ray::ProxyActor"] + NS
+    assert commands.calls[-1] == pkill
+    assert capsys.readouterr().out.splitlines()[0] == "$ " + shlex.join(pkill)
     table = backend.nodes_table().splitlines()
     assert table[2].split() == ["ray-serve-app-abcde-head-x1", "headgroup", "Running"]
     assert table[3].split() == ["ray-serve-app-abcde-workers-worker-a1", "workers", "Running"]
 
 
-def test_upgrade_changes_the_cluster_config_and_shows_both_clusters(kind):
-    backend, _, kube = kind
+def test_upgrade_changes_the_cluster_config_and_shows_both_clusters(kind, capsys):
+    backend, commands, kube = kind
+    kube.rayservices = [rayservice(active="ray-serve-app-abcde", pending="ray-serve-app-fghij")]
     backend.upgrade_cluster(HELLO, revision="2")
+    # While both clusters exist, the lesson shows `kubectl get rayclusters`: the command that ran.
+    assert commands.calls[-1] == CTX + ["get", "rayclusters"] + NS
+    assert "$ " + shlex.join(CTX + ["get", "rayclusters"] + NS) in capsys.readouterr().out.splitlines()
     (obj,) = kube.applied("RayService")
     cluster = obj["spec"]["rayClusterConfig"]
     for group in [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]:

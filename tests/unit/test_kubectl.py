@@ -40,6 +40,7 @@ def test_every_command_says_what_the_local_backend_does_instead():
     k = Kubectl(NS)
     built = [
         k.apply("f.yaml"),
+        k.diff("f.yaml"),
         k.get_rayservice("x"),
         k.describe_rayservice("x"),
         k.wait_ready("x"),
@@ -49,6 +50,7 @@ def test_every_command_says_what_the_local_backend_does_instead():
         k.port_forward("x-serve-svc", 1, 2),
         k.delete_pod("p"),
         k.logs("p"),
+        k.logs_by_label("ray.io/node-type=head"),
         k.events("x"),
         k.exec("p", "ls"),
         k.delete_rayservice("x"),

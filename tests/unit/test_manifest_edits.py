@@ -5,6 +5,7 @@ import pytest
 from helpers import config
 from helpers.manifests import (
     ManifestError,
+    diff,
     load_manifest,
     with_app_env,
     with_deployment_options,
@@ -61,3 +62,35 @@ def test_bad_edits_are_refused_with_a_specific_message(edit, message):
     with pytest.raises(ManifestError) as info:
         edit()
     assert any(message in p for p in info.value.problems), info.value.problems
+
+
+def test_diff_shows_only_the_edit_as_a_unified_diff_of_the_yaml_files():
+    bonjour = with_user_config(HELLO, "hello", "Hello", {"greeting": "Bonjour"})
+    text = diff(HELLO, bonjour)
+    lines = text.splitlines()
+    assert lines[:2] == ["--- a/ray-service.yaml", "+++ b/ray-service.yaml"]
+    assert lines[2].startswith("@@ ")
+    changed = [line for line in lines[2:] if line[:1] in "+-" and not line.startswith("@@")]
+    # The Serve config stays a `|` block, indented as in the file: only the edited line changes.
+    assert changed == ["-              greeting: Hello", "+              greeting: Bonjour"]
+    assert "  serveConfigV2: |" in HELLO.to_yaml()
+    assert text.endswith("\n")
+
+
+def test_diff_of_each_kind_of_update_names_the_changed_lines():
+    spread = with_deployment_options(HELLO, "hello", "Hello", max_replicas_per_node=1)
+    assert [line for line in diff(HELLO, spread).splitlines() if line.startswith("+ ")] == [
+        "+            max_replicas_per_node: 1"
+    ]
+    v2 = with_app_env(spread, "hello", {"APP_VERSION": "v2"})
+    assert "-            APP_VERSION: v1\n+            APP_VERSION: v2\n" in diff(spread, v2)
+    broken = with_import_path(v2, "hello", "hello_app:no_such_app")
+    assert "+        import_path: hello_app:no_such_app\n" in diff(v2, broken)
+    upgraded = with_pod_env(v2, {"TUTORIAL_CLUSTER_REVISION": "2"})
+    added = [line for line in diff(v2, upgraded).splitlines() if line.startswith("+ ")]
+    groups = 1 + len(HELLO.cluster_config["workerGroupSpecs"])
+    assert added.count("+            - name: TUTORIAL_CLUSTER_REVISION") == groups
+    # A rollback is the reverse diff; no change, no diff.
+    assert diff(broken, v2).count("-        import_path: hello_app:no_such_app") == 1
+    assert diff(v2, v2) == ""
+    assert diff(HELLO, spread, name="my-service.yaml").startswith("--- a/my-service.yaml\n+++ b/my-service.yaml\n")

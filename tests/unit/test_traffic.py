@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from helpers.traffic import Traffic
+from helpers.traffic import Record, Traffic
 
 
 class FlakyServer:
@@ -114,3 +114,40 @@ def test_versions_and_plot(server, tmp_path):
 def test_bad_rate_is_refused():
     with pytest.raises(ValueError, match="between 0 and 200"):
         Traffic("http://127.0.0.1:1", rate=0)
+
+
+def recorded(*records: Record) -> Traffic:
+    traffic = Traffic("http://127.0.0.1:1")
+    traffic._records.extend(records)
+    return traffic
+
+
+def answer(t: float, version: str, latency: float = 0.01) -> Record:
+    return Record(t=t, route="/hello", status=200, latency=latency, attempts=1, version=version)
+
+
+def test_overlap_is_measured_from_the_first_new_and_the_last_old_answer():
+    traffic = recorded(
+        answer(1.0, "v1"), answer(2.0, "v2"), answer(2.5, "v1"), answer(3.0, "v1"), answer(3.5, "v2"), answer(4.0, "v2")
+    )
+    assert traffic.overlap("v1", "v2") == {
+        "first_new_s": 2.0,
+        "last_old_s": 3.0,
+        "overlap_s": 1.0,
+        "answers_in_window": {"v2": 1, "v1": 2},
+    }
+
+
+def test_a_hard_switch_has_no_overlap():
+    traffic = recorded(answer(1.0, "v1"), answer(1.5, "v1"), answer(2.0, "v2"))
+    assert traffic.overlap("v1", "v2")["overlap_s"] == 0.0
+    assert recorded(answer(1.0, "v1")).overlap("v1", "v2")["first_new_s"] is None
+
+
+def test_requests_in_flight_during_a_window_and_the_outage():
+    failed = Record(t=2.2, route="/hello", status=0, latency=0.5, attempts=1)
+    traffic = recorded(answer(1.0, "v1", 0.01), answer(1.95, "v1", 0.1), failed, answer(3.0, "v1"))
+    # in flight between 2.0 and 2.5: the one sent at 1.95 (answered at 2.05) and the failed one
+    assert traffic.overlapping(2.0, 2.5) == 2
+    assert traffic.outage() == (2.2, 2.2)
+    assert recorded(answer(1.0, "v1")).outage() is None
