@@ -1,0 +1,368 @@
+"""Port-forwards that follow a Kubernetes Service, for every new connection.
+
+`kubectl port-forward svc/X` resolves the Service to ONE pod when it starts and never follows the
+Service afterwards (kubernetes/kubectl#686). KubeRay moves its Services: a deleted head pod comes back
+as a new pod with a new name, and a NewCluster upgrade repoints `<name>-head-svc` and `<name>-serve-svc`
+to the new RayCluster (promotion), then deletes the old one 60 s later. A forward started before that
+keeps reaching the old pod (then a dead one).
+
+``Forwarder`` listens on 127.0.0.1 only and, for each new client connection, asks ``resolve(service)``
+which pods are ready behind the Service right now (re-asking when a connect fails, a few times with a
+short backoff), connects with ``connect(pod, port)`` and pipes bytes both ways. A connection already
+open stays on its pod until one side closes it, as through a Service. The Kubernetes parts are the two
+callables (``endpoint_resolver``: the Service's EndpointSlices; ``pod_connector``: the API server's
+pod port-forward), so tests give real local sockets instead.
+
+Run as ``python -m helpers.backends.forward --context C -n NS --address 127.0.0.1 svc/X LOCAL:REMOTE``
+(the arguments of `kubectl port-forward`): a detached process per forward, like the kubectl processes it
+replaces, tracked by PID and the tutorial's marker variable, shared by every notebook kernel, stopped by
+``stop_port_forwards()``/``make down``, and exiting on SIGTERM/SIGINT with its listener closed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+import select
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+LOOPBACK = "127.0.0.1"
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # set by Kubernetes on every EndpointSlice of a Service
+
+log = logging.getLogger("helpers.forward")
+
+Endpoint = tuple[str, int]  # (pod name, port on the pod)
+Resolve = Callable[[str], list[Endpoint]]
+Connect = Callable[[str, int], Any]  # -> a connected socket-like object (recv, sendall, fileno, close)
+
+
+class Forwarder:
+    """Listen on 127.0.0.1:``local_port``; send each new connection to a pod ready behind ``service``."""
+
+    def __init__(
+        self,
+        service: str,
+        local_port: int,
+        resolve: Resolve,
+        connect: Connect,
+        host: str = LOOPBACK,
+        attempts: int = 4,
+        backoff: float = 0.25,
+    ):
+        if host != LOOPBACK:
+            raise ValueError(f"A forward listens on {LOOPBACK} only, not {host!r}: the Ray dashboard runs code.")
+        self.service = service
+        self.local_port = local_port
+        self.resolve = resolve
+        self.connect = connect
+        self.attempts = attempts
+        self.backoff = backoff
+        self._listener: socket.socket | None = None
+        self._stopping = threading.Event()
+        self._threads: set[threading.Thread] = set()
+        self._sockets: set[Any] = set()
+        self._lock = threading.Lock()
+        self._turn = itertools.count()  # spreads connections over the ready pods, as the Service would
+
+    @property
+    def port(self) -> int:
+        return self._listener.getsockname()[1] if self._listener else self.local_port
+
+    def start(self) -> Forwarder:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((LOOPBACK, self.local_port))
+        except OSError:
+            listener.close()
+            raise
+        listener.listen(64)
+        self._listener = listener
+        self._spawn(self._accept_loop, f"forward {self.service} on {LOOPBACK}:{self.port}")
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close the listener and every open connection; wait for this forwarder's threads."""
+        self._stopping.set()
+        if self._listener is not None:
+            _close(self._listener)
+        with self._lock:
+            for sock in list(self._sockets):
+                _close(sock)
+            threads = list(self._threads)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    def __enter__(self) -> Forwarder:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- inside -----------------------------------------------------------------------------
+
+    def _spawn(self, target, name: str, *args) -> None:
+        def run():
+            try:
+                target(*args)
+            finally:
+                with self._lock:
+                    self._threads.discard(threading.current_thread())
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def _track(self, sock: Any) -> None:
+        with self._lock:
+            self._sockets.add(sock)
+        if self._stopping.is_set():
+            _close(sock)
+
+    def _untrack(self, sock: Any) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
+        _close(sock)
+
+    def _accept_loop(self) -> None:
+        while not self._stopping.is_set():  # select with a timeout: closing a socket does not wake accept()
+            try:
+                if not select.select([self._listener], [], [], 0.25)[0]:
+                    continue
+                client, peer = self._listener.accept()
+            except (OSError, ValueError):
+                return  # the listener was closed: stop()
+            self._track(client)
+            self._spawn(self._serve, f"forward {self.service} from {peer[0]}:{peer[1]}", client, peer)
+
+    def _serve(self, client: socket.socket, peer: tuple[str, int]) -> None:
+        upstream = None
+        try:
+            upstream = self._open_upstream(peer)
+            if upstream is not None:
+                self._track(upstream)
+                _pipe(client, upstream, self._stopping)
+        finally:
+            if upstream is not None:
+                self._untrack(upstream)
+            self._untrack(client)
+
+    def _open_upstream(self, peer: tuple[str, int]) -> Any | None:
+        """Connect to a pod ready behind the Service now; re-resolve after a failure; None if none."""
+        problem = "no ready endpoint"
+        for attempt in range(self.attempts):
+            if attempt:
+                if self._stopping.wait(self.backoff * 2 ** (attempt - 1)):
+                    return None
+            try:
+                endpoints = list(self.resolve(self.service))
+            except Exception as exc:  # noqa: BLE001 - the API server's errors come in many types
+                problem = f"cannot read its endpoints: {exc}"
+                continue
+            if not endpoints:
+                problem = "no ready endpoint"
+                continue
+            first = next(self._turn) % len(endpoints)
+            for pod, port in endpoints[first:] + endpoints[:first]:
+                try:
+                    upstream = self.connect(pod, port)
+                except Exception as exc:  # noqa: BLE001
+                    problem = f"connecting to pod {pod} port {port} failed: {exc}"
+                    continue
+                log.debug("%s:%s -> Service %s -> pod %s port %s", *peer, self.service, pod, port)
+                return upstream
+        if not self._stopping.is_set():
+            log.warning(
+                "Service %s: %s after %d attempts; closed the connection from %s:%s. "
+                "KubeRay may be replacing the pod: new connections will try again.",
+                self.service,
+                problem,
+                self.attempts,
+                *peer,
+            )
+        return None
+
+
+def _pipe(a: Any, b: Any, stopping: threading.Event) -> None:
+    """Copy bytes both ways until either side closes (the kubernetes client's pod socket cannot be
+    half-closed: shutting down its write side ends the whole port-forward), or ``stopping``."""
+    other = {a.fileno(): b, b.fileno(): a}
+    by_fd = {a.fileno(): a, b.fileno(): b}
+    while not stopping.is_set():
+        try:
+            readable, _, _ = select.select(list(by_fd), [], [], 0.25)
+        except (OSError, ValueError):
+            return
+        for fd in readable:
+            try:
+                data = by_fd[fd].recv(65536)
+                if not data:
+                    return
+                other[fd].sendall(data)
+            except OSError:
+                return
+
+
+def _close(sock: Any) -> None:
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+# -- Kubernetes: which pods are behind the Service, and a connection to one ------------------------
+
+
+def ready_endpoints(slices: list[dict[str, Any]], port_name: str | None) -> list[Endpoint]:
+    """(pod, pod port) of every ready endpoint in a Service's EndpointSlices (the kubernetes client's
+    ``to_dict()`` shape). The Service port is matched by its name: EndpointSlice ports carry the
+    Service port's name and the pod's port number (its targetPort). ``ready`` unset
+    counts as ready, as the API documents; terminating endpoints are never ready."""
+    found = []
+    for item in slices:
+        # A Service with several ports names each; an unnamed port is the only one.
+        numbers = [p.get("port") for p in item.get("ports") or [] if (p.get("name") or None) == port_name]
+        if not numbers or numbers[0] is None:
+            continue
+        for endpoint in item.get("endpoints") or []:
+            conditions = endpoint.get("conditions") or {}
+            ready = conditions.get("ready")
+            if ready is False or (ready is None and conditions.get("terminating")):
+                continue
+            target = endpoint.get("target_ref") or {}
+            if target.get("kind", "Pod") == "Pod" and target.get("name"):
+                found.append((target["name"], numbers[0]))
+    return sorted(set(found))
+
+
+def service_port_name(service: dict[str, Any] | None, port: int) -> str | None:
+    """The name of the Service's port ``port`` (None when unnamed or the Service is not there)."""
+    for item in ((service or {}).get("spec") or {}).get("ports") or []:
+        if item.get("port") == port:
+            return item.get("name") or None
+    return None
+
+
+def endpoint_resolver(api: Any, namespace: str, service_port: int) -> Resolve:
+    """``resolve(service)`` from ``api.read_service`` and ``api.list_endpoint_slices`` (``EndpointsAPI``
+    or a fake of it); the port's name is read once (a Service's ports do not change here)."""
+    names: dict[str, str | None] = {}
+
+    def resolve(service: str) -> list[Endpoint]:
+        if service not in names:
+            obj = api.read_service(namespace, service)
+            if obj is None:
+                return []
+            names[service] = service_port_name(obj, service_port)
+        return ready_endpoints(api.list_endpoint_slices(namespace, service), names[service])
+
+    return resolve
+
+
+class EndpointsAPI:
+    """The three calls a forward makes, through the official ``kubernetes`` client."""
+
+    def __init__(self, context: str | None = None):
+        import os
+
+        from kubernetes import client, config
+
+        api_client = config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"), context=context)
+        self.core = client.CoreV1Api(api_client)
+        self.discovery = client.DiscoveryV1Api(api_client)
+        self._exception = client.ApiException
+
+    def read_service(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self.core.read_namespaced_service(name, namespace).to_dict()
+        except self._exception as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list_endpoint_slices(self, namespace: str, service: str) -> list[dict[str, Any]]:
+        """discovery.k8s.io/v1 EndpointSlices labelled kubernetes.io/service-name=<service>."""
+        found = self.discovery.list_namespaced_endpoint_slice(
+            namespace, label_selector=f"{SERVICE_NAME_LABEL}={service}"
+        )
+        return [item.to_dict() for item in found.items]
+
+    def connect(self, namespace: str, pod: str, port: int) -> Any:
+        """A socket to ``port`` of ``pod``, through the API server's pod port-forward (a websocket)."""
+        from kubernetes.stream import portforward
+
+        forward = portforward(self.core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
+        return forward.socket(port)
+
+
+def pod_connector(api: EndpointsAPI, namespace: str) -> Connect:
+    return lambda pod, port: api.connect(namespace, pod, port)
+
+
+def command(
+    python: str, service: str, local: int, remote: int, namespace: str, context: str | None = None
+) -> list[str]:
+    """The command line of a detached forward: `kubectl port-forward`'s arguments, so it reads the same."""
+    return [
+        python,
+        "-m",
+        "helpers.backends.forward",
+        *(["--context", context] if context else []),
+        "port-forward",
+        "--address",
+        LOOPBACK,
+        f"svc/{service}",
+        f"{local}:{remote}",
+        "-n",
+        namespace,
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.backends.forward", description=__doc__.split("\n")[0])
+    parser.add_argument("--context")
+    parser.add_argument("verb", choices=["port-forward"])
+    parser.add_argument("--address", default=LOOPBACK, choices=[LOOPBACK])
+    parser.add_argument("target", help="svc/<name>")
+    parser.add_argument("ports", help="<local>:<service port>")
+    parser.add_argument("-n", "--namespace", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    service = args.target.removeprefix("svc/").removeprefix("service/")
+    local, remote = (int(p) for p in args.ports.split(":"))
+    try:
+        api = EndpointsAPI(args.context)
+    except Exception as exc:  # noqa: BLE001 - kubeconfig problems come in many types
+        log.error("Cannot load the kubeconfig%s: %s", f" context {args.context!r}" if args.context else "", exc)
+        return 1
+    forwarder = Forwarder(
+        service, local, endpoint_resolver(api, args.namespace, remote), pod_connector(api, args.namespace)
+    )
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    forwarder.start()
+    log.info(
+        "Forwarding from %s:%d -> Service %s port %d (the pod is chosen per connection)",
+        LOOPBACK,
+        local,
+        service,
+        remote,
+    )
+    while not done.wait(1.0):
+        pass
+    forwarder.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

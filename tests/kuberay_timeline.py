@@ -1,0 +1,477 @@
+"""A fake Kubernetes API that follows KubeRay v1.7.0's RayService timeline on an explicit fake clock.
+
+FakeKube (tests/fakes.py) answers from scripted snapshots; this one plays what the operator does over
+time, so tests can check that the backend follows it (the same method names as the kube backend's API
+object, plus a Service's EndpointSlices). Nothing sleeps: ``advance(seconds)`` moves the clock and
+applies every step that is due.
+
+The timeline, as KubeRay v1.7.0 runs it:
+- A RayService applied: a RayCluster ``<name>-<5 chars>`` (pending: ``pendingServiceStatus``, Ready False
+  with reason Initializing), its head pod ``<cluster>-head-<5 chars>`` and worker pods
+  ``<cluster>-<group>-worker-<5 chars>``, and a Secret named after the RayCluster with its own random
+  ``auth_token``. Once its apps are RUNNING (``cluster_ready_seconds``) the cluster is promoted: it
+  becomes ``activeServiceStatus``, and ``<name>-head-svc`` / ``<name>-serve-svc`` select its pods.
+- A ``rayClusterConfig`` change (anything but replica counts): a pending RayCluster next to the active
+  one (UpgradeInProgress True, BothActivePendingClustersExist); its apps RUNNING after
+  ``cluster_ready_seconds``; then promotion (``activeServiceStatus`` switches, both Services' endpoints
+  switch to the new pods); the old RayCluster, its pods and Secret are deleted
+  ``deletion_delay_seconds`` (rayClusterDeletionDelaySeconds, default 60) later.
+- A ``serveConfigV2``-only change: in place, apps DEPLOYING then RUNNING again on the same cluster.
+- A pod deleted: terminating (not ready) for ``termination_seconds``, then gone. A head pod comes back as
+  a new pod with a new name after ``head_restart_seconds``; without GCS fault tolerance the operator PUTs
+  the Serve config again, so its apps are RUNNING (and the pod ready) ``cluster_ready_seconds`` later.
+  A worker pod comes back under a new name too.
+
+Objects are returned in the kubernetes client's ``to_dict()`` shape (snake_case), as KubeAPI returns them;
+the RayService as the custom-objects API returns it (camelCase).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+HEAD_PORTS = {"dashboard": 8265, "gcs-server": 6379, "client": 10001, "metrics": 8080, "serve": 8000}
+SERVE_PORTS = {"serve": 8000}
+ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generateName alphabet (no vowels)
+
+
+class FakeClock:
+    def __init__(self, start: float = 0.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Cluster:
+    name: str
+    service: str
+    config: dict[str, Any]
+    apps: list[str]
+    created: float
+    ready_at: float | None  # when its apps are RUNNING (None: waiting for a new head pod)
+    delete_at: float | None = None
+
+
+@dataclass
+class Pod:
+    name: str
+    cluster: str
+    node_type: str
+    group: str
+    ip: str
+    ready_at: float | None
+    deleted_at: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Service:
+    name: str
+    generation: int
+    spec: dict[str, Any]
+    active: str | None = None
+    pending: str | None = None
+    observed: int = 0
+    serve_svc: bool = False  # <name>-serve-svc exists once the apps of a cluster were ready
+
+
+class KubeRayTimeline:
+    def __init__(
+        self,
+        namespace: str = "rayservice-tutorial",
+        cluster_ready_seconds: float = 30.0,
+        head_restart_seconds: float = 5.0,
+        termination_seconds: float = 2.0,
+        deletion_delay_seconds: float = 60.0,
+        seconds_per_read: float = 0.0,
+        seed: int = 0,
+    ):
+        self.namespace = namespace
+        self.clock = FakeClock()
+        self.cluster_ready_seconds = cluster_ready_seconds
+        self.head_restart_seconds = head_restart_seconds
+        self.termination_seconds = termination_seconds
+        self.deletion_delay_seconds = deletion_delay_seconds
+        self.seconds_per_read = seconds_per_read  # >0: each get_rayservice moves the clock (polling loops)
+        self.calls: list[tuple] = []
+        self.history: list[tuple[float, str]] = []  # (time, what KubeRay did), for readers of a failure
+        self.services: dict[str, Service] = {}
+        self.clusters: dict[str, Cluster] = {}
+        self.pods: dict[str, Pod] = {}
+        self.pod_clusters: dict[str, str] = {}  # every pod ever created -> its RayCluster
+        self.secrets: dict[str, str] = {}  # Secret name -> auth_token
+        self.events: list[dict[str, Any]] = []
+        self._applied: list[dict[str, Any]] = []
+        self._restarts: list[tuple[float, str, str, str]] = []  # (when, cluster, node type, group)
+        self._rng = random.Random(seed)
+        self._cluster_letters = iter("abcdefghijklmnopqrstuvwxyz")
+        self._ips = (f"10.244.0.{i}" for i in range(2, 255))
+
+    # -- time --------------------------------------------------------------------------------
+
+    def advance(self, seconds: float, step: float = 1.0) -> None:
+        """Move the fake clock by ``seconds``, in steps of at most ``step``, applying what is due."""
+        end = self.clock.now + seconds
+        while self.clock.now < end:
+            self.clock.now = min(end, self.clock.now + step)
+            self._reconcile()
+
+    def run_until(self, condition, limit: float = 600.0, step: float = 1.0) -> float:
+        """Advance until ``condition()`` is true; returns the fake time it took. Fails after ``limit``."""
+        start = self.clock.now
+        while not condition():
+            if self.clock.now - start >= limit:
+                raise AssertionError(f"not reached within {limit} fake seconds; history: {self.history}")
+            self.advance(step, step)
+        return self.clock.now - start
+
+    def _log(self, what: str) -> None:
+        self.history.append((self.clock.now, what))
+
+    def _reconcile(self) -> None:
+        now = self.clock.now
+        for name, pod in list(self.pods.items()):
+            if pod.deleted_at is not None and now >= pod.deleted_at + self.termination_seconds:
+                del self.pods[name]
+        for when, cluster, node_type, group in list(self._restarts):
+            if now >= when and cluster in self.clusters:
+                self._restarts.remove((when, cluster, node_type, group))
+                c = self.clusters[cluster]
+                if node_type == "head":
+                    c.ready_at = now + self.cluster_ready_seconds  # the operator PUTs the Serve config again
+                    pod = self._new_pod(c, "head", "headgroup", c.ready_at)
+                else:
+                    pod = self._new_pod(c, "worker", group, max(now + 1.0, c.ready_at or now))
+                self._log(f"pod {pod.name} created for RayCluster {cluster}")
+        for svc in self.services.values():
+            svc.observed = svc.generation
+            pending = self.clusters.get(svc.pending) if svc.pending else None
+            if pending and self._apps_running(pending):
+                old = svc.active
+                svc.active, svc.pending, svc.serve_svc = pending.name, None, True
+                self._log(f"promoted RayCluster {pending.name}: {svc.name}-head-svc and -serve-svc select it")
+                if old and old in self.clusters:
+                    self.clusters[old].delete_at = now + self.deletion_delay_seconds
+        for name, cluster in list(self.clusters.items()):
+            if cluster.delete_at is not None and now >= cluster.delete_at:
+                self._delete_cluster(name)
+
+    # -- the operator's objects ----------------------------------------------------------------
+
+    def _suffix(self) -> str:
+        return "".join(self._rng.choice(ALPHABET) for _ in range(5))
+
+    def _create_cluster(self, svc: Service) -> Cluster:
+        name = f"{svc.name}-{next(self._cluster_letters) * 5}"
+        config = copy.deepcopy(svc.spec.get("rayClusterConfig") or {})
+        apps = _app_names(svc.spec)
+        ready_at = self.clock.now + self.cluster_ready_seconds
+        cluster = Cluster(name, svc.name, config, apps, self.clock.now, ready_at)
+        self.clusters[name] = cluster
+        self._new_pod(cluster, "head", "headgroup", ready_at)
+        for group in config.get("workerGroupSpecs") or []:
+            for _ in range(int(group.get("replicas", 1))):
+                self._new_pod(cluster, "worker", group.get("groupName", "workers"), ready_at)
+        self.secrets[name] = f"token-of-{name}-{self._suffix()}"  # KubeRay: a random token per RayCluster
+        self._log(f"created RayCluster {name} with its Secret {name}")
+        return cluster
+
+    def _new_pod(self, cluster: Cluster, node_type: str, group: str, ready_at: float | None) -> Pod:
+        stem = f"{cluster.name}-head" if node_type == "head" else f"{cluster.name}-{group}-worker"
+        name = f"{stem}-{self._suffix()}"
+        labels = {
+            "ray.io/cluster": cluster.name,
+            "ray.io/node-type": node_type,
+            "ray.io/group": group,
+            "ray.io/is-ray-node": "yes",
+        }
+        pod = Pod(name, cluster.name, node_type, group, next(self._ips), ready_at, labels=labels)
+        self.pods[name] = pod
+        self.pod_clusters[name] = cluster.name
+        return pod
+
+    def _delete_cluster(self, name: str) -> None:
+        self.clusters.pop(name, None)
+        self.secrets.pop(name, None)
+        self._restarts = [r for r in self._restarts if r[1] != name]
+        for pod in self.pods.values():
+            if pod.cluster == name and pod.deleted_at is None:
+                pod.deleted_at = self.clock.now
+        self._log(f"deleted RayCluster {name}, its pods and Secret")
+
+    def _pod_ready(self, pod: Pod) -> bool:
+        return pod.deleted_at is None and pod.ready_at is not None and self.clock.now >= pod.ready_at
+
+    def _apps_running(self, cluster: Cluster) -> bool:
+        heads = [p for p in self.pods.values() if p.cluster == cluster.name and p.node_type == "head"]
+        return (
+            cluster.ready_at is not None
+            and self.clock.now >= cluster.ready_at
+            and any(self._pod_ready(p) for p in heads)
+        )
+
+    # -- the API the kube backend calls (names as in helpers/backends/kubeapi.py) --------------------
+
+    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append(("apply", copy.deepcopy(obj)))
+        self._applied.append(copy.deepcopy(obj))
+        if obj.get("kind") == "RayService":
+            self._apply_rayservice(obj)
+        return obj
+
+    def applied(self, kind: str) -> list[dict[str, Any]]:
+        return [o for o in self._applied if o["kind"] == kind]
+
+    def _apply_rayservice(self, obj: dict[str, Any]) -> None:
+        name = obj["metadata"]["name"]
+        spec = copy.deepcopy(obj.get("spec") or {})
+        svc = self.services.get(name)
+        if svc is None:
+            svc = self.services[name] = Service(name, 1, spec)
+            svc.pending = self._create_cluster(svc).name
+            return
+        if spec == svc.spec:
+            return
+        old_spec, svc.spec, svc.generation = svc.spec, spec, svc.generation + 1
+        current = self.clusters.get(svc.pending or svc.active or "")
+        if _without_replicas(spec.get("rayClusterConfig")) != _without_replicas(old_spec.get("rayClusterConfig")):
+            if svc.pending:  # KubeRay replaces a pending cluster whose config is outdated
+                self._delete_cluster(svc.pending)
+            svc.pending = self._create_cluster(svc).name
+            self._log(f"rayClusterConfig changed: pending RayCluster {svc.pending}")
+        elif current is not None:  # serveConfigV2 only: one more PUT on the same cluster
+            current.apps = _app_names(spec)
+            current.ready_at = self.clock.now + min(5.0, self.cluster_ready_seconds)
+
+    def crd_installed(self, name: str = "rayservices.ray.io") -> bool:
+        self.calls.append(("crd_installed", name))
+        return True
+
+    def deployment_available(self, namespace: str, name: str) -> bool:
+        self.calls.append(("deployment_available", namespace, name))
+        return True
+
+    def get_rayservice(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.calls.append(("get_rayservice", namespace, name))
+        if self.seconds_per_read:
+            self.advance(self.seconds_per_read)
+        svc = self.services.get(name) if namespace == self.namespace else None
+        if svc is None:
+            return None
+        return {
+            "apiVersion": "ray.io/v1",
+            "kind": "RayService",
+            "metadata": {"name": name, "namespace": namespace, "generation": svc.generation},
+            "spec": copy.deepcopy(svc.spec),
+            "status": self._status(svc),
+        }
+
+    def delete_rayservice(self, namespace: str, name: str) -> None:
+        self.calls.append(("delete_rayservice", namespace, name))
+        svc = self.services.pop(name, None)
+        if svc:
+            for cluster in [svc.active, svc.pending]:
+                if cluster:
+                    self._delete_cluster(cluster)
+
+    def delete_configmap(self, namespace: str, name: str) -> None:
+        self.calls.append(("delete_configmap", namespace, name))
+
+    def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        self.calls.append(("list_pods", namespace, selector))
+        wanted = dict(part.split("=", 1) for part in selector.split(",") if part)
+        return [
+            self._pod_dict(p)
+            for p in sorted(self.pods.values(), key=lambda p: p.name)
+            if all(self._labels(p).get(k) == v for k, v in wanted.items())
+        ]
+
+    def delete_pod(self, namespace: str, name: str) -> None:
+        """What `kubectl delete pod` does: terminating now, and KubeRay makes a new pod (a new name)."""
+        self.calls.append(("delete_pod", namespace, name))
+        pod = self.pods.get(name)
+        if pod is None or pod.deleted_at is not None:
+            return
+        pod.deleted_at = self.clock.now
+        self._log(f"pod {name} deleted")
+        if pod.node_type == "head":
+            self.clusters[pod.cluster].ready_at = None  # no head: no Serve until the new head redeploys it
+            self._restarts.append((self.clock.now + self.head_restart_seconds, pod.cluster, "head", pod.group))
+        else:
+            self._restarts.append((self.clock.now + 1.0, pod.cluster, "worker", pod.group))
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        self.calls.append(("read_secret", namespace, name))
+        token = self.secrets.get(name) if namespace == self.namespace else None
+        return {"auth_token": base64.b64encode(token.encode()).decode()} if token else None
+
+    def list_events(self, namespace: str) -> list[dict[str, Any]]:
+        self.calls.append(("list_events", namespace))
+        return copy.deepcopy(self.events)
+
+    # -- Services and their EndpointSlices (what a forward that follows the Service reads) ---------
+
+    def read_service(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.calls.append(("read_service", namespace, name))
+        found = self._service(name) if namespace == self.namespace else None
+        if found is None:
+            return None
+        ports, selector = found
+        return {
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "selector": selector,
+                "ports": [{"name": n, "port": p, "target_port": p, "protocol": "TCP"} for n, p in ports.items()],
+            },
+        }
+
+    def list_endpoint_slices(self, namespace: str, service: str) -> list[dict[str, Any]]:
+        """The Service's EndpointSlices (label kubernetes.io/service-name=<service>): every pod its selector
+        matches, ready or not (terminating pods: ready False, terminating True)."""
+        self.calls.append(("list_endpoint_slices", namespace, service))
+        found = self._service(service) if namespace == self.namespace else None
+        if found is None:
+            return []
+        ports, selector = found
+        endpoints = [
+            {
+                "addresses": [p.ip],
+                "conditions": {
+                    "ready": self._pod_ready(p),
+                    "serving": self._pod_ready(p),
+                    "terminating": p.deleted_at is not None,
+                },
+                "target_ref": {"kind": "Pod", "name": p.name, "namespace": namespace},
+            }
+            for p in sorted(self.pods.values(), key=lambda p: p.name)
+            if all(self._labels(p).get(k) == v for k, v in selector.items())
+        ]
+        return [
+            {
+                "metadata": {"name": f"{service}-x7k2p", "labels": {"kubernetes.io/service-name": service}},
+                "address_type": "IPv4",
+                "ports": [{"name": n, "port": p, "protocol": "TCP"} for n, p in ports.items()],
+                "endpoints": endpoints,
+            }
+        ]
+
+    def _service(self, name: str) -> tuple[dict[str, int], dict[str, str]] | None:
+        for svc in self.services.values():
+            if not svc.active:
+                continue  # KubeRay creates the Services once a cluster is promoted
+            if name == f"{svc.name}-head-svc":
+                return HEAD_PORTS, {"ray.io/cluster": svc.active, "ray.io/node-type": "head"}
+            if name == f"{svc.name}-serve-svc" and svc.serve_svc:
+                return SERVE_PORTS, {"ray.io/cluster": svc.active, "ray.io/serve": "true"}
+        return None
+
+    # -- helpers for tests ---------------------------------------------------------------------------
+
+    def live_pods(self) -> set[str]:
+        """Pods that accept connections (running or still terminating)."""
+        return set(self.pods)
+
+    def token_of(self, cluster: str) -> str | None:
+        return self.secrets.get(cluster)
+
+    def cluster_of(self, pod: str) -> str:
+        """The RayCluster of ``pod``, also after the pod is gone."""
+        return self.pod_clusters[pod]
+
+    def head_pod(self, cluster: str) -> str | None:
+        heads = [
+            p.name for p in self.pods.values() if p.cluster == cluster and p.node_type == "head" and not p.deleted_at
+        ]
+        return heads[0] if heads else None
+
+    def _labels(self, pod: Pod) -> dict[str, str]:
+        labels = dict(pod.labels)
+        cluster = self.clusters.get(pod.cluster)
+        if cluster is not None and self._pod_ready(pod) and self._apps_running(cluster):
+            labels["ray.io/serve"] = "true"  # KubeRay labels pods whose proxy can serve
+        return labels
+
+    def _pod_dict(self, pod: Pod) -> dict[str, Any]:
+        phase = "Running" if pod.ready_at is not None else "Pending"
+        return {
+            "metadata": {
+                "name": pod.name,
+                "namespace": self.namespace,
+                "labels": self._labels(pod),
+                "deletion_timestamp": pod.deleted_at,
+            },
+            "status": {"phase": phase, "pod_ip": pod.ip, "container_statuses": []},
+        }
+
+    def _app_statuses(self, cluster: Cluster | None) -> dict[str, Any]:
+        if cluster is None:
+            return {}
+        running = self._apps_running(cluster)
+        return {
+            app: {
+                "status": "RUNNING" if running else "DEPLOYING",
+                "message": "",
+                "serveDeploymentStatuses": {},
+            }
+            for app in cluster.apps
+        }
+
+    def _status(self, svc: Service) -> dict[str, Any]:
+        active = self.clusters.get(svc.active) if svc.active else None
+        pending = self.clusters.get(svc.pending) if svc.pending else None
+        endpoints = sum(
+            1 for p in self.pods.values() if active and p.cluster == active.name and "ray.io/serve" in self._labels(p)
+        )
+        stamp = "2026-11-29T07:00:00Z"
+        if active is None:
+            ready = ("False", "Initializing")
+        else:
+            ready = ("True", "NonZeroServeEndpoints") if endpoints else ("False", "ZeroServeEndpoints")
+        if active and pending:
+            upgrade = ("True", "BothActivePendingClustersExist")
+        elif pending:
+            upgrade = ("Unknown", "NoActiveCluster")
+        else:
+            upgrade = ("False", "NoPendingCluster")
+        return {
+            "observedGeneration": svc.observed,
+            "numServeEndpoints": endpoints,
+            "conditions": [
+                {"type": "Ready", "status": ready[0], "reason": ready[1], "message": "", "lastTransitionTime": stamp},
+                {
+                    "type": "UpgradeInProgress",
+                    "status": upgrade[0],
+                    "reason": upgrade[1],
+                    "message": "",
+                    "lastTransitionTime": stamp,
+                },
+            ],
+            "activeServiceStatus": (
+                {"rayClusterName": active.name, "applicationStatuses": self._app_statuses(active)} if active else {}
+            ),
+            "pendingServiceStatus": (
+                {"rayClusterName": pending.name, "applicationStatuses": self._app_statuses(pending)} if pending else {}
+            ),
+        }
+
+
+def _app_names(spec: dict[str, Any]) -> list[str]:
+    import yaml
+
+    config = yaml.safe_load(spec.get("serveConfigV2") or "") or {}
+    return sorted(app["name"] for app in config.get("applications") or [])
+
+
+def _without_replicas(config: dict[str, Any] | None) -> dict[str, Any]:
+    """rayClusterConfig without what KubeRay changes in place (replica counts)."""
+    config = copy.deepcopy(config or {})
+    for group in config.get("workerGroupSpecs") or []:
+        for key in ("replicas", "minReplicas", "maxReplicas"):
+            group.pop(key, None)
+    return config

@@ -1,0 +1,484 @@
+"""Forwards that follow the Service: every new connection goes to a pod ready behind it *now*.
+
+The pods are tiny HTTP servers on 127.0.0.1 that answer with their pod name; which pods are behind
+which Service comes from the KubeRay timeline fake (tests/kuberay_timeline.py), driven by its fake
+clock. `kubectl port-forward svc/X` would stay on the first pod (kubernetes/kubectl#686).
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import psutil
+import pytest
+
+from helpers import procs
+from helpers.backends import forward
+from helpers.backends.forward import Forwarder, endpoint_resolver, ready_endpoints
+from helpers.backends.kube import KubernetesBackend
+from helpers.manifests import load_manifest, with_pod_env
+
+from ..fakes import FakeCommands
+from ..kuberay_timeline import KubeRayTimeline
+
+NS = "rayservice-tutorial"
+HELLO = load_manifest("manifests/ray-service.yaml")
+
+
+class Pods:
+    """One HTTP server per pod (started when first reached), answering with the pod's name; a pod the
+    timeline no longer has refuses connections, as a deleted pod does."""
+
+    def __init__(self, timeline: KubeRayTimeline | None = None):
+        self.timeline = timeline
+        self.servers: dict[str, ThreadingHTTPServer] = {}
+        self.reached: list[tuple[str, int]] = []
+
+    def server(self, pod: str) -> ThreadingHTTPServer:
+        if pod not in self.servers:
+
+            class Handler(BaseHTTPRequestHandler):
+                protocol_version = "HTTP/1.1"  # keep-alive, as requests.Session uses it
+
+                def do_GET(self):
+                    body = pod.encode()
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+                def log_message(self, *args):
+                    pass
+
+            server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            self.servers[pod] = server
+        return self.servers[pod]
+
+    def connect(self, pod: str, port: int) -> socket.socket:
+        if self.timeline is not None and pod not in self.timeline.live_pods():
+            raise ConnectionRefusedError(f"pod {pod} is gone")
+        self.reached.append((pod, port))
+        return socket.create_connection(("127.0.0.1", self.server(pod).server_address[1]), timeout=5)
+
+    def close(self):
+        for server in self.servers.values():
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture
+def pods():
+    found = Pods()
+    yield found
+    found.close()
+
+
+def get(port: int) -> str:
+    """One request on a new connection; the name of the pod that answered."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().read().decode()
+    finally:
+        conn.close()
+
+
+def forward_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("forward ")]
+
+
+def deployed(timeline: KubeRayTimeline, manifest=HELLO) -> str:
+    """Apply ``manifest`` and run the clock until its cluster is active; the active RayCluster's name."""
+    obj = {**manifest.raw, "metadata": {**manifest.raw["metadata"], "namespace": NS}}
+    timeline.apply(obj)
+    timeline.run_until(lambda: active(timeline) and not pending(timeline))
+    return active(timeline)
+
+
+def active(timeline: KubeRayTimeline) -> str | None:
+    status = timeline.get_rayservice(NS, HELLO.name)["status"]
+    return (status.get("activeServiceStatus") or {}).get("rayClusterName")
+
+
+def pending(timeline: KubeRayTimeline) -> str | None:
+    status = timeline.get_rayservice(NS, HELLO.name)["status"]
+    return (status.get("pendingServiceStatus") or {}).get("rayClusterName")
+
+
+def follower(timeline: KubeRayTimeline, pods: Pods, service: str, port: int) -> Forwarder:
+    return Forwarder(service, 0, endpoint_resolver(timeline, NS, port), pods.connect, backoff=0.05)
+
+
+# -- the forwarder on its own --------------------------------------------------------------------
+
+
+def test_listens_on_loopback_only(pods):
+    with pytest.raises(ValueError, match="127.0.0.1 only"):
+        Forwarder("svc", 0, lambda s: [], pods.connect, host="0.0.0.0")
+    with Forwarder("svc", 0, lambda s: [("pod-a", 80)], pods.connect) as fwd:
+        mine = [
+            (c.laddr.ip, c.laddr.port)
+            for c in psutil.Process().net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == fwd.port
+        ]
+        assert mine == [("127.0.0.1", fwd.port)]
+        assert get(fwd.port) == "pod-a"
+
+
+def test_an_open_connection_stays_on_its_pod_new_ones_follow(pods):
+    behind = [("pod-old", 8000)]
+    with Forwarder("ray-serve-app-serve-svc", 0, lambda s: list(behind), pods.connect) as fwd:
+        kept = http.client.HTTPConnection("127.0.0.1", fwd.port, timeout=5)
+        kept.request("GET", "/")
+        assert kept.getresponse().read() == b"pod-old"
+        behind[:] = [("pod-new", 8000)]  # the Service now selects another pod
+        assert get(fwd.port) == "pod-new"
+        kept.request("GET", "/")  # same (keep-alive) connection: same pod, as through a Service
+        assert kept.getresponse().read() == b"pod-old"
+        kept.close()
+        assert get(fwd.port) == "pod-new"
+
+
+def test_a_failed_connect_re_resolves(pods):
+    answers = [[("pod-gone", 8000)], [("pod-gone", 8000)], [("pod-new", 8000)]]
+
+    def resolve(service):
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    def connect(pod, port):
+        if pod == "pod-gone":
+            raise ConnectionRefusedError("pod deleted")
+        return pods.connect(pod, port)
+
+    with Forwarder("ray-serve-app-head-svc", 0, resolve, connect, backoff=0.05) as fwd:
+        assert get(fwd.port) == "pod-new"
+
+
+def test_no_ready_endpoint_closes_the_connection_quickly_and_names_the_service(pods, caplog):
+    caplog.set_level(logging.WARNING, logger="helpers.forward")
+    with Forwarder("ray-serve-app-serve-svc", 0, lambda s: [], pods.connect, backoff=0.05) as fwd:
+        start = time.monotonic()
+        with socket.create_connection(("127.0.0.1", fwd.port), timeout=5) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                assert client.recv(100) == b""  # closed, not left hanging
+            except ConnectionResetError:
+                pass  # closed with unread data: a reset, as clear to the client
+        assert time.monotonic() - start < 2.0
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith("Service ray-serve-app-serve-svc: no ready endpoint after 4 attempts; closed the")
+    assert pods.reached == []
+
+
+def test_stop_leaves_no_thread_connection_or_listener(pods):
+    fwd = Forwarder("svc", 0, lambda s: [("pod-a", 80)], pods.connect).start()
+    port = fwd.port
+    held = socket.create_connection(("127.0.0.1", port), timeout=5)
+    held.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"pod-a" in held.recv(1000)
+    assert forward_threads()
+    fwd.stop()
+    assert forward_threads() == []
+    assert held.recv(100) == b""  # the open connection was closed too
+    held.close()
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+    assert procs.port_holder(port) is None
+
+
+# -- EndpointSlices ------------------------------------------------------------------------------
+
+
+def test_ready_endpoints_read_an_endpointslice_as_the_client_returns_it():
+    def endpoint(pod, ready, terminating=False, kind="Pod"):
+        return {
+            "addresses": ["10.0.0.1"],
+            "conditions": {"ready": ready, "terminating": terminating},
+            "target_ref": {"kind": kind, "name": pod},
+        }
+
+    slices = [
+        {
+            "ports": [{"name": "dashboard", "port": 8265}, {"name": "http", "port": 8080}],
+            "endpoints": [
+                endpoint("head-new", True),
+                endpoint("head-old", False, terminating=True),
+                endpoint("unknown-state", None),  # the API: unset means ready, unless terminating
+                endpoint("going", None, terminating=True),
+                endpoint("not-a-pod", True, kind="Node"),
+            ],
+        },
+        {"ports": [{"name": "other", "port": 1}], "endpoints": [endpoint("elsewhere", True)]},
+    ]
+    assert ready_endpoints(slices, "dashboard") == [("head-new", 8265), ("unknown-state", 8265)]
+    # A Service port 80 named http with targetPort 8080: the slice carries the pod's port.
+    assert ready_endpoints(slices, "http") == [("head-new", 8080), ("unknown-state", 8080)]
+    assert ready_endpoints([{"ports": [{"port": 9000}], "endpoints": [endpoint("p", True)]}], None) == [("p", 9000)]
+    assert ready_endpoints([], "dashboard") == []
+
+
+def test_the_real_client_lists_the_services_endpointslices(tmp_path, monkeypatch):
+    """EndpointsAPI sends what KubeRay's Services need: the Service, then its EndpointSlices by label."""
+    import yaml
+
+    from .test_kubeapi_http import RecordingAPIServer
+
+    server = RecordingAPIServer()
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "kind-rayservice-tutorial",
+        "clusters": [{"name": "c", "cluster": {"server": server.url}}],
+        "contexts": [{"name": "kind-rayservice-tutorial", "context": {"cluster": "c", "user": "u"}}],
+        "users": [{"name": "u", "user": {"token": "test"}}],
+    }
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    server.objects[f"/api/v1/namespaces/{NS}/services/ray-serve-app-head-svc"] = {
+        "kind": "Service",
+        "apiVersion": "v1",
+        "metadata": {"name": "ray-serve-app-head-svc"},
+        "spec": {"ports": [{"name": "dashboard", "port": 8265, "targetPort": 8265}]},
+    }
+    server.objects[f"/apis/discovery.k8s.io/v1/namespaces/{NS}/endpointslices"] = {
+        "kind": "EndpointSliceList",
+        "apiVersion": "discovery.k8s.io/v1",
+        "metadata": {},
+        "items": [
+            {
+                "metadata": {"name": "ray-serve-app-head-svc-x7k2p"},
+                "addressType": "IPv4",
+                "ports": [{"name": "dashboard", "port": 8265, "protocol": "TCP"}],
+                "endpoints": [
+                    {
+                        "addresses": ["10.244.0.9"],
+                        "conditions": {"ready": True},
+                        "targetRef": {"kind": "Pod", "name": "ray-serve-app-bbbbb-head-q4z7t"},
+                    },
+                    {
+                        "addresses": ["10.244.0.7"],
+                        "conditions": {"ready": False, "terminating": True},
+                        "targetRef": {"kind": "Pod", "name": "ray-serve-app-aaaaa-head-x1"},
+                    },
+                ],
+            }
+        ],
+    }
+    try:
+        resolve = endpoint_resolver(forward.EndpointsAPI("kind-rayservice-tutorial"), NS, 8265)
+        assert resolve("ray-serve-app-head-svc") == [("ray-serve-app-bbbbb-head-q4z7t", 8265)]
+        resolve("ray-serve-app-head-svc")
+        gets = [(r["path"], r["query"]) for r in server.calls("GET")]
+        assert gets == [
+            (f"/api/v1/namespaces/{NS}/services/ray-serve-app-head-svc", {}),
+            (
+                f"/apis/discovery.k8s.io/v1/namespaces/{NS}/endpointslices",
+                {"labelSelector": ["kubernetes.io/service-name=ray-serve-app-head-svc"]},
+            ),
+            (  # per connection: the slices again, not the Service
+                f"/apis/discovery.k8s.io/v1/namespaces/{NS}/endpointslices",
+                {"labelSelector": ["kubernetes.io/service-name=ray-serve-app-head-svc"]},
+            ),
+        ]
+    finally:
+        server.close()
+
+
+# -- following KubeRay's timeline ---------------------------------------------------------------
+
+
+def test_new_connections_reach_the_new_head_pod_after_it_is_replaced(caplog):
+    timeline = KubeRayTimeline()
+    pods = Pods(timeline)
+    cluster = deployed(timeline)
+    old_head = timeline.head_pod(cluster)
+    with follower(timeline, pods, f"{HELLO.name}-head-svc", 8265) as fwd:
+        assert get(fwd.port) == old_head
+        timeline.delete_pod(NS, old_head)  # lesson 04: `kubectl delete pod <head>`
+        with pytest.raises((ConnectionError, http.client.HTTPException)):  # no ready head right now
+            get(fwd.port)
+        assert f"Service {HELLO.name}-head-svc: no ready endpoint" in caplog.text
+        timeline.run_until(lambda: timeline.head_pod(cluster) not in (None, old_head))
+        new_head = timeline.head_pod(cluster)
+        timeline.run_until(lambda: bool(ready_endpoints(timeline.list_endpoint_slices(NS, fwd.service), "dashboard")))
+        assert get(fwd.port) == new_head != old_head  # no action from the caller
+        assert new_head.startswith(f"{cluster}-head-")
+
+
+def test_new_connections_follow_the_services_to_the_new_raycluster():
+    timeline = KubeRayTimeline()
+    pods = Pods(timeline)
+    old = deployed(timeline)
+    serve = follower(timeline, pods, f"{HELLO.name}-serve-svc", 8000).start()
+    head = follower(timeline, pods, f"{HELLO.name}-head-svc", 8265).start()
+    try:
+        kept = http.client.HTTPConnection("127.0.0.1", serve.port, timeout=5)
+        kept.request("GET", "/")
+        first = kept.getresponse().read().decode()
+        assert timeline.cluster_of(first) == old
+        # Lesson 05: a rayClusterConfig change: KubeRay builds a pending cluster next to the active one.
+        changed = with_pod_env(HELLO, {"TUTORIAL_CLUSTER_REVISION": "2"})
+        timeline.apply({**changed.raw, "metadata": {**changed.raw["metadata"], "namespace": NS}})
+        timeline.advance(5)
+        new = pending(timeline)
+        assert new and new != old and active(timeline) == old
+        assert timeline.cluster_of(get(serve.port)) == old  # before promotion: the old cluster serves
+        timeline.run_until(lambda: active(timeline) == new)
+        promoted_at = timeline.clock.now
+        # After promotion, with no action from the caller: new connections reach the new cluster's pods.
+        assert {timeline.cluster_of(get(serve.port)) for _ in range(4)} == {new}
+        assert timeline.cluster_of(get(head.port)) == new
+        # The connection opened before stays on its old pod until it closes (the old cluster lives 60 s more).
+        kept.request("GET", "/")
+        assert kept.getresponse().read().decode() == first
+        kept.close()
+        timeline.run_until(lambda: old not in timeline.clusters)
+        assert timeline.clock.now - promoted_at == pytest.approx(60, abs=1)
+        assert timeline.cluster_of(get(serve.port)) == new
+    finally:
+        serve.stop()
+        head.stop()
+        pods.close()
+
+
+def test_after_promotion_the_token_and_the_reached_pod_belong_to_the_same_raycluster(tmp_path):
+    timeline = KubeRayTimeline()
+    pods = Pods(timeline)
+    backend = KubernetesBackend(state_dir=tmp_path, commands=FakeCommands(), api=timeline)
+    backend.apply(HELLO)
+    timeline.run_until(lambda: backend.cluster_names()[0] is not None and backend.cluster_names()[1] is None)
+    with follower(timeline, pods, f"{HELLO.name}-head-svc", 8265) as dashboard:
+        tokens = []
+        for revision in ("2", "3"):
+            reached = timeline.cluster_of(get(dashboard.port))
+            assert backend.cluster_names()[0] == reached
+            assert backend.token() == timeline.token_of(reached)
+            tokens.append(backend.token())
+            backend.upgrade_cluster(HELLO, revision=revision)
+            timeline.run_until(
+                lambda old=reached: backend.cluster_names()[1] is None and backend.cluster_names()[0] != old
+            )
+        reached = timeline.cluster_of(get(dashboard.port))
+        assert backend.cluster_names()[0] == reached and backend.token() == timeline.token_of(reached)
+        tokens.append(backend.token())
+    assert len(set(tokens)) == 3  # a new token with each new cluster, read from the cluster reached
+    pods.close()
+
+
+# -- the detached process the backend starts ----------------------------------------------------
+
+
+def test_the_detached_forward_listens_on_loopback_and_stops_with_its_group(tmp_path):
+    import yaml
+
+    kubeconfig = {  # an API server nobody answers at: every resolution fails, the process stays up
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "kind-rayservice-tutorial",
+        "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
+        "contexts": [{"name": "kind-rayservice-tutorial", "context": {"cluster": "c", "user": "u"}}],
+        "users": [{"name": "u", "user": {"token": "test"}}],
+    }
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = forward.command(sys.executable, "ray-serve-app-serve-svc", port, 8000, NS, "kind-rayservice-tutorial")
+    assert args[1:] == [
+        "-m",
+        "helpers.backends.forward",
+        "--context",
+        "kind-rayservice-tutorial",
+        "port-forward",
+        "--address",
+        "127.0.0.1",
+        "svc/ray-serve-app-serve-svc",
+        f"{port}:8000",
+        "-n",
+        NS,
+    ]
+    import os
+
+    marker = "test-forward-" + str(os.getpid())
+    env = {**os.environ, procs.MARKER_VAR: marker, "KUBECONFIG": str(tmp_path / "kubeconfig")}
+    log = tmp_path / "port-forward-serve.log"
+    pid = procs.start_detached(args, env, log).pid
+    try:
+        assert procs.wait_port(port, timeout=20), procs.tail(log)
+        assert procs.listeners({pid}) == [("127.0.0.1", port, pid)]
+        assert [p.pid for p in procs.find_marked(marker)] == [pid]  # found after a kernel restart too
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.settimeout(10)
+            assert client.recv(100) == b""
+        deadline = time.monotonic() + 5
+        while "no ready" not in log.read_text() and "cannot read" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        assert "Service ray-serve-app-serve-svc: cannot read its endpoints" in log.read_text()
+    finally:
+        assert procs.stop_groups([pid], marker=marker, grace=5) == 1
+    assert procs.find_marked(marker) == [] and procs.port_holder(port) is None
+    assert "0.0.0.0" not in " ".join(args)
+
+
+def test_the_command_line_refuses_any_address_but_loopback(capsys):
+    with pytest.raises(SystemExit):
+        forward.main(["port-forward", "--address", "0.0.0.0", "svc/x", "1:2", "-n", NS])
+    assert "invalid choice: '0.0.0.0'" in capsys.readouterr().err
+
+
+# -- the timeline fake itself -------------------------------------------------------------------
+
+
+def test_the_timeline_follows_kuberay(tmp_path):
+    from helpers import crd_schema
+
+    status_schema = crd_schema.load_extract()["properties"]["status"]
+    timeline = KubeRayTimeline()
+    timeline.apply({**HELLO.raw, "metadata": {**HELLO.raw["metadata"], "namespace": NS}})
+    seen = [timeline.get_rayservice(NS, HELLO.name)["status"]]
+    first = pending(timeline)
+    assert first == f"{HELLO.name}-aaaaa" and active(timeline) is None
+    assert timeline.list_endpoint_slices(NS, f"{HELLO.name}-serve-svc") == []  # no Service before promotion
+    deployed(timeline)
+    assert active(timeline) == first
+    (head,) = timeline.list_pods(NS, f"ray.io/cluster={first},ray.io/node-type=head")
+    assert head["metadata"]["name"].startswith(f"{first}-head-") and len(head["metadata"]["name"]) == len(first) + 11
+    workers = timeline.list_pods(NS, f"ray.io/cluster={first},ray.io/node-type=worker")
+    assert [w["metadata"]["name"].rsplit("-", 1)[0] for w in workers] == [f"{first}-workers-worker"]
+    seen.append(timeline.get_rayservice(NS, HELLO.name)["status"])
+    changed = with_pod_env(HELLO, {"TUTORIAL_CLUSTER_REVISION": "2"})
+    timeline.apply({**changed.raw, "metadata": {**changed.raw["metadata"], "namespace": NS}})
+    timeline.advance(1)
+    status = timeline.get_rayservice(NS, HELLO.name)["status"]
+    seen.append(status)
+    second = status["pendingServiceStatus"]["rayClusterName"]
+    assert second == f"{HELLO.name}-bbbbb"
+    upgrade = next(c for c in status["conditions"] if c["type"] == "UpgradeInProgress")
+    assert (upgrade["status"], upgrade["reason"]) == ("True", "BothActivePendingClustersExist")
+    assert timeline.token_of(first) != timeline.token_of(second)
+    timeline.run_until(lambda: active(timeline) == second)
+    seen.append(timeline.get_rayservice(NS, HELLO.name)["status"])
+    assert pending(timeline) is None and first in timeline.clusters  # kept for rayClusterDeletionDelaySeconds
+    timeline.advance(59)
+    assert first in timeline.clusters
+    timeline.advance(1)
+    assert first not in timeline.clusters and timeline.read_secret(NS, first) is None
+    timeline.advance(5)
+    assert timeline.list_pods(NS, f"ray.io/cluster={first}") == []
+    # serveConfigV2 only: in place, no new cluster.
+    edited = {**changed.raw, "metadata": {**changed.raw["metadata"], "namespace": NS}}
+    edited["spec"] = {**edited["spec"], "serveConfigV2": edited["spec"]["serveConfigV2"] + "\n"}
+    timeline.apply(edited)
+    timeline.advance(1)
+    assert pending(timeline) is None and active(timeline) == second
+    for status in seen:
+        assert crd_schema.problems(status, status_schema) == []
