@@ -2,8 +2,10 @@
 
     python -m helpers run [--backend local] [--keep-cluster]
 
-Executed copies go to build/notebooks/. Stops at the first failing notebook (the later ones
-build on it), names it and the failing cell, and exits non-zero.
+Executed copies go to build/notebooks/. One line per notebook, then the summary table. Stops at the
+first failing notebook (the later ones build on it), names it, the failing cell and the error, and exits
+non-zero. The kernels are started quietly (see QuietKernelManager): no transport warning, no
+"KeyboardInterrupt caught in kernel" at shutdown.
 """
 
 from __future__ import annotations
@@ -26,7 +28,41 @@ class Result:
     notebook: str
     status: str  # ok | failed | skipped
     seconds: float = 0.0
-    error: str = ""
+    error: str = ""  # one line: the failing cell and the error's first line
+    detail: str = ""  # the whole error message (the project's errors lead with what to do)
+    output: str = ""  # the executed copy
+
+
+def _kernel_manager_class():
+    """papermill's kernel manager, quiet on a terminal:
+
+    - CurveZMQ transport encryption, which the kernelspec declares (``supported_encryption``): without it
+      ipykernel 7 logs "Kernel is running over TCP without encryption" to the terminal for every notebook;
+    - no SIGINT at shutdown: jupyter_client interrupts the kernel before asking it to shut down, and a
+      kernel that is handling a message at that moment logs "KeyboardInterrupt caught in kernel." although
+      nothing went wrong. Papermill shuts a kernel down only once it is idle (a cell that times out is
+      interrupted by nbclient's own call, which this does not change); a kernel that does not stop is
+      killed after jupyter_client's wait, as before.
+    """
+    global _QUIET
+    if _QUIET is None:
+        from jupyter_client.manager import AsyncKernelManager
+
+        class QuietKernelManager(AsyncKernelManager):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.transport_encryption = "auto"
+
+            async def _async_interrupt_kernel(self) -> None:
+                if self.shutting_down:
+                    return
+                await super()._async_interrupt_kernel()
+
+        _QUIET = QuietKernelManager
+    return _QUIET
+
+
+_QUIET = None
 
 
 def lesson_notebooks(folder: Path = config.NOTEBOOKS_DIR) -> list[Path]:
@@ -73,11 +109,41 @@ def run_labs(backend: str, out_dir: Path | None = None) -> list[Result]:
     return results
 
 
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(config.PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _failing_cell(path: Path, exc) -> str:
+    """'cell 12 (In [7]) `outcome = scenarios.replica_crash(...)`': the cell's number in the notebook
+    as the learner opens it (papermill counts its injected parameters cell too), its execution count and
+    its first line of code."""
+    import nbformat
+
+    number = exc.cell_index + 1
+    try:
+        cells = nbformat.read(path, as_version=4).cells
+        for index in (exc.cell_index - 1, exc.cell_index):  # after papermill's injected cell, or no such cell
+            if 0 <= index < len(cells) and cells[index].source == exc.source:
+                number = index + 1
+                break
+    except Exception:  # noqa: BLE001 - the number is a help, the error itself is what matters
+        pass
+    code = next((line.strip() for line in (exc.source or "").splitlines() if line.strip()), "")
+    if len(code) > 70:
+        code = code[:67] + "..."
+    count = f" (In [{exc.exec_count}])" if exc.exec_count else ""
+    return f"cell {number}{count}" + (f" `{code}`" if code else "")
+
+
 def run_notebook(path: Path, out_dir: Path, parameters: dict, cwd: Path | None = None) -> Result:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    output = _display_path(out_dir / path.name)
     start = time.monotonic()
     try:
         papermill.execute_notebook(
@@ -87,39 +153,51 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict, cwd: Path | None =
             cwd=str(cwd or path.parent),
             kernel_name=KERNEL,
             progress_bar=False,
+            kernel_manager_class=_kernel_manager_class(),
         )
     except PapermillExecutionError as exc:
-        last = (exc.evalue or "").strip().splitlines()
+        message = (exc.evalue or "").strip()
+        first = message.splitlines()[0] if message else ""
         return Result(
             path.name,
             "failed",
             time.monotonic() - start,
-            f"cell {exc.cell_index} (execution count {exc.exec_count}): {exc.ename}: {last[0] if last else ''}",
+            f"{_failing_cell(path, exc)}: {exc.ename}" + (f": {first}" if first else ""),
+            f"{exc.ename}: {message}" if message else exc.ename,
+            output,
         )
     except Exception as exc:  # noqa: BLE001 - kernel died, notebook unreadable...
-        return Result(path.name, "failed", time.monotonic() - start, f"{type(exc).__name__}: {exc}")
-    return Result(path.name, "ok", time.monotonic() - start)
+        error = f"{type(exc).__name__}: {exc}"
+        return Result(path.name, "failed", time.monotonic() - start, error, error, output)
+    return Result(path.name, "ok", time.monotonic() - start, output=output)
 
 
 def run_all(backend: str, out_dir: Path | None = None, notebooks: list[Path] | None = None) -> list[Result]:
+    """Every lesson in order, one line each; after a failure the rest are skipped (they build on it)."""
     out_dir = out_dir or config.BUILD_DIR / "notebooks"
     os.environ.setdefault("RAYSERVICE_HEADLESS", "1")  # no browser: widgets print plain text
+    paths = notebooks or lesson_notebooks()
+    width = max(len(p.name) for p in paths) if paths else 0
     results: list[Result] = []
     failed = False
-    for path in notebooks or lesson_notebooks():
+    for path in paths:
         if failed:
             results.append(Result(path.name, "skipped"))
             continue
-        print(f"▶ {path.name} ...", flush=True)
+        print(f"▶ {path.name:<{width}}  ", end="", flush=True)
         result = run_notebook(path, out_dir, {"BACKEND": backend})
-        print(f"  {result.status} in {result.seconds:.1f} s" + (f": {result.error}" if result.error else ""))
+        print(f"{result.status} in {result.seconds:.1f} s", flush=True)
         results.append(result)
         failed = result.status == "failed"
     (out_dir / "summary.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
     return results
 
 
+MAX_DETAIL_LINES = 25
+
+
 def table(results: list[Result]) -> str:
+    """The summary: notebook / result / seconds, a total, then each failure with its cell and whole error."""
     width = max([len("notebook")] + [len(r.notebook) for r in results])
     lines = [f"{'notebook':<{width}}  {'result':<7}  {'seconds':>7}", "-" * (width + 18)]
     for r in results:
@@ -129,7 +207,15 @@ def table(results: list[Result]) -> str:
     lines.append(f"{'total':<{width}}  {'':<7}  {total:7.1f}")
     for r in results:
         if r.status == "failed":
-            lines.append(f"\nFAILED: {r.notebook}, {r.error}\n  executed copy: build/notebooks/{r.notebook}")
+            lines.append(f"\nFAILED: {r.notebook}, {r.error}")
+            detail = (r.detail or "").splitlines()
+            if len(detail) > 1:
+                shown = detail[:MAX_DETAIL_LINES]
+                if len(detail) > MAX_DETAIL_LINES:
+                    shown.append(f"... ({len(detail) - MAX_DETAIL_LINES} more lines in the executed copy)")
+                lines.extend("  " + line for line in shown)
+            if r.output:
+                lines.append(f"  executed copy: {r.output}")
     return "\n".join(lines)
 
 

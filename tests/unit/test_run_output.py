@@ -1,0 +1,82 @@
+"""`make run`'s output: one line per notebook, then the summary table; no kernel noise; a failure names
+the notebook, the cell as the learner counts it, and the whole error.
+
+Real papermill runs of tiny notebooks in the tutorial's kernel (no Ray), a few seconds each.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from helpers import runner
+
+NOISE = ("without encryption", "KeyboardInterrupt", "Traceback", "WARNING", "ERROR")
+
+
+def notebook(path: Path, *code: str) -> Path:
+    """A lesson-shaped notebook: a parameters cell, then each code cell after a markdown cell."""
+    cells = [new_markdown_cell("# A tiny lesson"), new_code_cell('BACKEND = "unset"')]
+    cells[1].metadata["tags"] = ["parameters"]
+    for source in code:
+        cells += [new_markdown_cell("A step."), new_code_cell(source)]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": runner.KERNEL, "display_name": "RayService tutorial", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_passing_run_prints_one_line_per_notebook_then_the_table(tmp_path, capfd):
+    busy = (
+        "import threading, time\n"
+        "def spin():\n"
+        "    while True:\n"
+        "        time.sleep(0.001)\n"
+        "threading.Thread(target=spin, daemon=True).start()"
+    )
+    paths = [
+        notebook(tmp_path / "00_first.ipynb", "print(BACKEND)"),
+        notebook(tmp_path / "01_busy_at_shutdown.ipynb", busy, "import ipywidgets\nipywidgets.HTML('x')"),
+    ]
+    results = runner.run_all("local", out_dir=tmp_path / "out", notebooks=paths)
+    print(runner.table(results))
+    out, err = capfd.readouterr()
+
+    assert [r.status for r in results] == ["ok", "ok"], results
+    lines = out.splitlines()
+    assert [line.split()[:3] for line in lines[:2]] == [["▶", p.name, "ok"] for p in paths], out
+    assert lines[2].split() == ["notebook", "result", "seconds"], out
+    assert [line.split()[:2] for line in lines[4:6]] == [[p.name, "ok"] for p in paths]
+    assert lines[-1].startswith("total"), out
+    for noise in NOISE:  # ipykernel's transport warning and the shutdown interrupt went to the terminal before
+        assert noise not in out + err, out + err
+    executed = nbformat.read(tmp_path / "out" / "00_first.ipynb", as_version=4)
+    assert executed.cells[4].outputs[0]["text"] == "local\n"  # papermill's BACKEND parameter arrived
+
+
+def test_a_failing_lesson_names_the_notebook_the_cell_and_the_whole_error(tmp_path, capfd):
+    boom = 'raise RuntimeError("the app is not RUNNING: apply it first\\n  hello  DEPLOY_FAILED  no module x")'
+    paths = [
+        notebook(tmp_path / "00_fails.ipynb", "x = 1", boom, "print('never')"),
+        notebook(tmp_path / "01_after.ipynb", "print('never')"),
+    ]
+    results = runner.run_all("local", out_dir=tmp_path / "out", notebooks=paths)
+    summary = runner.table(results)
+    out, err = capfd.readouterr()
+
+    assert [r.status for r in results] == ["failed", "skipped"]
+    # The learner's notebook: title, parameters, step, x = 1, step, boom -> cell 6 (papermill's own copy has
+    # an injected parameters cell, so its index is one more).
+    assert results[0].error.startswith('cell 6 (In [4]) `raise RuntimeError("the app is not RUNNING')
+    assert results[0].error.endswith("...`: RuntimeError: the app is not RUNNING: apply it first")
+    assert "FAILED: 00_fails.ipynb, cell 6 (In [4])" in summary
+    assert "    hello  DEPLOY_FAILED  no module x" in summary  # the whole message, not only its first line
+    assert f"executed copy: {tmp_path / 'out' / '00_fails.ipynb'}" in summary
+    assert out.splitlines()[0].split()[:3] == ["▶", "00_fails.ipynb", "failed"]
+    assert len(out.splitlines()) == 1  # the skipped lesson prints nothing; the table says "skipped"
+    assert "01_after.ipynb  skipped" in summary
+    for noise in ("without encryption", "KeyboardInterrupt"):
+        assert noise not in out + err, out + err
