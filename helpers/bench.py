@@ -63,19 +63,26 @@ def run_scenarios(backend: LocalBackend, rate: float = 20.0) -> dict[str, Any]:
     figures["apply_to_ready_s"] = round(time.monotonic() - start, 1)
 
     traffic = dict(rate=rate, before=2.0, after=3.0, timeout=180.0)
-    bonjour = manifests.with_user_config(base, "hello", "Hello", {"greeting": "Bonjour"})
-    v2 = manifests.with_app_env(bonjour, "hello", {"APP_VERSION": "v2"})
-    broken = manifests.with_import_path(v2, "hello", "hello_app:no_such_app")
+    # Lesson 04's faults, on lesson 04's manifest (2 replicas, one per node), in the lesson's order.
     outcomes = [
         ("replica_kill_no_retries", scenarios.replica_crash(backend, retries=False, **traffic)),
         ("worker_loss_no_retries", scenarios.node_loss(backend, retries=False, **traffic)),
         ("worker_loss_retries", scenarios.node_loss(backend, retries=True, **traffic)),
-        ("proxy_kill_retries", scenarios.proxy_loss(backend, retries=True, **traffic)),
         ("proxy_kill_no_retries", scenarios.proxy_loss(backend, retries=False, **traffic)),
-        ("user_config_update", scenarios.update(backend, "user_config changed", bonjour, **traffic)),
-        ("env_update", scenarios.update(backend, "APP_VERSION=v2 applied", v2, **traffic)),
-        ("bad_update", scenarios.update(backend, "bad import_path applied", broken, **traffic)),
+        ("proxy_kill_retries", scenarios.proxy_loss(backend, retries=True, **traffic)),
     ]
+    # Lesson 05's updates, on lesson 05's manifest (4 replicas, at most 2 per node).
+    five = manifests.with_deployment_options(base, "hello", "Hello", num_replicas=4, max_replicas_per_node=2)
+    backend.apply(five)
+    backend.wait_ready(180)
+    bonjour = manifests.with_user_config(five, "hello", "Hello", {"greeting": "Bonjour"})
+    v2 = manifests.with_app_env(bonjour, "hello", {"APP_VERSION": "v2"})
+    broken = manifests.with_import_path(v2, "hello", "hello_app:no_such_app")
+    outcomes.append(("user_config_update", scenarios.update(backend, "user_config changed", bonjour, **traffic)))
+    env_update = scenarios.update(backend, "APP_VERSION=v2 applied", v2, **traffic)
+    outcomes.append(("env_update", env_update))
+    outcomes.append(("bad_update", scenarios.update(backend, "bad import_path applied", broken, **traffic)))
+    figures["env_update_overlap_s"] = env_update.traffic.overlap("v1", "v2")["overlap_s"]
     figures["scenarios"] = {
         name: {k: o.to_dict()[k] for k in ("retries", "sent", "failed", "recovery_s", "p50_ms", "p99_ms")}
         for name, o in outcomes

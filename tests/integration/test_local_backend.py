@@ -19,6 +19,7 @@ from helpers.manifests import with_serve_config
 from tests.integration.conftest import HELLO, MULTI, PORTS
 
 pytestmark = pytest.mark.integration
+NAMESPACE = "rayservice-tutorial"  # the local backend's default: it only names the kubectl commands shown
 
 
 def get(backend, path):
@@ -162,19 +163,26 @@ def test_cluster_shape_change_is_refused_without_changing_anything(backend):
     assert get(backend, "/predict-a?x=4").json()["prediction"] == 9.0
 
 
-def test_faults_kill_what_they_say_and_the_cluster_heals(backend):
+def test_faults_kill_what_they_say_and_the_cluster_heals(backend, capsys):
     from helpers import scenarios
     from helpers.backends import KindOnly
 
     before = {r["replica_id"] for r in backend.running_replicas("hello")}
+    capsys.readouterr()
     killed = backend.kill_replica("hello")
     assert killed["replica"] in before
+    # Each fault shows the kubectl a learner would type for it, then says the local backend does it itself.
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[0].startswith("$ kubectl exec ") and shown[0].endswith(f" -- kill -9 {killed['pid']} -n {NAMESPACE}")
+    assert shown[1].startswith("(local backend, no Kubernetes here:")
     scenarios.back_to_target(backend, "hello", 120)(killed)
     assert killed["replica"] not in {r["replica_id"] for r in backend.running_replicas("hello")}
 
     old_pgid = backend.describe()["workers"][0]["pgid"]
     lost = backend.lose_worker(0)
     assert lost["node"] == "workers-1" and backend.describe()["workers"][0]["pgid"] != old_pgid
+    pod = (backend.describe().get("pods") or {}).get("workers-1", "workers-1")
+    assert f"$ kubectl delete pod {pod} --wait=false -n {NAMESPACE}" in capsys.readouterr().out.splitlines()
     assert backend.listening_addresses() == ["127.0.0.1"]
     scenarios.back_to_target(backend, "hello", 120)(lost)
     assert get(backend, "/hello").status_code == 200
