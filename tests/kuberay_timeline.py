@@ -373,6 +373,15 @@ class KubeRayTimeline:
 
     # -- helpers for tests ---------------------------------------------------------------------------
 
+    def kubectl(self, args: list[str]) -> tuple[int, str, str]:
+        """A FakeCommands response for `kubectl ... delete pod NAME ...`: the pod goes as with kubectl.
+        Use: ``FakeCommands(responses={("kubectl",): timeline.kubectl})``."""
+        if "delete" in args and args[args.index("delete") + 1] == "pod":
+            name = args[args.index("delete") + 2]
+            self.delete_pod(args[args.index("-n") + 1] if "-n" in args else self.namespace, name)
+            return 0, f'pod "{name}" deleted\n', ""
+        return 0, "", ""
+
     def live_pods(self) -> set[str]:
         """Pods that accept connections (running or still terminating)."""
         return set(self.pods)

@@ -276,9 +276,17 @@ class EndpointsAPI:
 
         from kubernetes import client, config
 
-        api_client = config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"), context=context)
-        self.core = client.CoreV1Api(api_client)
-        self.discovery = client.DiscoveryV1Api(api_client)
+        def new_client():
+            return config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"), context=context)
+
+        reads = new_client()
+        self.core = client.CoreV1Api(reads)
+        self.discovery = client.DiscoveryV1Api(reads)
+        # kubernetes.stream swaps its ApiClient's call_api for the time of the websocket handshake: port-forwards
+        # get their own ApiClient (reads keep working meanwhile), one handshake at a time (the swap is not
+        # thread-safe: two at once could leave the websocket call in place for good).
+        self.forwards = client.CoreV1Api(new_client())
+        self._handshake = threading.Lock()
         self._exception = client.ApiException
 
     def read_service(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -300,7 +308,8 @@ class EndpointsAPI:
         """A socket to ``port`` of ``pod``, through the API server's pod port-forward (a websocket)."""
         from kubernetes.stream import portforward
 
-        forward = portforward(self.core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
+        with self._handshake:
+            forward = portforward(self.forwards.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
         return forward.socket(port)
 
 

@@ -183,7 +183,11 @@ def test_stop_leaves_no_thread_connection_or_listener(pods):
     port = fwd.port
     held = socket.create_connection(("127.0.0.1", port), timeout=5)
     held.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert b"pod-a" in held.recv(1000)
+    answer = b""
+    while not answer.endswith(b"pod-a"):  # headers and body may come in separate reads
+        chunk = held.recv(1000)
+        assert chunk, answer
+        answer += chunk
     assert forward_threads()
     fwd.stop()
     assert forward_threads() == []
@@ -292,6 +296,54 @@ def test_the_real_client_lists_the_services_endpointslices(tmp_path, monkeypatch
         server.close()
 
 
+def test_pod_port_forwards_use_their_own_client_one_handshake_at_a_time(tmp_path, monkeypatch):
+    """kubernetes.stream swaps the ApiClient's call_api during a handshake: never on the client that
+    reads EndpointSlices, never two at once."""
+    import kubernetes.stream
+    import yaml
+
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "k",
+        "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
+        "contexts": [{"name": "k", "context": {"cluster": "c", "user": "u"}}],
+        "users": [{"name": "u", "user": {"token": "test"}}],
+    }
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    api = forward.EndpointsAPI()
+    inside, most, seen = [0], [0], []
+    lock = threading.Lock()
+
+    class FakePortForward:
+        def socket(self, port):
+            return ("socket to", port)
+
+    def portforward(method, pod, namespace, ports):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        seen.append((method.__self__.api_client, pod, namespace, ports))
+        time.sleep(0.05)
+        with lock:
+            inside[0] -= 1
+        return FakePortForward()
+
+    monkeypatch.setattr(kubernetes.stream, "portforward", portforward)
+    connect = forward.pod_connector(api, NS)
+    threads = [threading.Thread(target=connect, args=(f"pod-{i}", 8000)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1 and len(seen) == 5
+    assert {c for c, *_ in seen} == {api.forwards.api_client} != {api.core.api_client}
+    assert sorted(p for _, p, _, _ in seen) == [f"pod-{i}" for i in range(5)]
+    assert {(n, ports) for _, _, n, ports in seen} == {(NS, "8000")}
+    assert connect("pod-x", 8000) == ("socket to", 8000)
+
+
 # -- following KubeRay's timeline ---------------------------------------------------------------
 
 
@@ -311,6 +363,32 @@ def test_new_connections_reach_the_new_head_pod_after_it_is_replaced(caplog):
         timeline.run_until(lambda: bool(ready_endpoints(timeline.list_endpoint_slices(NS, fwd.service), "dashboard")))
         assert get(fwd.port) == new_head != old_head  # no action from the caller
         assert new_head.startswith(f"{cluster}-head-")
+
+
+def test_lesson_04_head_pod_loss_through_the_backend_then_the_forward_reaches_the_new_head(tmp_path, capsys):
+    timeline = KubeRayTimeline()
+    pods = Pods(timeline)
+    backend = KubernetesBackend(
+        state_dir=tmp_path, commands=FakeCommands(responses={("kubectl",): timeline.kubectl}), api=timeline
+    )
+    backend.apply(HELLO)
+    cluster = deployed(timeline)
+    with follower(timeline, pods, f"{HELLO.name}-head-svc", 8265) as dashboard:
+        old_head = get(dashboard.port)
+        assert backend.delete_head_pod() == old_head  # `kubectl delete pod <head>`, as the lesson shows it
+        assert f'pod "{old_head}" deleted' in capsys.readouterr().out
+        timeline.advance(1)
+        assert not _ready(timeline)  # no head, no Serve: ZeroServeEndpoints
+        timeline.run_until(lambda: _ready(timeline))
+        new_head = get(dashboard.port)
+        assert new_head != old_head and timeline.cluster_of(new_head) == cluster
+        assert [p["metadata"]["name"] for p in backend.ray_pods("head")] == [new_head]
+    pods.close()
+
+
+def _ready(timeline: KubeRayTimeline) -> bool:
+    conditions = timeline.get_rayservice(NS, HELLO.name)["status"]["conditions"]
+    return next(c for c in conditions if c["type"] == "Ready")["status"] == "True"
 
 
 def test_new_connections_follow_the_services_to_the_new_raycluster():
@@ -370,6 +448,34 @@ def test_after_promotion_the_token_and_the_reached_pod_belong_to_the_same_rayclu
         assert backend.cluster_names()[0] == reached and backend.token() == timeline.token_of(reached)
         tokens.append(backend.token())
     assert len(set(tokens)) == 3  # a new token with each new cluster, read from the cluster reached
+    pods.close()
+
+
+def test_wait_ready_returns_after_promotion_and_new_connections_reach_the_new_cluster(tmp_path, monkeypatch):
+    """Lesson 05 on kind: wait_ready() after a rayClusterConfig change returns once KubeRay has promoted
+    the new cluster, and from then on the forward reaches it (the fake clock runs while wait_ready sleeps)."""
+    import types
+
+    from helpers import progress
+
+    timeline = KubeRayTimeline()
+    pods = Pods(timeline)
+    fake_time = types.SimpleNamespace(sleep=timeline.advance, monotonic=time.monotonic, time=time.time)
+    monkeypatch.setattr(progress, "time", fake_time)
+    backend = KubernetesBackend(state_dir=tmp_path, commands=FakeCommands(), api=timeline)
+    monkeypatch.setattr(backend, "ensure_port_forwards", lambda: None)  # the forward is the one below
+    backend.apply(HELLO)
+    backend.wait_ready(timeout=600)
+    first = backend.cluster_names()[0]
+    with follower(timeline, pods, f"{HELLO.name}-serve-svc", 8000) as serve:
+        assert timeline.cluster_of(get(serve.port)) == first
+        backend.upgrade_cluster(HELLO, revision="2")
+        backend.wait_ready(timeout=600)
+        new, pending_now = backend.cluster_names()
+        assert pending_now is None and new != first
+        assert any(what.startswith(f"promoted RayCluster {new}") for _, what in timeline.history)
+        assert first in timeline.clusters  # still there for 60 s: the forward must not need it
+        assert timeline.cluster_of(get(serve.port)) == new
     pods.close()
 
 
