@@ -3,11 +3,17 @@
 ``lint(raw)`` returns every finding; ``helpers.manifests.validate`` refuses a manifest with an
 error-level finding, and ``python -m helpers lint FILE...`` prints them (exit code 1 on an error).
 ``spec.serveConfigV2`` is checked with Ray Serve's own schema (``ServeDeploySchema``), so those rules
-are Ray's, not a copy of them.
+are Ray's, not a copy of them; its field names are read from Ray's pydantic models at run time (keys
+Serve would ignore without a word are reported), and the RayService's own fields are checked against
+KubeRay v1.7.0's CRD schema (``helpers.crd_schema``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import functools
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -42,6 +48,7 @@ class Context:
     serve_config: dict[str, Any] | None = None  # parsed serveConfigV2, when it is a valid YAML string
     serve_ok: bool = False  # serve_config also passed Ray's schema
     cluster_ok: bool = False
+    placement: Placement | None = None  # the replica placement analysis, computed once for three rules
 
     @property
     def cluster(self) -> dict[str, Any]:
@@ -226,7 +233,8 @@ def _serve_schema(ctx: Context):
         # Ray also refuses duplicate route prefixes; the duplicate-route rule names the two apps.
         errors = [e for e in exc.errors() if "duplicate applications for route prefix" not in e["msg"]]
         ctx.serve_ok = not errors
-        for err in errors:
+        # Unknown keys where Ray forbids them (logging_config): serve-unknown-keys says which key was meant.
+        for err in [e for e in errors if e.get("type") != "extra_forbidden"]:
             # Pydantic reports each branch of a Union; keep the first message per field.
             loc = [p for p in err["loc"] if not (isinstance(p, str) and "-" in p) and p not in ("str", "int")]
             path = _path(loc)
@@ -236,6 +244,18 @@ def _serve_schema(ctx: Context):
             yield f"spec.serveConfigV2: {path}: {err['msg']} (got {err.get('input')!r}) [Ray Serve's ServeDeploySchema]"
         return
     ctx.serve_ok = True
+
+
+@rule(
+    "serve-unknown-keys",
+    "every key in spec.serveConfigV2 is an option of Ray Serve's schema (Serve ignores unknown ones silently)",
+)
+def _serve_unknown_keys(ctx: Context):
+    if ctx.serve_config is None:
+        return
+    from ray.serve.schema import ServeDeploySchema
+
+    yield from _unknown_serve_keys(ctx.serve_config, ServeDeploySchema, "", "the top level")
 
 
 @rule("route-prefix", "every route_prefix starts with '/' (and does not end with one, except '/' itself)")
@@ -267,6 +287,198 @@ def _duplicate_routes(ctx: Context):
         seen[prefix] = app.get("name")
 
 
+# -- unknown keys: Ray Serve's schema, read from Ray's pydantic models ---------------------------
+
+
+def _model_fields(model: type) -> dict[str, Any]:
+    """Field name (and alias) -> type annotation: pydantic v2 (``model_fields``) or v1 (``__fields__``)."""
+    out: dict[str, Any] = {}
+    fields = getattr(model, "model_fields", None)
+    if isinstance(fields, dict):
+        for name, f in fields.items():
+            aliases = (f.alias, f.validation_alias if isinstance(f.validation_alias, str) else None)
+            for key in (name, *aliases):
+                if key:
+                    out[key] = f.annotation
+        return out
+    for name, f in (getattr(model, "__fields__", None) or {}).items():
+        for key in (name, getattr(f, "alias", None)):
+            if key:
+                out[key] = getattr(f, "outer_type_", None)
+    return out
+
+
+def _extra(model: type) -> str:
+    """What the model does with unknown keys: "ignore" (pydantic's default), "forbid" or "allow"."""
+    config = getattr(model, "model_config", None)
+    extra = config.get("extra") if isinstance(config, dict) else getattr(getattr(model, "Config", None), "extra", None)
+    return str(getattr(extra, "value", extra) or "ignore")
+
+
+def _is_model(t: Any) -> bool:
+    return isinstance(t, type) and (hasattr(t, "model_fields") or hasattr(t, "__fields__"))
+
+
+def _nested_model(annotation: Any) -> tuple[type, bool] | None:
+    """(model, holds a list of them) when a field holds one pydantic model (or a list of one), else None.
+
+    ``Optional[Union[Dict, AutoscalingConfig]]`` counts as the model: Serve validates such a dict with it
+    later, and ignores its unknown keys too. Plain dicts (runtime_env, user_config, args...) are free-form.
+    """
+    import typing
+
+    found: set[tuple[type, bool]] = set()
+
+    def visit(t: Any, in_list: bool) -> None:
+        origin = typing.get_origin(t)
+        if origin in (list, tuple, set):
+            for arg in typing.get_args(t):
+                visit(arg, True)
+        elif origin is not None and origin is not dict:
+            for arg in typing.get_args(t):  # Union, Optional, Annotated (its metadata are not types)
+                visit(arg, in_list)
+        elif _is_model(t):
+            found.add((t, in_list))
+
+    visit(annotation, False)
+    return found.pop() if len(found) == 1 else None
+
+
+def _did_you_mean(key: Any, known: Iterable[str]) -> str | None:
+    known = [k for k in known if isinstance(k, str)]
+    if not isinstance(key, str):
+        return None
+    for k in known:
+        if k.lower() == key.lower():
+            return k
+    for guess in (key, _snake(key)):
+        close = difflib.get_close_matches(guess, known, n=1, cutoff=0.6)
+        if close:
+            return close[0]
+    return None
+
+
+def _flow(value: Any) -> str:
+    """A value as it would be written in YAML on one line."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
+    return text.removesuffix("\n...").removesuffix("...").strip()
+
+
+def _known(names: Iterable[str], limit: int = 30) -> str:
+    names = sorted(names)
+    more = f" (and {len(names) - limit} more)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+_ITEM = {"applications": "application", "deployments": "deployment"}
+
+
+def _unknown_serve_keys(obj: Any, model: type, path: str, where: str):
+    if not isinstance(obj, dict):
+        return
+    fields = _model_fields(model)
+    for key, value in obj.items():
+        here = f"{path}.{key}" if path else str(key)
+        if key in fields:
+            nested = _nested_model(fields[key])
+            if nested is None:
+                continue
+            sub, many = nested
+            if many and isinstance(value, list):
+                for i, item in enumerate(value):
+                    name = item.get("name") if isinstance(item, dict) else None
+                    what = f"{_ITEM.get(key, 'an item of ' + key)}{f' {name!r}' if name else ''}"
+                    yield from _unknown_serve_keys(item, sub, f"{here}[{i}]", what)
+            elif not many:
+                yield from _unknown_serve_keys(value, sub, here, key)
+            continue
+        extra = _extra(model)
+        if extra == "allow" or (isinstance(key, str) and _CAMEL.match(key) and _snake(key) in fields):
+            continue  # kept by Ray / a camelCase spelling of a real key (the camel-case-keys rule says so)
+        guess = _did_you_mean(key, fields)
+        effect = (
+            "Ray Serve rejects it"
+            if extra == "forbid"
+            else "Ray Serve ignores unknown keys without a word, so the option you meant keeps its default"
+        )
+        fix = (
+            f"did you mean `{guess}`? Write {guess}: {_flow(value)}"
+            if guess
+            else f"the keys there are: {_known(k for k in fields if k)}"
+        )
+        yield (
+            f"spec.serveConfigV2: {here}: `{key}` is not a key of {where} in Ray Serve's schema "
+            f"({model.__name__}); {effect}: {fix}"
+        )
+
+
+# -- unknown fields: KubeRay's CRD schema ----------------------------------------------------------
+
+# metadata is checked by the API server against Kubernetes' ObjectMeta, not against the CRD's schema.
+OBJECT_META = (
+    "annotations creationTimestamp deletionGracePeriodSeconds deletionTimestamp finalizers generateName "
+    "generation labels managedFields name namespace ownerReferences resourceVersion selfLink uid"
+).split()
+
+
+@rule("crd-unknown-fields", "every field of the RayService is in KubeRay's CRD schema (kubectl apply rejects others)")
+def _crd_unknown_fields(ctx: Context):
+    schema = _crd_schema()
+    metadata = ctx.raw.get("metadata")
+    for key in metadata if isinstance(metadata, dict) else {}:
+        if key not in OBJECT_META:
+            yield _unknown_field_message("metadata", key, OBJECT_META)
+    for key, value in ctx.raw.items():
+        props = schema.get("properties") or {}
+        if key == "metadata":
+            continue
+        if key in props:
+            yield from _unknown_crd_fields(value, props[key], str(key))
+        else:
+            yield _unknown_field_message("", key, props)
+
+
+@functools.lru_cache(maxsize=1)
+def _crd_schema() -> dict[str, Any]:
+    from helpers import crd_schema
+
+    return crd_schema.load_extract()
+
+
+def _unknown_crd_fields(obj: Any, schema: dict[str, Any], path: str):
+    if isinstance(obj, list):
+        items = schema.get("items")
+        for i, item in enumerate(obj if isinstance(items, dict) else []):
+            yield from _unknown_crd_fields(item, items, f"{path}[{i}]")
+        return
+    if not isinstance(obj, dict):
+        return
+    props = schema.get("properties")
+    extra = schema.get("additionalProperties")
+    for key, value in obj.items():
+        if isinstance(props, dict) and key in props:
+            yield from _unknown_crd_fields(value, props[key], f"{path}.{key}")
+        elif isinstance(extra, dict):  # a map (labels, resources.limits, rayStartParams...): any key
+            yield from _unknown_crd_fields(value, extra, f"{path}.{key}")
+        elif isinstance(props, dict) and extra is not True and not schema.get("x-kubernetes-preserve-unknown-fields"):
+            yield _unknown_field_message(path, key, props)
+
+
+def _unknown_field_message(path: str, key: Any, known: Iterable[str]) -> str:
+    known = list(known)
+    here = f"{path}.{key}" if path else str(key)
+    guess = _did_you_mean(key, known)
+    effect = "so KubeRay never sees it"
+    if guess == "workerGroupSpecs":
+        effect = "and KubeRay builds the head and no worker nodes"
+    fix = f"did you mean `{guess}`? Rename it to {guess}:" if guess else f"the fields there are: {_known(known)}"
+    return (
+        f"{here} is not a field of a RayService (KubeRay v1.7.0's CRD has no `{key}` there): kubectl apply "
+        f"rejects it (strict field validation: unknown field), and an API server that lets it through drops "
+        f"it, {effect}; {fix}"
+    )
+
+
 # -- rayClusterConfig -------------------------------------------------------------------------
 
 
@@ -291,7 +503,7 @@ def _cluster_config(ctx: Context):
             before = False
             yield f"{where}.groupName is missing: name the group, e.g. groupName: workers"
             continue
-        for key in ("replicas", "minReplicas", "maxReplicas"):
+        for key in ("replicas", "minReplicas", "maxReplicas", "numOfHosts"):
             value = group.get(key, 0)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 before = False
@@ -391,34 +603,354 @@ def _inline_credentials(ctx: Context):
 
 @rule("replica-cpus", "no replica asks for more CPUs than the largest node has")
 def _replica_cpus(ctx: Context):
-    if not (ctx.serve_ok and ctx.cluster_ok):
+    placement = _placement(ctx)
+    if placement is None:
         return
-    largest = max(node for node, _ in _nodes(ctx.cluster))
-    for app, deployment, cpus, _ in _deployments(ctx.serve_config):
-        if cpus > largest:
-            yield (
-                f"deployment {deployment!r} of application {app!r} asks for {cpus:g} CPUs per replica "
-                f"(ray_actor_options.num_cpus{'' if cpus != 1 else ', 1 when not set'}), but the largest "
-                f"Ray node has {largest:g}: no node can ever hold it. Lower num_cpus (e.g. 0.2) or give "
-                "the nodes more CPUs (rayStartParams num-cpus, or resources.limits.cpu)"
-            )
+    for r in placement.too_big:
+        yield (
+            f"deployment {r.deployment!r} of application {r.app!r} asks for {r.cpus:g} CPUs per replica "
+            f"(ray_actor_options.num_cpus{'' if r.cpus_set else ', 1 when not set'}), but the largest "
+            f"Ray node has {placement.largest:g}: no node can ever hold it. Lower num_cpus (e.g. 0.2) or give "
+            "the nodes more CPUs (rayStartParams num-cpus, or resources.limits.cpu)"
+        )
 
 
 @rule("replica-capacity", "all replicas together fit in the cluster's CPUs")
 def _replica_capacity(ctx: Context):
-    if not (ctx.serve_ok and ctx.cluster_ok):
+    placement = _placement(ctx)
+    if placement is None or placement.too_big or placement.needed <= placement.total + 1e-9:
         return
-    total = sum(cpus * count for cpus, count in _nodes(ctx.cluster))
-    wanted = [(a, d, cpus * n) for a, d, cpus, n in _deployments(ctx.serve_config)]
-    needed = sum(w for *_, w in wanted)
-    if needed > total + 1e-9:
-        biggest = max(wanted, key=lambda w: w[2])
-        yield (
-            f"the replicas ask for {needed:g} CPUs in all but the cluster has {total:g} (head + worker "
-            f"replicas): Serve would leave the extra replicas PENDING forever. The largest share is "
-            f"{biggest[1]!r} of {biggest[0]!r} ({biggest[2]:g} CPUs): lower num_replicas or num_cpus, or add "
-            "worker replicas"
+    biggest = max(placement.replicas, key=lambda r: r.cpus * r.count)
+    yield (
+        f"the replicas ask for {placement.needed:g} CPUs in all but the cluster has {placement.total:g} (head + "
+        f"worker replicas): Serve would leave the extra replicas PENDING forever. The largest share is "
+        f"{biggest.deployment!r} of {biggest.app!r} ({biggest.cpus * biggest.count:g} CPUs): lower num_replicas "
+        "or num_cpus, or add worker replicas"
+    )
+
+
+@rule("replica-packing", "every replica's CPUs fit on ONE node: the replicas can be packed onto the nodes")
+def _replica_packing(ctx: Context):
+    placement = _placement(ctx)
+    if placement is None or placement.fits is not False:
+        return
+    stuck, free, held = placement.first_fit
+    r = placement.replicas[stuck]
+    room = [f for f, n in zip(free, held) if f >= r.units and r.per_node is not None and n >= r.per_node]
+    if room:
+        blocked = (
+            f"finds no node it may go to: the nodes with {r.cpus:g} CPU free already hold max_replicas_per_node "
+            f"({r.per_node}) of its replicas"
         )
+    else:
+        most = max(free, default=0) / UNIT
+        blocked = f"finds no node with {r.cpus:g} CPU free (the most left on one node is {most:g})"
+    yield (
+        f"the replicas need {placement.needed:g} CPUs and the cluster has {placement.total:g}, but each replica "
+        f"needs its CPUs on ONE node and no placement fits them all ({placement.describe_nodes()}): placing the "
+        f"largest first, a replica of {r.label} ({r.cpus:g} CPU{r.default_note}) {blocked}. Serve would leave "
+        f"it PENDING forever. To fix it, {placement.fixes(stuck)}."
+    )
+
+
+@rule(
+    "replica-placement",
+    "the replicas fit whatever node Serve puts each one on (not only with one particular placement)",
+    "warning",
+)
+def _replica_placement(ctx: Context):
+    placement = _placement(ctx)
+    if placement is None or placement.fits is not True or not placement.blocking:
+        return
+    path, stuck = placement.blocking
+    r = placement.replicas[stuck]
+    free = placement.free_after(path)
+    yield (
+        f"the replicas fit only if Serve places them well: Serve spreads replicas over the nodes as they start, "
+        f"and if they land as {placement.describe_path(path)}, a replica of {r.label} ({r.cpus:g} CPU"
+        f"{r.default_note}) finds no node with {r.cpus:g} CPU free (at most {max(free, default=0) / UNIT:g} is "
+        f"left on one node): it stays PENDING and application {r.app!r} never becomes RUNNING. "
+        f"To fix it, {placement.fixes(stuck)}: then every placement fits."
+    )
+
+
+# -- replica placement: each replica needs its CPUs on one node ---------------------------------------
+
+UNIT = 10_000  # Ray counts resources in 1/10000ths of a unit
+SEARCH_BUDGET = 5_000  # states explored before the placement search gives up (it then says nothing)
+SEARCH_REPLICAS = 200  # more replicas than this: only the sums and first-fit-decreasing are checked
+
+
+@dataclass(frozen=True)
+class Replicas:
+    """The replicas of one deployment as Serve schedules them: each one an actor needing ``cpus`` on a node."""
+
+    app: str
+    deployment: str
+    cpus: float
+    count: int
+    per_node: int | None = None  # max_replicas_per_node
+    cpus_set: bool = True  # num_cpus written (else Serve's default, 1)
+
+    @property
+    def units(self) -> int:
+        return round(self.cpus * UNIT)
+
+    @property
+    def label(self) -> str:
+        return f"{self.deployment!r} of {self.app!r}"
+
+    @property
+    def default_note(self) -> str:
+        return "" if self.cpus_set else ", Serve's default when ray_actor_options.num_cpus is not set"
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    """``count`` Ray nodes with ``cpus`` CPUs each: the head, or a worker group's replicas."""
+
+    label: str
+    cpus: float
+    count: int
+    group: int | None = None  # index in workerGroupSpecs (None: the head)
+    max_replicas: int | None = None  # the group's maxReplicas (KubeRay never makes more)
+
+
+class _OverBudget(Exception):
+    pass
+
+
+@dataclass
+class Placement:
+    """Can the replicas be placed on the nodes, one replica's CPUs on one node?"""
+
+    replicas: list[Replicas]
+    nodes: list[NodeGroup]
+    autoscaling: bool = False
+
+    def __post_init__(self) -> None:
+        self.largest = max((n.cpus for n in self.nodes), default=0.0)
+        self.total = sum(n.cpus * n.count for n in self.nodes)
+        self.needed = sum(r.cpus * r.count for r in self.replicas)
+        self.too_big = [r for r in self.replicas if r.count and r.units > round(self.largest * UNIT)]
+        self.fits: bool | None = None  # None: not checked (too big, over capacity) or the search gave up
+        self.first_fit: tuple[int, list[int], list[int]] | None = None
+        self.blocking: tuple[list[tuple[int, int]], int] | None = None
+        if self.too_big or self.needed > self.total + 1e-9:
+            return
+        self.fits, self.first_fit = _packs(self.replicas, self._caps())
+        if self.fits:
+            try:
+                self.blocking = _blocking(self.replicas, self._caps())
+            except _OverBudget:
+                self.blocking = None
+
+    def _caps(self) -> list[int]:
+        return [round(n.cpus * UNIT) for n, _ in self._expanded()]
+
+    def _expanded(self) -> list[tuple[NodeGroup, int]]:
+        """One entry per node (never more per group than there are replicas: extra nodes change nothing)."""
+        most = max(1, sum(r.count for r in self.replicas))
+        return [(n, i) for n in self.nodes for i in range(min(n.count, most))]
+
+    def node_name(self, index: int) -> str:
+        group, i = self._expanded()[index]
+        return group.label if group.count == 1 else f"{group.label} node {i + 1}"
+
+    def describe_nodes(self) -> str:
+        return ", ".join(
+            f"{n.label} {n.cpus:g} CPU" if n.group is None else f"{n.label} {n.count} × {n.cpus:g} CPU"
+            for n in self.nodes
+        )
+
+    def describe_path(self, path: list[tuple[int, int]]) -> str:
+        on: dict[int, dict[int, int]] = {}
+        for r, node in path:
+            on.setdefault(node, {}).setdefault(r, 0)
+            on[node][r] += 1
+        parts = []
+        for node in sorted(on):
+            held = ", ".join(
+                f"{n} × {self.replicas[r].label} ({self.replicas[r].cpus:g} CPU)" for r, n in on[node].items()
+            )
+            parts.append(f"{self.node_name(node)}: {held}")
+        return "; ".join(parts)
+
+    def free_after(self, path: list[tuple[int, int]]) -> list[int]:
+        free = self._caps()
+        for r, node in path:
+            free[node] -= self.replicas[r].units
+        return free
+
+    def clean(self) -> bool:
+        """Every placement fits (no error, no warning)."""
+        return self.fits is True and not self.blocking
+
+    def fixes(self, stuck: int) -> str:
+        """What to write instead, each option checked: it makes every placement fit."""
+        r = self.replicas[stuck]
+        options = []
+        for cpus in (0.5, 0.25, 0.2, 0.1, 0.05):
+            if cpus < r.cpus and self._with(stuck, cpus=cpus, cpus_set=True).clean():
+                options.append(f"write ray_actor_options: {{num_cpus: {cpus:g}}} for {r.label}")
+                break
+        if r.per_node is not None:
+            for per_node in range(r.per_node + 1, r.count + 1):
+                if self._with(stuck, per_node=per_node).clean():
+                    options.append(f"write max_replicas_per_node: {per_node} for {r.label}")
+                    break
+        workers = [n for n in self.nodes if n.group is not None]
+        if workers:
+            for extra in range(1, 9):
+                more = [dataclasses.replace(n, count=n.count + extra) if n is workers[0] else n for n in self.nodes]
+                if Placement(self.replicas, more, self.autoscaling).clean():
+                    count = workers[0].count + extra
+                    if self.autoscaling:
+                        change = f"maxReplicas: {count}"
+                    elif workers[0].max_replicas is not None and count > workers[0].max_replicas:
+                        change = f"replicas: {count} and maxReplicas: {count}"
+                    else:
+                        change = f"replicas: {count}"
+                    options.append(f"set {change} in {workers[0].label}")
+                    break
+        if not options:
+            return "lower num_replicas or num_cpus, or give the cluster more nodes or CPUs"
+        return ", or ".join(options)
+
+    def _with(self, index: int, **change: Any) -> Placement:
+        replicas = list(self.replicas)
+        replicas[index] = dataclasses.replace(replicas[index], **change)
+        return Placement(replicas, self.nodes, self.autoscaling)
+
+
+def _first_fit_decreasing(replicas: list[Replicas], caps: list[int]):
+    """Largest replicas first, each on the first node with room: (deployment that did not fit, free, held)."""
+    free = list(caps)
+    for index in sorted(range(len(replicas)), key=lambda i: -replicas[i].units):
+        r = replicas[index]
+        held = [0] * len(free)
+        for _ in range(r.count):
+            for node in range(len(free)):
+                if free[node] >= r.units and (r.per_node is None or held[node] < r.per_node):
+                    free[node] -= r.units
+                    held[node] += 1
+                    break
+            else:
+                return index, free, held
+    return None
+
+
+def _packs(replicas: list[Replicas], caps: list[int]) -> tuple[bool | None, Any]:
+    """(True, None) when some placement fits every replica; (False, first-fit-decreasing's failure) when
+    none does; (None, that failure) when the search gave up. First-fit-decreasing decides most cases."""
+    failed = _first_fit_decreasing(replicas, caps)
+    if failed is None:
+        return True, None
+    if sum(r.count for r in replicas) > SEARCH_REPLICAS:
+        return None, failed
+    order = sorted((r for r in replicas if r.count), key=lambda r: -r.units)
+    seen: set = set()
+
+    def place(i: int, left: int, nodes: tuple) -> bool:
+        # nodes: sorted (free units, replicas of order[i] held): nodes with the same state are alike.
+        if left == 0:
+            if i + 1 == len(order):
+                return True
+            return place(i + 1, order[i + 1].count, tuple(sorted((f, 0) for f, _ in nodes)))
+        key = (i, left, nodes)
+        if key in seen:
+            return False
+        seen.add(key)
+        if len(seen) > SEARCH_BUDGET:
+            raise _OverBudget
+        r = order[i]
+        for state in sorted(set(nodes), reverse=True):
+            free, held = state
+            if free >= r.units and (r.per_node is None or held < r.per_node):
+                rest = list(nodes)
+                rest.remove(state)
+                if place(i, left - 1, tuple(sorted([*rest, (free - r.units, held + 1)]))):
+                    return True
+        return False
+
+    try:
+        return (place(0, order[0].count, tuple(sorted((c, 0) for c in caps))) if order else True), failed
+    except (_OverBudget, RecursionError):
+        return None, failed
+
+
+def _blocking(replicas: list[Replicas], caps: list[int]):
+    """A placement order that leaves a replica with no node to go to, as (path, stuck deployment), or None.
+
+    Serve starts replicas one after another (deployments in order, each one spread over the nodes) and
+    never moves a running replica, so any order of placements can happen: the search tries them all,
+    deployments in config order and the emptiest node first (Serve's SPREAD), nodes in the same state once.
+    """
+    if sum(r.count for r in replicas) > SEARCH_REPLICAS or _never_blocks(replicas, caps):
+        return None
+    capped = [i for i, r in enumerate(replicas) if r.per_node is not None]
+    seen: set = set()
+
+    def fits(r: int, node: tuple) -> bool:
+        rep = replicas[r]
+        return node[0] >= rep.units and (rep.per_node is None or node[1][capped.index(r)] < rep.per_node)
+
+    def search(left: tuple, nodes: list[tuple], path: list):
+        key = (left, tuple(sorted(nodes)))
+        if key in seen:
+            return None
+        seen.add(key)
+        if len(seen) > SEARCH_BUDGET:
+            raise _OverBudget
+        waiting = [r for r, n in enumerate(left) if n]
+        for r in waiting:
+            if not any(fits(r, node) for node in nodes):
+                return path, r
+        for r in waiting:
+            tried = set()
+            for index in sorted(range(len(nodes)), key=lambda i: -nodes[i][0]):
+                node = nodes[index]
+                if node in tried or not fits(r, node):
+                    continue
+                tried.add(node)
+                held = list(node[1])
+                if r in capped:
+                    held[capped.index(r)] += 1
+                after = [*nodes[:index], (node[0] - replicas[r].units, tuple(held)), *nodes[index + 1 :]]
+                rest = tuple(n - 1 if i == r else n for i, n in enumerate(left))
+                found = search(rest, after, [*path, (r, index)])
+                if found:
+                    return found
+        return None
+
+    nodes = [(c, (0,) * len(capped)) for c in caps]
+    return search(tuple(r.count for r in replicas), nodes, [])
+
+
+def _never_blocks(replicas: list[Replicas], caps: list[int]) -> bool:
+    """A quick proof that no order blocks: for every deployment, the other replicas together cannot leave
+    less than one of its replicas' CPUs free on every node that is large enough (and its per-node limit
+    cannot bind). Most clusters with room to spare pass here, and the search is not needed."""
+    needed = sum(r.units * r.count for r in replicas)
+    for r in replicas:
+        if not r.count:
+            continue
+        if r.per_node is not None and r.count > r.per_node:
+            return False
+        spare = sum(c - r.units for c in caps if c >= r.units)
+        if needed - r.units >= spare + len([c for c in caps if c >= r.units]):
+            return False
+    return True
+
+
+def _placement(ctx: Context) -> Placement | None:
+    """The placement analysis, once per manifest; None while the Serve config or the cluster is broken."""
+    if not (ctx.serve_ok and ctx.cluster_ok):
+        return None
+    if ctx.placement is None:
+        autoscaling = bool(ctx.cluster.get("enableInTreeAutoscaling"))
+        ctx.placement = Placement(_deployments(ctx.serve_config), _nodes(ctx.cluster), autoscaling)
+    return ctx.placement
 
 
 # -- small helpers ------------------------------------------------------------------------------
@@ -431,22 +963,52 @@ def containers(group: Any) -> list[dict]:
     return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
 
 
+def _quantity(value: Any) -> float:
+    """A Kubernetes CPU quantity ('1', 2, '500m', '1.5') in CPUs; ValueError for anything else."""
+    text = str(value).strip()
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
 def num_cpus(group: dict) -> float:
-    """The CPUs Ray sees on a node: rayStartParams num-cpus, else the container's CPU limit, else 1."""
+    """The CPUs Ray sees on a node, as KubeRay v1.7.0 sets `ray start --num-cpus`.
+
+    The group's ``resources: {cpu: ...}``, else ``rayStartParams`` num-cpus, else the Ray container's
+    (the first one's) CPU limit, else its CPU request. A limit or request is rounded *up* to a whole
+    number, as Kubernetes' ``Quantity.Value()`` does (``500m`` gives 1 CPU). With none of these Ray
+    counts the machine's CPUs; the linter then assumes 1.
+    """
+    resources = group.get("resources")
+    for key, value in (resources if isinstance(resources, dict) else {}).items():
+        if str(key).lower() == "cpu":
+            return float(math.ceil(_quantity(value)))
     params = group.get("rayStartParams") or {}
     if "num-cpus" in params:
         return float(params["num-cpus"])
     found = containers(group)
-    limit = ((found[0].get("resources") or {}).get("limits") or {}).get("cpu") if found else None
-    if limit is None:
-        return 1.0
-    text = str(limit)
-    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    limits = (found[0].get("resources") or {}) if found else {}
+    for kind in ("limits", "requests"):
+        cpu = (limits.get(kind) or {}).get("cpu")
+        if cpu is not None and _quantity(cpu) > 0:
+            return float(math.ceil(_quantity(cpu) - 1e-9))
+    return 1.0
+
+
+def _worker_default(key: str) -> Any:
+    """A worker group field's default in KubeRay's CRD (replicas 0, minReplicas 0, maxReplicas 2^31-1...)."""
+    cluster = _crd_schema()["properties"]["spec"]["properties"]["rayClusterConfig"]["properties"]
+    return cluster["workerGroupSpecs"]["items"]["properties"][key].get("default")
 
 
 def worker_replicas(group: dict) -> int:
-    """KubeRay's defaults: replicas 0, raised to minReplicas (0 by default)."""
-    return max(int(group.get("replicas", 0)), int(group.get("minReplicas", 0)))
+    """The worker nodes of a group, as KubeRay v1.7.0 counts them (the CRD's defaults filled in first):
+    ``replicas`` kept within [minReplicas, maxReplicas], times ``numOfHosts``; 0 when the group is suspended."""
+    if group.get("suspend") is True:
+        return 0
+    low = int(group.get("minReplicas", _worker_default("minReplicas")))
+    high = int(group.get("maxReplicas", _worker_default("maxReplicas")))
+    replicas = int(group.get("replicas", _worker_default("replicas")))
+    replicas = low if replicas < low else min(replicas, high)
+    return replicas * int(group.get("numOfHosts", _worker_default("numOfHosts")))
 
 
 def image_ray_version(image: Any) -> str | None:
@@ -467,26 +1029,39 @@ def _all_containers(cluster: dict) -> list[tuple[str, dict]]:
     return [(where, c) for where, group in groups for c in containers(group)]
 
 
-def _nodes(cluster: dict) -> list[tuple[float, int]]:
-    """(CPUs per node, node count) for the head and every worker group."""
+def _nodes(cluster: dict) -> list[NodeGroup]:
+    """The head and every worker group; with the in-tree autoscaler, a group's maxReplicas nodes."""
     autoscaling = bool(cluster.get("enableInTreeAutoscaling"))
-    nodes = [(num_cpus(cluster["headGroupSpec"]), 1)]
-    for group in cluster.get("workerGroupSpecs") or []:
-        count = max(worker_replicas(group), int(group.get("maxReplicas", 0)) if autoscaling else 0)
-        nodes.append((num_cpus(group), count))
-    return [(cpus, count) for cpus, count in nodes if count]
+    nodes = [NodeGroup("head", num_cpus(cluster["headGroupSpec"]), 1)]
+    for i, group in enumerate(cluster.get("workerGroupSpecs") or []):
+        count = worker_replicas(group)
+        high = int(group.get("maxReplicas", _worker_default("maxReplicas")))
+        if autoscaling and group.get("suspend") is not True:
+            count = max(count, high * int(group.get("numOfHosts", _worker_default("numOfHosts"))))
+        nodes.append(NodeGroup(f"worker group {group.get('groupName')!r}", num_cpus(group), count, i, high))
+    return [n for n in nodes if n.count]
 
 
-def _deployments(serve_config: dict) -> list[tuple[str, str, float, int]]:
-    """(app, deployment, CPUs per replica, replica count) for deployments with a fixed replica count."""
+def _deployments(serve_config: dict) -> list[Replicas]:
+    """The replicas of every deployment listed in the config (num_replicas 1 when unset; with autoscaling,
+    its initial_replicas or min_replicas, the replicas Serve starts with)."""
     out = []
     for app in serve_config.get("applications") or []:
         for d in app.get("deployments") or []:
-            count = d.get("num_replicas", 1)
-            if not isinstance(count, int):
-                continue  # "auto": the autoscaler decides
-            cpus = (d.get("ray_actor_options") or {}).get("num_cpus", 1)
-            out.append((app.get("name"), d.get("name"), float(cpus), count))
+            count = d.get("num_replicas")
+            scaling = d.get("autoscaling_config") if isinstance(d.get("autoscaling_config"), dict) else {}
+            if count == "auto" or (count is None and scaling):
+                count = scaling.get("initial_replicas") or scaling.get("min_replicas", 1)
+            count = 1 if count is None else count
+            if not isinstance(count, int) or isinstance(count, bool):
+                continue
+            cpus = (d.get("ray_actor_options") or {}).get("num_cpus")
+            per_node = d.get("max_replicas_per_node")
+            per_node = per_node if isinstance(per_node, int) and not isinstance(per_node, bool) else None
+            cpus_set = cpus is not None
+            out.append(
+                Replicas(app.get("name"), d.get("name"), float(cpus) if cpus_set else 1.0, count, per_node, cpus_set)
+            )
     return out
 
 

@@ -33,6 +33,17 @@ def _set(obj, **values):
     obj.update(values)
 
 
+def _rename(obj, old, new):
+    obj[new] = obj.pop(old)
+
+
+def multi_with_default_cpus(raw):
+    """The three-application config with predict-b's num_cpus left out: Serve gives its replica 1 CPU."""
+    text = MULTI["spec"]["serveConfigV2"]
+    cut = text.rindex("ray_actor_options:")
+    raw["spec"]["serveConfigV2"] = text[:cut].rstrip() + "\n"
+
+
 # rule id -> (how to break the good manifest, words the message must contain: the mistake and the fix)
 BAD = {
     "api-version": (lambda r: _set(r, apiVersion="ray.io/v1alpha1"), ["v1alpha1", "write apiVersion: ray.io/v1"]),
@@ -48,6 +59,10 @@ BAD = {
         lambda r: serve(r, "num_replicas: 2", "num_replicas: zero"),
         ["num_replicas", "ServeDeploySchema"],
     ),
+    "serve-unknown-keys": (
+        lambda r: serve(r, "num_replicas: 2", "num_replica: 2"),
+        ["`num_replica`", "ignores unknown keys", "did you mean `num_replicas`?", "Write num_replicas: 2"],
+    ),
     "route-prefix": (
         lambda r: serve(r, "route_prefix: /hello", "route_prefix: hello/"),
         ["'hello/'", "route_prefix: /hello"],
@@ -55,6 +70,10 @@ BAD = {
     "duplicate-route": (
         lambda r: _set(r["spec"], serveConfigV2=MULTI["spec"]["serveConfigV2"].replace("/predict-b", "/hello")),
         ["share route_prefix '/hello'", "its own prefix"],
+    ),
+    "crd-unknown-fields": (
+        lambda r: _rename(r["spec"]["rayClusterConfig"], "workerGroupSpecs", "workerGroupSpec"),
+        ["spec.rayClusterConfig.workerGroupSpec is not a field", "kubectl apply", "did you mean `workerGroupSpecs`?"],
     ),
     "cluster-config": (lambda r: _set(worker(r), replicas="two"), ["replicas is 'two'", "whole number"]),
     "ray-version": (
@@ -84,6 +103,16 @@ BAD = {
     "replica-capacity": (
         lambda r: serve(r, "num_replicas: 2", "num_replicas: 1000"),
         ["200 CPUs", "cluster has 2", "lower num_replicas"],
+    ),
+    # 3 x 0.6 CPU on two 1-CPU nodes: 1.8 <= 2 CPUs in all, but no node holds two of them.
+    "replica-packing": (
+        lambda r: [serve(r, "num_replicas: 2", "num_replicas: 3"), serve(r, "num_cpus: 0.2", "num_cpus: 0.6")],
+        ["on ONE node", "'Hello' of 'hello' (0.6 CPU) finds no node with 0.6 CPU free", "{num_cpus: 0.5}"],
+    ),
+    # 1.6 of 2 CPUs, and it fits (predict-b alone on a node) - unless hello's two replicas take one each.
+    "replica-placement": (
+        multi_with_default_cpus,
+        ["fit only if Serve places them well", "'Predictor' of 'predict-b' (1 CPU, Serve's default", "{num_cpus: 0.5}"],
     ),
 }
 
@@ -150,4 +179,7 @@ def test_cli_exit_codes(tmp_path, seed_manifest_text):
     warn.write_text(yaml.safe_dump(raw))
     assert run_cli(str(warn)).returncode == 0
     assert run_cli().returncode == 2
-    assert "replica-capacity" in run_cli("--rules").stdout
+    listed = run_cli("--rules").stdout
+    for rule_id in ("replica-capacity", "serve-unknown-keys", "crd-unknown-fields", "replica-packing"):
+        assert rule_id in listed
+    assert "replica-placement      warning" in listed
