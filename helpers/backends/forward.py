@@ -13,10 +13,13 @@ open stays on its pod until one side closes it, as through a Service. The Kubern
 callables (``endpoint_resolver``: the Service's EndpointSlices; ``pod_connector``: the API server's
 pod port-forward), so tests give real local sockets instead.
 
-Run as ``python -m helpers.backends.forward --context C -n NS --address 127.0.0.1 svc/X LOCAL:REMOTE``
-(the arguments of `kubectl port-forward`): a detached process per forward, like the kubectl processes it
-replaces, tracked by PID and the tutorial's marker variable, shared by every notebook kernel, stopped by
-``stop_port_forwards()``/``make down``, and exiting on SIGTERM/SIGINT with its listener closed.
+Run as ``python -m helpers.backends.forward [--context C] port-forward --address 127.0.0.1 svc/X L:R -n NS``
+(``command()``; the arguments of `kubectl port-forward`): a detached process per forward, like the
+kubectl processes it replaces, so the backend's process model is unchanged. It is tracked by PID and the
+tutorial's marker variable: a kernel restart leaves no stray listener (the next kernel reuses it;
+``stop_port_forwards()``, `make down` and lesson 07 stop it even without the state file), several open
+notebooks share it instead of fighting over the fixed port, and it exits on SIGTERM/SIGINT with its
+listener closed.
 """
 
 from __future__ import annotations
@@ -359,7 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
-    forwarder.start()
+    try:
+        forwarder.start()
+    except OSError as exc:
+        log.error("Cannot listen on %s:%d for Service %s: %s", LOOPBACK, local, service, exc)
+        return 1
     log.info(
         "Forwarding from %s:%d -> Service %s port %d (the pod is chosen per connection)",
         LOOPBACK,
