@@ -15,8 +15,16 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="execute every lesson notebook with papermill and print a summary")
     run.add_argument("--backend", default=config.DEFAULT_BACKEND)
     run.add_argument("--keep-cluster", action="store_true", help="leave the cluster running afterwards")
-    bench = sub.add_parser("bench", help="measure the scenarios and the lessons; write build/bench.json")
+    bench = sub.add_parser(
+        "bench",
+        help="measure the scenarios and the lessons; write bench/results.json and regenerate the docs' figures",
+    )
     bench.add_argument("--runs", type=int, default=2)
+    bench.add_argument(
+        "--tables",
+        action="store_true",
+        help="only regenerate the figures tables of README.md and labs/INSTRUCTOR.md from bench/results.json",
+    )
     bench.add_argument("--backend", default=config.DEFAULT_BACKEND)
     refresh = sub.add_parser("refresh", help="re-record the reference outputs stored in notebooks/ (maintainers)")
     refresh.add_argument("--backend", default=config.DEFAULT_BACKEND)
@@ -45,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         return _lint(args)
     if args.command == "grade":
         return _grade(args)
+    if args.command == "bench" and args.tables:
+        return _bench_tables()
 
     from helpers.backends import BackendError, get_backend
     from helpers.manifests import ManifestError
@@ -117,6 +127,20 @@ def _lint(args) -> int:
     for report in reports:
         print(report.render())
     return 1 if any(r.errors for r in reports) else 0
+
+
+def _bench_tables() -> int:
+    from helpers import bench_tables
+
+    changed = bench_tables.write()
+    source = bench_tables.shown(bench_tables.RESULT)
+    if bench_tables.load() is None:
+        print(f"{source} does not exist: {bench_tables.NO_RESULT}")
+    for path in changed:
+        print(f"regenerated the figures in {bench_tables.shown(path)} from {source}")
+    if not changed:
+        print(f"the figures in README.md and labs/INSTRUCTOR.md already match {source}")
+    return 0
 
 
 def _grade(args) -> int:

@@ -1,23 +1,25 @@
-"""`make bench`: the tutorial's figures, measured on this machine, as JSON (build/bench.json).
+"""`make bench`: the tutorial's figures, measured on this machine, as JSON (bench/results.json, committed).
 
 Per run: cluster-up seconds, apply-to-Ready seconds, each fault/update scenario at 20 req/s (failed
 requests, recovery or switch seconds, latency), peak memory of the cluster's processes, and the
 seconds of every lesson notebook and of every lab run with its solution.
-Runs twice (by default) and reports the medians.
+Runs twice (by default), writes every run with the medians and maxima, and regenerates the figures
+tables of README.md and labs/INSTRUCTOR.md from that file (helpers/bench_tables.py): the docs quote one
+committed result, never hand-copied numbers. ``notebooks_ok`` / ``labs_ok`` summarise every run (all ok).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import platform
-import statistics
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from helpers import config, manifests, runner, scenarios
+from helpers import bench_tables, config, manifests, runner, scenarios
 from helpers.backends.local import LocalBackend
 
 
@@ -111,22 +113,9 @@ def run_once(rate: float = 20.0) -> dict[str, Any]:
 
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The median of every number across runs (same nesting); other values from the first run."""
-    first = runs[0]
-    out: dict[str, Any] = {}
-    for key, value in first.items():
-        values = [run.get(key) for run in runs]
-        if isinstance(value, dict):
-            out[key] = medians([v for v in values if isinstance(v, dict)])
-        elif (
-            isinstance(value, (int, float))
-            and not isinstance(value, bool)
-            and all(isinstance(v, (int, float)) for v in values)
-        ):
-            out[key] = round(statistics.median(values), 2)
-        else:
-            out[key] = value
-    return out
+    """The median of every number across runs (same nesting); a boolean (``notebooks_ok``, ``labs_ok``) is
+    true only if it is true in every run."""
+    return bench_tables.medians(runs)
 
 
 def machine() -> dict[str, Any]:
@@ -141,15 +130,27 @@ def machine() -> dict[str, Any]:
     }
 
 
-def main(runs: int = 2, out: Path | None = None) -> dict[str, Any]:
-    out = out or config.BUILD_DIR / "bench.json"
+def main(runs: int = 2, out: Path | None = None, rate: float = 20.0) -> dict[str, Any]:
+    """Measure ``runs`` times, write every run with their medians and maxima to ``out`` (the committed
+    bench/results.json by default), then regenerate the figures tables of README.md and labs/INSTRUCTOR.md."""
+    out = out or bench_tables.RESULT
     all_runs = []
     for i in range(runs):
         print(f"== bench run {i + 1}/{runs}", flush=True)
-        all_runs.append(run_once())
-    report = {"machine": machine(), "runs": all_runs, "median": medians(all_runs)}
+        all_runs.append(run_once(rate))
+    report = {
+        "date": datetime.date.today().isoformat(),
+        "rate": rate,
+        "machine": machine(),
+        "runs": all_runs,
+        "median": bench_tables.medians(all_runs),
+        "max": bench_tables.maxima(all_runs),
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["median"], indent=2))
     print(f"wrote {out}")
+    if out == bench_tables.RESULT:
+        for path in bench_tables.write(report):
+            print(f"regenerated the figures in {bench_tables.shown(path)}")
     return report

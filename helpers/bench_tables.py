@@ -1,0 +1,268 @@
+"""The figures tables of README.md and labs/INSTRUCTOR.md, generated from the committed bench result.
+
+    python -m helpers bench --tables     # rewrite the tables from bench/results.json
+    make bench                           # measure, write bench/results.json, then rewrite the tables
+
+A generated block sits between ``<!-- bench:NAME -->`` and ``<!-- /bench -->`` in the markdown; everything
+outside the markers is written by hand. Every figure is the median of the runs in the result (the slowest
+or worst run is shown next to it); every "ok" is true only if it was true in every run.
+``tests/unit/test_bench_tables.py`` fails when a committed table differs from what this module generates.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from helpers import config
+
+RESULT = config.PROJECT_ROOT / "bench" / "results.json"
+DOCUMENTS = (config.PROJECT_ROOT / "README.md", config.PROJECT_ROOT / "labs" / "INSTRUCTOR.md")
+NO_RESULT = "no committed bench result yet: run `make bench`"
+
+BLOCK = re.compile(r"(<!-- bench:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /bench -->)", re.S)
+
+# Human labels for the keys bench.run_scenarios writes; a key not listed here is shown as it is.
+SCENARIOS = {
+    "replica_kill": "a replica killed (SIGKILL)",
+    "replica_kill_no_retries": "a replica killed (SIGKILL)",
+    "replica_kill_retries": "a replica killed (SIGKILL)",
+    "worker_loss_no_retries": "a worker node lost",
+    "worker_loss_retries": "a worker node lost",
+    "proxy_kill_retries": "the head node's HTTP proxy killed",
+    "proxy_kill_no_retries": "the head node's HTTP proxy killed",
+    "user_config_update": "`user_config` update (same replica processes)",
+    "env_update": "`APP_VERSION` v1 -> v2 (replicas replaced)",
+    "bad_update": "bad `import_path` (`DEPLOY_FAILED`, old version keeps serving)",
+}
+FIGURES = {
+    "cluster_up_s": ("cluster up (head + 1 worker node)", "s"),
+    "apply_to_ready_s": ("apply to Ready (`hello`, 2 replicas)", "s"),
+    "env_update_overlap_s": ("`APP_VERSION` v1 -> v2: v1 and v2 both answering for", "s"),
+    "peak_memory_mib": ("peak memory of the cluster's processes", "MiB"),
+}
+
+
+# -- aggregating the runs -------------------------------------------------------------------------------
+
+
+def aggregate(runs: list[dict[str, Any]], how: Callable[[list[float]], float]) -> dict[str, Any]:
+    """One dict of the runs' shape: ``how`` of every number across runs (same nesting); a boolean is true
+    only if it is true in every run; a figure missing (None) from some run is None; any other value is the
+    first run's."""
+    keys = list(dict.fromkeys(k for run in runs for k in run))
+    out: dict[str, Any] = {}
+    for key in keys:
+        values = [run[key] for run in runs if key in run]
+        if all(isinstance(v, dict) for v in values):
+            out[key] = aggregate(values, how)
+        elif all(isinstance(v, bool) for v in values):
+            out[key] = all(values)
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            out[key] = round(how(values), 2)
+        elif any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            out[key] = None  # a number in some runs only (e.g. not healthy again within the timeout): no figure
+        else:
+            out[key] = values[0]
+    return out
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return aggregate(runs, statistics.median)
+
+
+def maxima(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return aggregate(runs, max)
+
+
+# -- formatting --------------------------------------------------------------------------------------------
+
+
+def _num(value: Any, digits: int | None = 1) -> str:
+    """``digits`` decimals; None: a count, whole numbers without decimals (a median of counts can be x.5)."""
+    if value is None:
+        return "–"
+    if digits is None:
+        return f"{int(value)}" if float(value).is_integer() else f"{value:.1f}"
+    return f"{value:.{digits}f}"
+
+
+def _pair(median: Any, worst: Any, unit: str = "", digits: int | None = 1) -> str:
+    """'16.8 s (17.2)': the median, then the slowest/worst run when it differs."""
+    text = _num(median, digits) + (f" {unit}" if unit and median is not None else "")
+    if worst is not None and median is not None and _num(worst, digits) != _num(median, digits):
+        text += f" ({_num(worst, digits)})"
+    return text
+
+
+def _yes(value: Any) -> str:
+    return "yes" if value is True else ("no" if value is False else "–")
+
+
+def _runs(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(report.get("runs") or [])
+
+
+def source_line(report: dict[str, Any]) -> str:
+    runs = _runs(report)
+    m = report.get("machine", {})
+    med = medians(runs)
+    machine = ", ".join(
+        x
+        for x in (
+            f"{m['cpus']} cores" if m.get("cpus") else "",
+            f"{m['memory_gib']} GiB" if m.get("memory_gib") else "",
+            m.get("platform", ""),
+            f"Python {m['python']}" if m.get("python") else "",
+            f"Ray {m['ray']}" if m.get("ray") else "",
+        )
+        if x
+    )
+    date = f" of {report['date']}" if report.get("date") else ""
+    rate = report.get("rate", 20)
+    return (
+        f"Medians of {len(runs)} run{'s' if len(runs) != 1 else ''} of `make bench` (`bench/results.json`{date}), "
+        f"in brackets the slowest or worst run when it differs; {machine}; local backend, "
+        f"{_num(rate)} requests/s during every scenario. "
+        f"Every lesson ran ok in every run: {_yes(med.get('notebooks_ok'))}; "
+        f"every lab with its solution: {_yes(med.get('labs_ok'))}."
+    )
+
+
+def scenarios_table(report: dict[str, Any]) -> str:
+    runs = _runs(report)
+    med, worst = medians(runs), maxima(runs)
+    lines = [
+        "| scenario | client retries | requests sent | failed requests | healthy again / switched after "
+        "| p50 / p99 latency |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, m in (med.get("scenarios") or {}).items():
+        w = worst.get("scenarios", {}).get(key, {})
+        retries = m.get("retries")
+        if retries is None:
+            retries = True if key.endswith("_retries") and not key.endswith("no_retries") else None
+            retries = False if key.endswith("no_retries") else retries
+        lines.append(
+            f"| {SCENARIOS.get(key, f'`{key}`')} | {_yes(retries)} | {_num(m.get('sent'), None)} "
+            f"| {_pair(m.get('failed'), w.get('failed'), digits=None)} "
+            f"| {_pair(m.get('recovery_s'), w.get('recovery_s'), 's')} "
+            f"| {_num(m.get('p50_ms'), 0)} / {_pair(m.get('p99_ms'), w.get('p99_ms'), 'ms', 0)} |"
+        )
+    if any(m.get("recovery_s") is None for m in (med.get("scenarios") or {}).values()):
+        lines += [
+            "",
+            "–: no figure (a bad update never becomes healthy; otherwise not healthy within the timeout in a run).",
+        ]
+    return "\n".join(lines)
+
+
+def timings_table(report: dict[str, Any]) -> str:
+    runs = _runs(report)
+    med, worst = medians(runs), maxima(runs)
+    lines = ["| what | median (slowest run) |", "|---|---|"]
+    for key, value in med.items():
+        if key in FIGURES:
+            label, unit = FIGURES[key]
+            if unit == "MiB" and value is not None:
+                text = f"{value / 1024:.1f} GiB"
+                if worst.get(key) is not None and round(worst[key] / 1024, 1) != round(value / 1024, 1):
+                    text += f" ({worst[key] / 1024:.1f})"
+            else:
+                text = _pair(value, worst.get(key), unit)
+            lines.append(f"| {label} | {text} |")
+        elif key.endswith("_s") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            lines.append(f"| `{key}` | {_pair(value, worst.get(key), 's')} |")
+    for group, label in (("notebooks_s", "lesson `{}`"), ("labs_s", "lab `{}`, run with its solution")):
+        for notebook, seconds in (med.get(group) or {}).items():
+            name = label.format(notebook.removesuffix(".ipynb"))
+            lines.append(f"| {name} | {_pair(seconds, worst.get(group, {}).get(notebook), 's')} |")
+    return "\n".join(lines)
+
+
+def agenda_table(report: dict[str, Any] | None, current: str) -> str:
+    """INSTRUCTOR.md's agenda: the hand-written columns of ``current`` kept; the machine column (median
+    seconds of each notebook, slowest run in brackets) and the totals generated."""
+    med = medians(_runs(report)) if report else {}
+    worst = maxima(_runs(report)) if report else {}
+    seconds = {**(med.get("notebooks_s") or {}), **(med.get("labs_s") or {})}
+    slowest = {**(worst.get("notebooks_s") or {}), **(worst.get("labs_s") or {})}
+    rows = [line for line in current.strip().splitlines() if line.startswith("|")]
+    header, rule, body = rows[0], rows[1], [r for r in rows[2:] if "**total**" not in r]
+    out, machine_total, plan_total, missing = [header, rule], 0.0, 0, False
+    for row in body:
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        number, notebook, _, plan, what = (cells + [""] * 5)[:5]
+        name = re.sub(r"^`(?:notebooks|labs)/(\w+)`$", r"\1", notebook) + ".ipynb"
+        machine = ""
+        if notebook.startswith("`"):
+            if name in seconds:
+                machine_total += seconds[name]
+                machine = _pair(round(seconds[name]), round(slowest.get(name, seconds[name])), digits=None)
+            else:
+                missing, machine = True, "–"
+        plan_total += int(plan) if plan.isdigit() else 0
+        out.append(f"| {number} | {notebook} | {machine} | {plan} | {what} |")
+    if report and not missing:
+        total = f"**{round(machine_total)} s ({machine_total / 60:.1f} min)**"
+    else:
+        total = "–"
+    hours, minutes = divmod(plan_total, 60)
+    out.append(f"| | **total** | {total} | **{plan_total} min** | {hours} h {minutes:02d} with the break |")
+    first = source_line(report) if report else f"Machine seconds: {NO_RESULT}."
+    return "\n".join([first, "", *out])
+
+
+# -- the blocks --------------------------------------------------------------------------------------------
+
+
+def load(path: Path | None = None) -> dict[str, Any] | None:
+    path = path or RESULT
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def block(name: str, report: dict[str, Any] | None, current: str) -> str:
+    if name == "agenda":
+        return agenda_table(report, current)
+    if not report:
+        return f"{NO_RESULT[0].upper()}{NO_RESULT[1:]}."
+    if name == "figures":
+        return "\n\n".join((source_line(report), scenarios_table(report), timings_table(report)))
+    if name == "source":
+        return source_line(report)
+    if name == "scenarios":
+        return scenarios_table(report)
+    if name == "timings":
+        return timings_table(report)
+    raise ValueError(f"unknown bench block {name!r}: use figures, source, scenarios, timings or agenda")
+
+
+def render(text: str, report: dict[str, Any] | None) -> str:
+    """``text`` with every generated block rewritten from ``report`` (None: no committed result)."""
+    return BLOCK.sub(lambda m: m[1] + block(m["name"], report, m["body"]).rstrip("\n") + "\n" + m[4], text)
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the project when it is inside it."""
+    try:
+        return str(path.relative_to(config.PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def write(report: dict[str, Any] | None = None, documents: tuple[Path, ...] | None = None) -> list[Path]:
+    """Rewrite the generated blocks of ``documents`` (README.md and labs/INSTRUCTOR.md) from ``report``
+    (default: the committed result); returns the files that changed."""
+    report = load() if report is None else report
+    changed = []
+    for path in documents or DOCUMENTS:
+        text = path.read_text()
+        new = render(text, report)
+        if new != text:
+            path.write_text(new)
+            changed.append(path)
+    return changed

@@ -1,0 +1,202 @@
+"""The docs' figures come from one committed bench result, generated, never hand-copied.
+
+README.md and labs/INSTRUCTOR.md must be exactly what ``python -m helpers bench --tables`` generates from
+the committed bench/results.json (or say that there is none yet). The fixture
+tests/data/bench/results-fixture.json has the shape bench.main() writes (checked below) with made-up numbers.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers import bench, bench_tables, config
+
+FIXTURE = config.PROJECT_ROOT / "tests" / "data" / "bench" / "results-fixture.json"
+README, INSTRUCTOR = bench_tables.DOCUMENTS
+
+
+@pytest.fixture
+def report() -> dict:
+    return json.loads(FIXTURE.read_text())
+
+
+# -- the committed docs -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("doc", bench_tables.DOCUMENTS, ids=lambda p: p.name)
+def test_committed_docs_are_what_the_committed_result_generates(doc):
+    text = doc.read_text()
+    assert bench_tables.render(text, bench_tables.load()) == text, (
+        f"{doc.name}'s figures differ from bench/results.json: run `python -m helpers bench --tables` "
+        "(never edit the generated blocks by hand)"
+    )
+
+
+def test_the_docs_have_their_generated_blocks():
+    assert [m["name"] for m in bench_tables.BLOCK.finditer(README.read_text())] == ["figures"]
+    assert [m["name"] for m in bench_tables.BLOCK.finditer(INSTRUCTOR.read_text())] == ["agenda"]
+
+
+def test_without_a_committed_result_the_docs_say_so_and_show_no_number():
+    if bench_tables.RESULT.exists():
+        pytest.skip("bench/results.json is committed")
+    (figures,) = [m["body"] for m in bench_tables.BLOCK.finditer(README.read_text())]
+    assert figures.strip() == "No committed bench result yet: run `make bench`."
+    (agenda,) = [m["body"] for m in bench_tables.BLOCK.finditer(INSTRUCTOR.read_text())]
+    assert "Machine seconds: no committed bench result yet: run `make bench`." in agenda
+    machine = [row.split("|")[3].strip() for row in agenda.splitlines() if row.startswith("| ") and "`" in row]
+    assert machine and set(machine) == {"–"}, machine
+
+
+# -- what bench.main() writes -------------------------------------------------------------------------------
+
+
+def shape(value):
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shape(v) for v in value[:1]]
+    return "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
+
+
+def test_the_fixture_has_the_shape_bench_main_writes(tmp_path, monkeypatch, report):
+    runs = iter(copy.deepcopy(report["runs"]))
+    monkeypatch.setattr(bench, "run_once", lambda rate: next(runs))
+    monkeypatch.setattr(bench, "machine", lambda: dict(report["machine"]))
+    written = bench.main(runs=2, out=tmp_path / "results.json")
+
+    assert json.loads((tmp_path / "results.json").read_text()) == written
+    assert list(written) == list(report)  # date, rate, machine, runs, median, max
+    assert shape({k: v for k, v in written.items() if k != "date"}) == shape(
+        {k: v for k, v in report.items() if k != "date"}
+    )
+    assert written["median"] == report["median"] and written["max"] == report["max"]
+
+
+def test_bench_main_rewrites_the_committed_result_and_the_docs(tmp_path, monkeypatch, report):
+    """`make bench` = measure, write bench/results.json, regenerate the tables (here in copies)."""
+    docs = []
+    for doc in bench_tables.DOCUMENTS:
+        docs.append(tmp_path / doc.name)
+        shutil.copy(doc, docs[-1])
+    monkeypatch.setattr(bench_tables, "RESULT", tmp_path / "bench" / "results.json")
+    monkeypatch.setattr(bench_tables, "DOCUMENTS", tuple(docs))
+    runs = iter(copy.deepcopy(report["runs"]))
+    monkeypatch.setattr(bench, "run_once", lambda rate: next(runs))
+    monkeypatch.setattr(bench, "machine", lambda: dict(report["machine"]))
+    written = bench.main(runs=2)
+
+    assert json.loads((tmp_path / "bench" / "results.json").read_text()) == written
+    readme = docs[0].read_text()
+    assert "No committed bench result yet" not in readme
+    assert bench_tables.render(readme, written) == readme
+
+
+# -- aggregation --------------------------------------------------------------------------------------------
+
+
+def test_the_booleans_come_from_every_run_not_the_first():
+    first_ok = [{"notebooks_ok": True, "labs_ok": True}, {"notebooks_ok": False, "labs_ok": True}]
+    assert bench.medians(first_ok) == {"notebooks_ok": False, "labs_ok": True}
+    assert bench.medians(first_ok[::-1]) == {"notebooks_ok": False, "labs_ok": True}
+    assert bench_tables.maxima(first_ok)["notebooks_ok"] is False
+
+
+def test_medians_and_maxima_keep_the_nesting():
+    runs = [
+        {"cluster_up_s": 20.0, "scenarios": {"a": {"failed": 0, "recovery_s": 9.0}}, "notebooks_s": {"x": 1.0}},
+        {"cluster_up_s": 30.0, "scenarios": {"a": {"failed": 3, "recovery_s": None}}, "notebooks_s": {"x": 2.0}},
+        {"cluster_up_s": 25.0, "scenarios": {"a": {"failed": 1, "recovery_s": 7.0}}, "notebooks_s": {"x": 4.0}},
+    ]
+    assert bench_tables.medians(runs) == {
+        "cluster_up_s": 25.0,
+        "scenarios": {"a": {"failed": 1, "recovery_s": None}},  # not healthy in one run: no figure
+        "notebooks_s": {"x": 2.0},
+    }
+    assert bench_tables.maxima(runs)["cluster_up_s"] == 30.0
+    assert bench_tables.maxima(runs)["scenarios"]["a"]["failed"] == 3
+
+
+# -- the generated tables -----------------------------------------------------------------------------------
+
+
+def test_every_scenario_in_the_result_gets_a_row_with_a_label(report):
+    table = bench_tables.scenarios_table(report)
+    rows = [r for r in table.splitlines() if r.startswith("| ") and not r.startswith("| scenario")]
+    assert len(rows) == len(report["median"]["scenarios"])
+    assert "| the head node's HTTP proxy killed | no | 100 | 1 (2) | 7.0 s | 4 / 80 ms |" in rows
+    assert "| the head node's HTTP proxy killed | yes | 100 | 0 | – | 4 / 70 ms |" in rows
+    assert "| a replica killed (SIGKILL) | no | 100 | 0.5 (1) | 3.5 s (4.0) | 4 / 40 ms |" in rows
+    assert "| `made_up_fixture_scenario` | yes |" in table  # an unknown key is shown as it is
+    for key in report["median"]["scenarios"]:
+        assert key in bench_tables.SCENARIOS or f"`{key}`" in table
+
+
+def test_the_figures_block_says_where_the_numbers_come_from(report):
+    text = bench_tables.render("<!-- bench:figures -->\nstale figure\n<!-- /bench -->\n", report)
+    assert "Medians of 2 runs of `make bench` (`bench/results.json` of 2000-01-01)" in text
+    assert "Every lesson ran ok in every run: no; every lab with its solution: yes." in text
+    assert "| cluster up (head + 1 worker node) | 10.5 s (11.0) |" in text
+    assert "| peak memory of the cluster's processes | 2.2 GiB (2.5) |" in text
+    assert "| lesson `04_self_healing` | 50.5 s (51.0) |" in text
+    assert "| lab `lab03_chaos`, run with its solution | 35.0 s (40.0) |" in text
+    assert "stale figure" not in text
+
+
+def test_the_agenda_keeps_the_hand_written_columns_and_generates_the_machine_column(report):
+    generated = bench_tables.render(INSTRUCTOR.read_text(), report)
+    (agenda,) = [m["body"] for m in bench_tables.BLOCK.finditer(generated)]
+    assert "| 2 | `notebooks/01_cluster` | 20 (21) | 5 | the Ray cluster starts" in agenda
+    assert "| 8 | `labs/lab03_chaos` | 35 (40) | 15 |" in agenda
+    assert "*break* |  | 10 |" in agenda
+    lessons = sum(report["median"]["notebooks_s"].values()) + sum(report["median"]["labs_s"].values())
+    assert f"| | **total** | **{round(lessons)} s ({lessons / 60:.1f} min)** | **142 min** |" in agenda
+    assert bench_tables.render(generated, report) == generated  # regenerating changes nothing
+    assert bench_tables.render(generated, None) == INSTRUCTOR.read_text() or bench_tables.RESULT.exists()
+
+
+def test_a_notebook_missing_from_the_result_shows_a_dash_and_no_total(report):
+    del report["runs"][0]["labs_s"]["lab02_third_app.ipynb"]
+    del report["runs"][1]["labs_s"]["lab02_third_app.ipynb"]
+    (agenda,) = [m["body"] for m in bench_tables.BLOCK.finditer(bench_tables.render(INSTRUCTOR.read_text(), report))]
+    assert "| 6 | `labs/lab02_third_app` | – | 15 |" in agenda
+    assert "| | **total** | – | **142 min** |" in agenda
+
+
+def test_cli_regenerates_from_the_committed_result(tmp_path, monkeypatch, report, capsys):
+    from helpers.__main__ import main
+
+    docs = []
+    for doc in bench_tables.DOCUMENTS:
+        docs.append(tmp_path / doc.name)
+        docs[-1].write_text(bench_tables.render(doc.read_text(), None))
+    result = tmp_path / "results.json"
+    result.write_text(json.dumps(report))
+    monkeypatch.setattr(bench_tables, "RESULT", result)
+    monkeypatch.setattr(bench_tables, "DOCUMENTS", tuple(docs))
+    monkeypatch.setattr(bench_tables.config, "PROJECT_ROOT", tmp_path)
+    assert main(["bench", "--tables"]) == 0
+    assert "regenerated the figures in README.md" in capsys.readouterr().out
+    assert "| cluster up (head + 1 worker node) | 10.5 s (11.0) |" in docs[0].read_text()
+    assert main(["bench", "--tables"]) == 0
+    assert "already match" in capsys.readouterr().out
+
+
+def test_an_unknown_block_name_is_an_error():
+    with pytest.raises(ValueError, match="unknown bench block 'figurez'"):
+        bench_tables.render("<!-- bench:figurez -->\n<!-- /bench -->\n", {"runs": []})
+
+
+def test_labels_cover_the_keys_bench_writes():
+    source = Path(bench.__file__).read_text()
+    written = re.findall(r'\("(\w+)", scenarios\.', source)
+    assert len(written) >= 7, written
+    assert [key for key in written if key not in bench_tables.SCENARIOS] == []
+    for key in bench_tables.FIGURES:
+        assert f'"{key}"' in source
