@@ -10,6 +10,7 @@ is read when needed (it exists only once the cluster is up).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ import requests
 PATH = "/api/serve/applications/"
 # The first PUT to a new cluster starts Serve's controller first: over 10 s on a busy 2-core machine.
 PUT_TIMEOUT = 60.0
+RETRY_AFTER_401_S = 1.0
 
 
 class ServeAPIError(RuntimeError):
@@ -35,13 +37,25 @@ class ServeAPI:
         token = self.token()
         return {"Authorization": f"Bearer {token}"} if token else {}
 
-    def _call(self, method: str, path: str = PATH, timeout: float | None = None, **kwargs) -> requests.Response:
+    def _request(self, method: str, path: str, timeout: float | None, **kwargs) -> requests.Response:
         try:
-            response = self._session.request(
+            return self._session.request(
                 method, self.url + path, timeout=timeout or self.timeout, headers=self._headers(), **kwargs
             )
         except requests.RequestException as exc:
             raise ServeAPIError(f"cannot reach the Ray dashboard at {self.url}: {exc}") from None
+
+    def _call(self, method: str, path: str = PATH, timeout: float | None = None, **kwargs) -> requests.Response:
+        response = self._request(method, path, timeout, **kwargs)
+        if response.status_code in (401, 403):
+            # On Kubernetes each RayCluster has its own token, and at a cluster upgrade's promotion the token
+            # (read for the active cluster) and the head a kept-alive connection reaches can briefly belong to
+            # different clusters. Once: a new connection (the forward picks the Service's pod now) and the
+            # token read again.
+            self._session.close()
+            self._session = requests.Session()
+            time.sleep(RETRY_AFTER_401_S)
+            response = self._request(method, path, timeout, **kwargs)
         if response.status_code in (401, 403):
             raise ServeAPIError(
                 f"{method} {path} answered {response.status_code}: the cluster uses token authentication and "

@@ -50,9 +50,26 @@ def test_every_call_carries_the_token(dashboard):
 
 
 @pytest.mark.parametrize("token", [None, "wrong"])
-def test_missing_or_wrong_token_is_explained(dashboard, token):
+def test_missing_or_wrong_token_is_explained(dashboard, token, monkeypatch):
+    monkeypatch.setattr("helpers.serve_api.RETRY_AFTER_401_S", 0.0)
     url, _ = dashboard
     with pytest.raises(ServeAPIError, match="token authentication") as info:
         ServeAPI(url, token=lambda: token).details()
     assert ("401" if token is None else "403") in str(info.value)
     assert not ServeAPI(url, token=lambda: token).reachable()
+
+
+def test_a_token_that_changed_under_us_is_read_again_once_on_a_new_connection(dashboard, monkeypatch):
+    """At a cluster upgrade's promotion the token read for the active cluster and the head a kept-alive
+    connection reaches can briefly disagree: one retry, on a new connection, with the token read again."""
+    import helpers.serve_api as serve_api
+
+    monkeypatch.setattr(serve_api, "RETRY_AFTER_401_S", 0.0)
+    url, seen = dashboard
+    tokens = iter(["wrong", "right"])  # the old cluster's token, then the promoted cluster's
+    assert ServeAPI(url, token=lambda: next(tokens)).details() == {"applications": {}}
+    assert [auth for _, _, auth in seen] == ["Bearer wrong", "Bearer right"]
+    seen.clear()
+    with pytest.raises(ServeAPIError, match="403"):  # still wrong after the retry: explained, not looped
+        ServeAPI(url, token=lambda: "wrong").details()
+    assert len(seen) == 2
