@@ -74,34 +74,33 @@ def lab_notebooks(folder: Path = config.PROJECT_ROOT / "labs") -> list[Path]:
 
 
 def lab_solution(path: Path) -> Path:
-    """labs/lab03_chaos.ipynb -> labs/solutions/lab03.py"""
-    return path.parent / "solutions" / f"{path.stem.split('_')[0]}.py"
+    """labs/lab03_chaos.ipynb -> labs/solutions/lab03.yaml (the learner's answer file, solved)"""
+    return path.parent / "solutions" / f"{path.stem.split('_')[0]}.yaml"
 
 
-def with_answer(path: Path, answer: str, out_dir: Path) -> Path:
-    """A copy of lab ``path`` in ``out_dir`` (same name) whose cell tagged `answer` holds ``answer``."""
-    import nbformat
+def with_answer(path: Path, solution: Path, answers: Path) -> Path:
+    """Put ``solution`` where lab ``path`` keeps the learner's answer (``answers``/its answer file), as a
+    learner who edited that file would have: the lab's start() keeps it. Returns the answer file."""
+    from helpers import checks
 
-    nb = nbformat.read(path, as_version=4)
-    (cell,) = [c for c in nb.cells if "answer" in c.metadata.get("tags", [])]
-    cell.source = answer
-    out_dir.mkdir(parents=True, exist_ok=True)
-    copy = out_dir / path.name
-    nbformat.write(nb, copy)
-    return copy
+    answers.mkdir(parents=True, exist_ok=True)
+    answer = answers / checks.ANSWER_FILES[path.stem.split("_")[0]]
+    shutil.copyfile(solution, answer)
+    return answer
 
 
 def run_labs(backend: str, out_dir: Path | None = None) -> list[Result]:
-    """Every lab with its solution in the answer cell, strict (a check that fails fails the notebook)."""
+    """Every lab with its solution as the learner's answer file, strict (a check that fails fails the notebook)."""
     out_dir = out_dir or config.BUILD_DIR / "labs"
     if "RAYSERVICE_TUTORIAL_LABS_ANSWERS" not in os.environ:  # never a learner's labs/answers; a fresh one each time
         shutil.rmtree(out_dir / "answers", ignore_errors=True)
         os.environ["RAYSERVICE_TUTORIAL_LABS_ANSWERS"] = str(out_dir / "answers")
     os.environ.setdefault("RAYSERVICE_HEADLESS", "1")
+    answers = Path(os.environ["RAYSERVICE_TUTORIAL_LABS_ANSWERS"])
     results = []
     for path in lab_notebooks():
-        solved = with_answer(path, lab_solution(path).read_text(), out_dir / "input")
-        result = run_notebook(solved, out_dir, {"BACKEND": backend, "STRICT": True}, cwd=path.parent)
+        with_answer(path, lab_solution(path), answers)
+        result = run_notebook(path, out_dir, {"BACKEND": backend, "STRICT": True}, cwd=path.parent)
         print(
             f"  {path.name}: {result.status} in {result.seconds:.1f} s" + (f": {result.error}" if result.error else "")
         )

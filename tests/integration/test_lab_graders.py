@@ -1,6 +1,13 @@
-"""Lab graders against a real cluster: wrong answers are rejected with the hint that fits them."""
+"""Lab graders against a real cluster: wrong answers are rejected with the hint that fits them.
+
+Labs 03 and 04 must not be passable by repeating the lesson before them: lesson 04's answer to a chaos
+round and lesson 05's kind of update are run here and rejected. The solutions pass in
+tests/notebooks/test_labs.py.
+"""
 
 from __future__ import annotations
+
+import shutil
 
 import pytest
 
@@ -15,7 +22,8 @@ def work_dir(tmp_path, monkeypatch):
 
 
 def third_app(path):
-    exec((checks.LABS_DIR / "solutions" / "lab02.py").read_text(), {"path": path})
+    """The learner's lab02 file, solved: labs/solutions/lab02.yaml."""
+    shutil.copyfile(checks.LABS_DIR / "solutions" / "lab02.yaml", path)
 
 
 def test_lab02_not_applied_then_applied(serving):
@@ -46,24 +54,44 @@ def test_route_proof_catches_an_answer_from_the_wrong_app(serving):
     assert proof["/predict-a"]["foreign"] == 0
 
 
-def test_lab03_one_replica_without_retries_fails_with_the_first_hint(serving):
-    checks.lab03_answer(1, None, False)
+def test_lab03_lesson_04s_answer_is_not_enough(serving):
+    """Lesson 04's answer (2 replicas, one per node, client retries) survives its faults without a failed
+    request, but leaves 1 replica serving during each: under lab 03's budget of 2."""
+    path = checks.start("lab03")
+    path.write_text("num_replicas: 2\nmax_replicas_per_node: 1\nclient_retries: true\n")
     result = checks.lab03(serving)
     assert not result.passed, result
-    assert "with one replica" in result.hint
-    assert any("replica killed:" in d and " 0 failed" not in d for d in result.details), result.details
+    assert "1 replica(s) served; the budget is 2" in result.hint
+    assert any(d.startswith("replica killed:") and d.endswith("1 replica(s) left serving") for d in result.details)
+    assert any(d.startswith("worker node lost:") and d.endswith("1 replica(s) left serving") for d in result.details)
+    assert "per node: 1 on node" in result.details[0]
+
+
+def scaled_to_4(path, extra=lambda text: text):
+    path.write_text(extra(path.read_text().replace("num_replicas: 2", "num_replicas: 4")))
 
 
 def test_lab04_a_failing_update_is_rejected_and_the_old_version_serves(serving):
     path = checks.start("lab04")
-    path.write_text(path.read_text().replace("import_path: hello_app:app", "import_path: hello_app:no_such_app"))
+    scaled_to_4(path, lambda t: t.replace("import_path: hello_app:app", "import_path: hello_app:no_such_app"))
     result = checks.lab04(serving)
     assert not result.passed and "failed to deploy, and Serve kept the old one serving (0 failed" in result.hint
     assert "no_such_app" in result.hint
 
 
-def test_lab04_a_change_no_client_can_see(serving):
+def test_lab04_scaling_with_lesson_05s_env_change_replaces_the_replicas(serving):
+    """Lesson 05's env-var update, made together with the scaling: Serve replaces the 2 serving replicas."""
     path = checks.start("lab04")
-    path.write_text(path.read_text().replace("num_replicas: 2", "num_replicas: 3"))
+    scaled_to_4(path, lambda t: t.replace("APP_VERSION: v1", "APP_VERSION: v2"))
     result = checks.lab04(serving)
-    assert not result.passed and "no client saw a different answer" in result.hint
+    assert not result.passed, result
+    assert "of the 2 replicas that were serving were stopped and replaced" in result.hint
+    assert "besides num_replicas you changed runtime_env" in result.hint
+
+
+def test_lab04_solution_keeps_the_serving_replicas(serving):
+    path = checks.start("lab04")
+    shutil.copyfile(checks.LABS_DIR / "solutions" / "lab04.yaml", path)
+    result = checks.lab04(serving)
+    assert result.passed, result
+    assert "Serve runs 4 replicas of hello, the 2 that were serving among them (none restarted)" in str(result)

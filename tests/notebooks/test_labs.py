@@ -1,4 +1,4 @@
-"""The labs run in CI with their solutions put into the answer cells, and pass their own checks."""
+"""The labs run in CI with their solutions as the learner's answer files, and pass their own checks."""
 
 from __future__ import annotations
 
@@ -36,20 +36,32 @@ def test_lab_skeleton(lab: Path):
     nb = nbformat.read(lab, as_version=4)
     assert nb.cells[0].source.startswith("# Lab ") and "**Task:**" in nb.cells[0].source
     tags = [t for c in nb.cells for t in c.metadata.get("tags", [])]
-    assert tags.count("parameters") == 1 and tags.count("answer") == 1
+    assert tags.count("parameters") == 1
     assert any("if STRICT:\n    result.require()" in c.source for c in nb.cells if c.cell_type == "code")
-    assert runner.lab_solution(lab).exists()
+    # The answer is a YAML file the learner edits; the solution is that file, solved.
+    assert runner.lab_solution(lab).suffix == ".yaml" and runner.lab_solution(lab).exists()
+    assert f"labs/solutions/{lab.stem[:5]}.yaml" in nb.cells[0].source
     # Labs are stored without outputs: the learner's run is the first one.
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    # Prose before each code cell; nbval markers as tags, never as comments.
     for before, cell in zip(nb.cells, nb.cells[1:]):
-        if cell.cell_type == "code" and "answer" not in cell.metadata.get("tags", []):
-            assert before.cell_type in ("markdown", "code"), cell.source[:60]
+        if cell.cell_type == "code":
+            assert before.cell_type == "markdown", cell.source[:60]
+            assert "NBVAL" not in cell.source, cell.source[:60]
     assert "<details><summary>Hint" in json.dumps(nb)
+    # What a pass looks like, from a real run of the solution.
+    passing = [c.source for c in nb.cells if c.source.startswith("## What passing looks like")]
+    assert len(passing) == 1 and f"✅ {lab.stem[:5]} passed: {checks.LABS[lab.stem[:5]]}" in passing[0]
 
 
-def run_lab(lab: Path, answer: str | None, strict: bool) -> nbformat.NotebookNode:
-    source = runner.with_answer(lab, answer, OUT / "input") if answer is not None else lab
-    result = runner.run_notebook(source, OUT, {"STRICT": strict}, cwd=lab.parent)
+def run_lab(lab: Path, solution: Path | None, strict: bool) -> nbformat.NotebookNode:
+    """Run ``lab`` with ``solution`` as the learner's answer file (None: the lab's own starting file)."""
+    answers = Path(os.environ["RAYSERVICE_TUTORIAL_LABS_ANSWERS"])
+    if solution is not None:
+        runner.with_answer(lab, solution, answers)
+    else:
+        (answers / checks.ANSWER_FILES[lab.stem[:5]]).unlink(missing_ok=True)
+    result = runner.run_notebook(lab, OUT, {"STRICT": strict}, cwd=lab.parent)
     assert result.status == "ok", result.error
     return nbformat.read(OUT / lab.name, as_version=4)
 
@@ -61,12 +73,13 @@ def outputs(nb) -> str:
 
 
 def test_unsolved_lab01_gets_a_hint_not_a_traceback():
-    nb = run_lab(LABS[0], answer=None, strict=False)
+    nb = run_lab(LABS[0], solution=None, strict=False)
     text = outputs(nb)
     assert "❌ lab01 not yet. Hint: [api-version]" in text
 
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda p: p.stem)
 def test_lab_passes_with_its_solution(lab: Path):
-    nb = run_lab(lab, answer=runner.lab_solution(lab).read_text(), strict=True)
+    nb = run_lab(lab, solution=runner.lab_solution(lab), strict=True)
     assert f"✅ {lab.stem.split('_')[0]} passed" in outputs(nb)
+    print(outputs(nb)[-3000:])  # pytest -s shows the passing output, for the lab's "What passing looks like"

@@ -5,6 +5,7 @@ in tests/integration/test_lab_graders.py; the solutions pass in tests/notebooks/
 """
 
 import json
+import shutil
 
 import pytest
 import yaml
@@ -18,10 +19,15 @@ def work_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def solved_lab01():
-    path = checks.start("lab01", reset=True)
-    exec((checks.LABS_DIR / "solutions" / "lab01.py").read_text(), {"path": path})
+def solved(lab):
+    """The lab's answer file as a learner who solved it has it: labs/solutions/labNN.yaml."""
+    path = checks.answer_file(lab)
+    shutil.copyfile(checks.LABS_DIR / "solutions" / f"{lab}.yaml", path)
     return path
+
+
+def solved_lab01():
+    return solved("lab01")
 
 
 def edit(path, mutate):
@@ -94,6 +100,41 @@ def test_lab01_wrong_answers_get_their_hint(mutate, hint):
     assert not result.passed and hint in result.hint, result.hint
 
 
+def secret_ref(raw, group, secret, key_prefix=""):
+    for env in containers(raw, group)[0]["env"]:
+        ref = env["valueFrom"]["secretKeyRef"]
+        ref["name"], ref["key"] = secret, key_prefix + ref["key"]
+
+
+def test_lab01_one_secret_in_every_container():
+    """Secret aws-credentials in the head and my-aws in the workers: two Secrets, the workers' may not exist."""
+    path = solved_lab01()
+    edit(path, lambda r: secret_ref(r, "worker", "my-aws"))
+    result = checks.lab01(path)
+    assert not result.passed, result
+    assert "Secret 'aws-credentials'" in result.hint and "Secret 'my-aws'" in result.hint
+    assert "head container" in result.hint and "worker group workers container" in result.hint
+
+
+def test_lab01_same_secret_but_other_keys_in_the_workers():
+    path = solved_lab01()
+    edit(path, lambda r: secret_ref(r, "worker", "aws-credentials", key_prefix="WORKER_"))
+    result = checks.lab01(path)
+    assert not result.passed and "key 'WORKER_AWS_ACCESS_KEY_ID'" in result.hint, result.hint
+
+
+def test_lab01_the_two_keys_from_two_secrets():
+    path = solved_lab01()
+
+    def split(raw):
+        for group in ("head", "worker"):
+            containers(raw, group)[0]["env"][1]["valueFrom"]["secretKeyRef"]["name"] = "aws-secret-key"
+
+    edit(path, split)
+    result = checks.lab01(path)
+    assert not result.passed and "2 Secrets (aws-credentials, aws-secret-key)" in result.hint, result.hint
+
+
 def test_lab01_placeholder_values_left_in_a_comment():
     path = solved_lab01()
     path.write_text(path.read_text() + "# AWS_SECRET_ACCESS_KEY: replace-me\n")
@@ -132,41 +173,75 @@ def test_lab02_start_is_the_multi_manifest_without_predict_b():
     assert start.cluster_config == multi.cluster_config
 
 
+def lab03_file(text):
+    path = checks.answer_file("lab03")
+    path.write_text(text)
+    return path
+
+
 @pytest.mark.parametrize(
-    "args, message",
+    "text, message",
     [
-        ((0, None, True), "NUM_REPLICAS = 0"),
-        ((2, 0, True), "MAX_REPLICAS_PER_NODE = 0"),
-        ((2, 1, "yes"), "CLIENT_RETRIES"),
+        ("num_replicas: 0\nmax_replicas_per_node: null\nclient_retries: true\n", "num_replicas: 0"),
+        ("num_replicas: 2\nmax_replicas_per_node: 0\nclient_retries: true\n", "max_replicas_per_node: 0"),
+        ("num_replicas: 2\nmax_replicas_per_node: null\nclient_retries: yes please\n", "client_retries"),
+        ("num_replicas: two\nclient_retries: true\n", "num_replicas: 'two'"),
+        ("num_replica: 2\n", "unknown key(s) num_replica"),
+        ("num_replicas: [2\n", "not valid YAML"),
     ],
 )
-def test_lab03_answer_types_are_checked(args, message):
-    with pytest.raises(ValueError, match=message):
-        checks.lab03_answer(*args)
+def test_lab03_answer_file_is_checked_before_anything_runs(text, message):
+    result = checks.lab03(backend=None, path=lab03_file(text))  # never reaches the cluster
+    assert not result.passed and message in result.hint, result.hint
+
+
+def test_lab03_start_file_and_solution_are_valid_choices():
+    choice, problem = checks.lab03_choices(checks.start("lab03"))
+    assert choice == {"num_replicas": 1, "max_replicas_per_node": None, "client_retries": False}, problem
+    choice, problem = checks.lab03_choices(solved("lab03"))
+    assert choice == {"num_replicas": 4, "max_replicas_per_node": 2, "client_retries": True}, problem
 
 
 def test_lab03_impossible_placement_is_caught_before_anything_is_deployed():
-    checks.lab03_answer(3, 1, True)
+    lab03_file("num_replicas: 3\nmax_replicas_per_node: 1\nclient_retries: true\n")
     result = checks.lab03(backend=None)
     assert not result.passed and "need 3 nodes; the cluster has 2" in result.hint
 
 
+def serving(crash, loss):
+    return {"replica killed": crash, "worker node lost": loss}
+
+
 @pytest.mark.parametrize(
-    "replicas, nodes, retries, words",
+    "replicas, left, placement, retries, failed, words",
     [
-        (1, 1, True, "with one replica"),
-        (2, 1, True, "MAX_REPLICAS_PER_NODE = 1"),
-        (2, 2, False, "CLIENT_RETRIES = True"),
+        # Lesson 04's answer: 2 replicas, one per node, retries. A crash leaves 1: under the budget of 2.
+        (2, serving(1, 1), {"head": 1, "worker": 1}, True, None, "1 replica(s) served; the budget is 2"),
+        (1, serving(0, 1), {"head": 1}, False, "replica killed", "How many must run"),
+        # 3 replicas: a crash leaves 2, but the worker held 2 of them.
+        (3, serving(2, 1), {"head": 1, "worker": 2}, True, None, "max_replicas_per_node"),
+        # 4 replicas placed 3 + 1 by Serve (no cap): losing the fuller node leaves 1.
+        (4, serving(3, 1), {"head": 1, "worker": 3}, True, None, "1 on node head, 3 on node worker"),
+        # Enough replicas, but requests in flight failed without retries.
+        (4, serving(3, 2), {"head": 2, "worker": 2}, False, "worker node lost", "Who can send those again?"),
     ],
 )
-def test_chaos_hints_name_the_missing_choice(replicas, nodes, retries, words):
-    assert words in checks.chaos_hint(replicas, nodes, retries, "worker node lost")
+def test_chaos_hints_name_what_is_missing(replicas, left, placement, retries, failed, words):
+    hint = checks.chaos_hint(replicas, left, placement, retries, failed)
+    assert words in hint, hint
+
+
+def test_chaos_hint_empty_when_the_budget_is_met():
+    assert checks.chaos_hint(4, serving(3, 2), {"head": 2, "worker": 2}, True, None) == ""
 
 
 @pytest.mark.parametrize(
     "change, hint",
     [
-        (lambda t: t, "the same as the running version"),
+        (lambda t: t, "asks for 2 replica(s) in your file (your file is the same as the running version)"),
+        # Lesson 05's first update (a new greeting in user_config) is not this lab's answer.
+        (lambda t: t.replace("greeting: Hello", "greeting: Bonjour"), "asks for 2 replica(s) in your file;"),
+        (lambda t: t.replace("num_replicas: 2", "num_replicas: 3"), "asks for 3 replica(s)"),
         (lambda t: t.replace("replicas: 1\n", "replicas: 2\n", 1), "you changed rayClusterConfig"),
         (lambda t: t.replace("route_prefix: /hello", "route_prefix: /hi"), "keep the route"),
         (lambda t: t.replace("serveConfigV2: |", "serveConfigV2:"), "[serve-config-string]"),
@@ -175,8 +250,26 @@ def test_chaos_hints_name_the_missing_choice(replicas, nodes, retries, words):
 def test_lab04_wrong_answers_before_any_traffic(change, hint):
     path = checks.start("lab04")
     path.write_text(change(path.read_text()))
-    result = checks.lab04(backend=None)
+    result = checks.lab04(backend=None)  # never reaches the cluster
     assert not result.passed and hint in result.hint, result.hint
+
+
+def test_lab04_names_the_fields_that_restart_replicas():
+    from helpers.manifests import load_manifest, with_app_env, with_deployment_options
+
+    base = load_manifest(checks.BASELINE)
+    scaled = with_deployment_options(base, "hello", "Hello", num_replicas=4)
+    assert checks.changed_fields(base.serve_config, scaled.serve_config) == []
+    both = with_deployment_options(
+        with_app_env(scaled, "hello", {"APP_VERSION": "v2"}),
+        "hello",
+        "Hello",
+        **{"ray_actor_options": {"num_cpus": 0.1}},
+    )
+    assert checks.changed_fields(base.serve_config, both.serve_config) == [
+        "runtime_env",
+        "deployment ray_actor_options",
+    ]
 
 
 def test_grade_unknown_lab():
@@ -185,20 +278,17 @@ def test_grade_unknown_lab():
 
 
 @pytest.mark.parametrize("lab", ["lab01", "lab02", "lab04"])
-def test_solutions_can_run_twice(lab):
-    """A learner re-runs cells: the answer cell of a solution must give the same file the second time."""
-    path = checks.start(lab)
-    solution = (checks.LABS_DIR / "solutions" / f"{lab}.py").read_text()
-    exec(solution, {"path": path})
-    once = path.read_text()
-    exec(solution, {"path": path})
-    assert path.read_text() == once
+def test_solutions_are_manifests_a_learner_would_write(lab):
+    """labs/solutions/labNN.yaml: a RayService manifest the linter accepts, with comments, no Python."""
     from helpers.manifests import load_manifest
 
-    load_manifest(path)  # still valid
+    text = (checks.LABS_DIR / "solutions" / f"{lab}.yaml").read_text()
+    assert text.startswith(f"# Solution to lab {lab[3:]}") and "kind: RayService" in text
+    load_manifest(solved(lab))
 
 
-def test_lab03_hand_edited_answer_file_is_checked_before_anything_runs():
-    checks.answer_file("lab03").write_text('{"num_replicas": "two", "retries": true}')
-    result = checks.lab03(backend=None)
-    assert not result.passed and "NUM_REPLICAS = 'two'" in result.hint
+def test_lab02_solution_adds_one_app_at_a_new_prefix():
+    from helpers.manifests import load_manifest
+
+    routes = load_manifest(solved("lab02")).routes
+    assert routes == {"/hello": "hello", "/predict-a": "predict-a", "/hola": "hola"}
