@@ -6,6 +6,7 @@ import os
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 from helpers import config
 
@@ -91,24 +92,186 @@ def _gib(quantity: str) -> float:
     return float(quantity) / 2**30
 
 
-def manifest_memory_gib(manifest) -> float:
-    """Memory the manifest's pods request (head + every worker replica)."""
+# -- memory: what a lesson needs -----------------------------------------------------------------------------------
 
-    def request(group) -> float:
-        containers = group["template"]["spec"]["containers"]
-        res = containers[0].get("resources") or {}
-        value = (res.get("requests") or {}).get("memory") or (res.get("limits") or {}).get("memory")
-        return _gib(value) if value else 0.0
+# Besides the Ray pods: the KubeRay operator's pod (its Helm chart's default: 512Mi) and, on kind, the node
+# itself (API server, etcd, kubelet, CoreDNS, kindnet: about 1 GiB once the Ray pods run).
+OPERATOR_GIB = 0.5
+KIND_NODE_GIB = 1.0
+DOCKER_MEMORY_HINT = (
+    "raise Docker's memory: Docker Desktop -> Settings -> Resources -> Memory (then Apply & restart); "
+    "on Linux, Docker uses the machine's memory: close other programs or use a bigger machine"
+)
 
-    cluster = manifest.cluster_config
-    total = request(cluster["headGroupSpec"])
-    for group, spec in zip(manifest.worker_groups, cluster.get("workerGroupSpecs", [])):
-        total += group.replicas * request(spec)
+
+def pod_memory_gib(template: dict) -> float:
+    """Memory of one pod: for each container the larger of its memory request and limit (what it may use),
+    summed over the pod's containers."""
+    total = 0.0
+    for container in (template.get("spec") or {}).get("containers") or []:
+        res = container.get("resources") or {}
+        values = [(res.get(k) or {}).get("memory") for k in ("requests", "limits")]
+        total += max((_gib(v) for v in values if v), default=0.0)
     return total
 
 
-def kind_checks(commands, manifest=None) -> list[Check]:
-    """A laptop with Docker: the daemon, kind, kubectl, helm, and memory for the pods."""
+def manifest_memory_gib(manifest) -> float:
+    """Memory of one Ray cluster of the manifest: the head pod + every worker replica (``replicas`` of each
+    worker group), each pod counted by pod_memory_gib (the larger of request and limit, per container)."""
+    cluster = manifest.cluster_config
+    total = pod_memory_gib(cluster["headGroupSpec"]["template"])
+    for spec in cluster.get("workerGroupSpecs") or []:
+        total += int(spec.get("replicas", spec.get("minReplicas", 1)) or 0) * pod_memory_gib(spec["template"])
+    return total
+
+
+def memory_needed(manifest, upgrade: bool, kind_node: bool = True) -> float:
+    """GiB the lesson needs: the manifest's Ray cluster, twice when the lesson upgrades the cluster (a
+    rayClusterConfig change: KubeRay keeps the old RayCluster until the new one is promoted, plus
+    rayClusterDeletionDelaySeconds, 60 s by default), plus the operator and (on kind) the node."""
+    return manifest_memory_gib(manifest) * (2 if upgrade else 1) + OPERATOR_GIB + (KIND_NODE_GIB if kind_node else 0)
+
+
+@dataclass(frozen=True)
+class Lesson:
+    notebook: str  # e.g. "05_rolling_updates"
+    manifest: str  # the lesson's MANIFEST parameter, from the project root, e.g. "manifests/ray-service.yaml"
+    upgrade: bool  # needs room for a second RayCluster
+    why: str  # what makes it need that room ("" when it does not)
+
+
+_UPGRADE_CALLS = ("cluster_upgrade(", "upgrade_cluster(")
+_TOUCHES = (*_UPGRADE_CALLS, "backend.apply(", "delete_service(", "backend.down(")
+
+
+def lessons(notebooks_dir: Path | None = None) -> list[Lesson]:
+    """Every lesson with a RayService manifest, read from the notebooks themselves: the MANIFEST parameter, and
+    whether the lesson upgrades the cluster (it calls ``cluster_upgrade``/``upgrade_cluster``) or applies its
+    manifest over a cluster the previous lesson left upgraded (that lesson's last RayService call was the
+    upgrade: the apply changes rayClusterConfig back, another new cluster)."""
+    import json
+    import re
+
+    found = []
+    left_upgraded = None  # the lesson whose last RayService call was an upgrade
+    for path in sorted((notebooks_dir or config.NOTEBOOKS_DIR).glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+        manifest = next((m.group(1) for c in code for m in [re.search(r'^MANIFEST = "([^"]+)"', c, re.M)] if m), None)
+        touches = [line for c in code for line in c.splitlines() if any(t in line for t in _TOUCHES)]
+        upgrades = any(t in line for line in touches for t in _UPGRADE_CALLS)
+        why = ""
+        if upgrades:
+            why = "changes rayClusterConfig: a second RayCluster until promotion + 60 s"
+        elif left_upgraded and any("backend.apply(" in line for line in touches):
+            why = f"applies its manifest over the cluster {left_upgraded} upgraded: one more new RayCluster"
+        if touches:
+            last = touches[-1]
+            left_upgraded = path.stem if any(t in last for t in _UPGRADE_CALLS) else None
+        if manifest:
+            name = manifest.removeprefix("../")
+            found.append(Lesson(path.stem, name, bool(why), why))
+    return found
+
+
+def lesson_memory(kind_node: bool = True) -> list[tuple[Lesson, float]]:
+    """(lesson, GiB it needs) for every lesson, from its manifest."""
+    from helpers.manifests import load_manifest
+
+    return [
+        (lesson, memory_needed(load_manifest(config.PROJECT_ROOT / lesson.manifest), lesson.upgrade, kind_node))
+        for lesson in lessons()
+    ]
+
+
+def memory_table() -> str:
+    """The README's table: memory each lesson needs on kind (Docker's memory) and on a shared cluster."""
+    rows = [
+        "| lesson | manifest | second RayCluster? | Docker memory (kind) | namespace quota (shared cluster) |",
+        "|---|---|---|---|---|",
+    ]
+    for lesson, need in lesson_memory():
+        quota = need - OPERATOR_GIB - KIND_NODE_GIB
+        rows.append(
+            f"| `{lesson.notebook}` | `{lesson.manifest}` | {'yes: ' + lesson.why if lesson.upgrade else 'no'} "
+            f"| {need:.1f} GiB | {quota:.1f} GiB |"
+        )
+    return "\n".join(rows)
+
+
+def _cpu(quantity) -> float:
+    text = str(quantity)
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def pod_resources(template: dict) -> dict[str, float]:
+    """requests.cpu, requests.memory, limits.cpu, limits.memory (cores, GiB) of one pod, summed over its
+    containers: what a ResourceQuota counts."""
+    total = dict.fromkeys(("requests.cpu", "requests.memory", "limits.cpu", "limits.memory"), 0.0)
+    for container in (template.get("spec") or {}).get("containers") or []:
+        res = container.get("resources") or {}
+        for kind in ("requests", "limits"):
+            values = res.get(kind) or {}
+            total[f"{kind}.cpu"] += _cpu(values["cpu"]) if "cpu" in values else 0.0
+            total[f"{kind}.memory"] += _gib(values["memory"]) if "memory" in values else 0.0
+    return total
+
+
+def namespace_quota() -> dict[str, str]:
+    """The ResourceQuota of a learner's namespace on a shared cluster: the most any lesson needs (the
+    lessons that upgrade the cluster count two RayClusters), plus one more of the largest pod, because a
+    deleted pod (lesson 04) still counts while it terminates and its replacement must fit beside it."""
+    from helpers.manifests import load_manifest
+
+    most: dict[str, float] = {}
+    for lesson in lessons():
+        cluster = load_manifest(config.PROJECT_ROOT / lesson.manifest).cluster_config
+        groups = [(cluster["headGroupSpec"], 1)] + [
+            (spec, int(spec.get("replicas", 1) or 0)) for spec in cluster.get("workerGroupSpecs") or []
+        ]
+        per_pod = [pod_resources(group["template"]) for group, _ in groups]
+        need = {key: sum(p[key] * n for p, (_, n) in zip(per_pod, groups)) for key in per_pod[0]}
+        need["pods"] = sum(n for _, n in groups)
+        copies = 2 if lesson.upgrade else 1
+        largest = max(per_pod, key=lambda p: p["limits.memory"])
+        for key, value in need.items():
+            total = value * copies + (1 if key == "pods" else largest[key])
+            most[key] = max(most.get(key, 0.0), total)
+    return {
+        key: (f"{value:g}Gi" if key.endswith("memory") else f"{value:g}" if key != "pods" else str(int(value)))
+        for key, value in sorted(most.items())
+    }
+
+
+def memory_check(have_gib: float, manifest=None, upgrade: bool | None = None) -> Check:
+    """Docker's memory against what is needed: with no manifest, every lesson (the most any lesson needs);
+    with one, that manifest (``upgrade``: with room for a second cluster; None: say it in a warning)."""
+    if manifest is None:
+        (lesson, need), *_ = sorted(lesson_memory(), key=lambda pair: -pair[1])
+        what = f"every lesson; {lesson.notebook} needs the most" + (": two RayClusters" if lesson.upgrade else "")
+    else:
+        need = memory_needed(manifest, bool(upgrade))
+        what = f"{manifest.name}{', two RayClusters during the upgrade' if upgrade else ''}"
+    name = f"memory for Docker >= {need:.1f} GiB ({what})"
+    if have_gib < need:
+        return Check(
+            name, False, f"Docker has {have_gib:.1f} GiB, the lesson needs {need:.1f} GiB: {DOCKER_MEMORY_HINT}"
+        )
+    if manifest is not None and upgrade is None:
+        double = memory_needed(manifest, True)
+        if have_gib < double:
+            return Check(
+                name,
+                True,
+                f"Docker has {have_gib:.1f} GiB: enough for this lesson, not for a cluster upgrade "
+                f"(lesson 05 needs {double:.1f} GiB): {DOCKER_MEMORY_HINT}",
+                warning=True,
+            )
+    return Check(name, True, f"Docker has {have_gib:.1f} GiB")
+
+
+def kind_checks(commands, manifest=None, upgrade: bool | None = None) -> list[Check]:
+    """A laptop with Docker: the daemon, kind, kubectl, helm, and memory for the pods (memory_check)."""
     checks = []
     if not commands.which("docker"):
         from helpers.backends.commands import INSTALL_HINTS
@@ -130,17 +293,7 @@ def kind_checks(commands, manifest=None) -> list[Check]:
         else:
             version, mem = (result.stdout.split() + ["0"])[:2]
             checks.append(Check("Docker daemon reachable", True, f"Docker {version}"))
-            have = int(mem) / 2**30
-            need = (manifest_memory_gib(manifest) if manifest else 5.0) + 1.5  # + the kind node itself
-            checks.append(
-                Check(
-                    f"memory for Docker >= {need:.1f} GiB",
-                    True,
-                    f"{have:.1f} GiB"
-                    + ("" if have >= need else ": below what the pods request; raise Docker's memory limit"),
-                    warning=have < need,
-                )
-            )
+            checks.append(memory_check(int(mem) / 2**30, manifest, upgrade))
     checks.append(_tool(commands, "kind", ["version"]))
     checks.append(_tool(commands, "kubectl", ["version", "--client"]))
     checks.append(_tool(commands, "helm", ["version", "--short"]))

@@ -128,9 +128,16 @@ class KubernetesBackend:
         """
         as_manifest(manifest)  # validate early: a bad manifest should fail before anything changes
         self._require_preflight()
+        # Only namespaced rights are needed from here on (manifests/workshop/ grants them with a Role).
         return self._prepare_namespace()
 
     def _prepare_namespace(self) -> dict[str, Any]:
+        """The operator's CRD, the namespace, the rights in it, then the application code.
+
+        Works with a Role in an existing namespace (a workshop's shared cluster, manifests/workshop/): the
+        CRD is found through API discovery when reading it is refused, an existing Namespace is left alone,
+        and every right the lessons need is asked for up front, so a missing one is named now (verb,
+        resource, namespace) rather than halfway through lesson 04."""
         if not self.api.crd_installed():
             raise BackendError(
                 "The KubeRay operator is not installed in this cluster (no CRD rayservices.ray.io). "
@@ -138,6 +145,15 @@ class KubernetesBackend:
                 f"--version {config.KUBERAY_VERSION}"
             )
         self.api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}})
+        missing_rights = getattr(self.api, "missing_rights", None)  # an API stand-in without it: no check
+        missing = missing_rights(self.namespace) if missing_rights else []
+        if missing:
+            from helpers.backends.kubeapi import missing_right
+
+            raise BackendError(
+                f"{len(missing)} right(s) missing in namespace {self.namespace!r}:\n"
+                + "\n".join(f"- {missing_right(verb, resource, self.namespace)}" for verb, resource in missing)
+            )
         self.api.apply(self.app_code_configmap())
         print(f"Namespace {self.namespace!r} ready, application code in ConfigMap {APP_CODE_CONFIGMAP!r}.")
         return self.describe()

@@ -12,6 +12,95 @@ from helpers.backends.base import BackendError
 
 FIELD_MANAGER = "rayservice-tutorial"
 RAYSERVICE = ("ray.io", "v1", "rayservices")
+WORKSHOP_HINT = (
+    "ask the instructor to apply manifests/workshop/ for your namespace (the Role `rayservice-learner`; "
+    "labs/INSTRUCTOR.md has the steps)"
+)
+
+# -- the rights a learner needs in their namespace ---------------------------------------------------------------
+# A right is (verb, resource), the resource written as kubectl writes it: "pods", "pods/log", "rayservices.ray.io",
+# "endpointslices.discovery.k8s.io". Each table below is one code path of the kubernetes backend; the Role of
+# manifests/workshop/ grants exactly their union (tests/unit/test_workshop.py compares them).
+
+# KubeAPI's namespaced calls (this module). Server-side apply is a PATCH: verb `patch` (and `create` when the
+# object does not exist yet; `get` for the read that comes with it).
+KUBEAPI_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "apply ConfigMap": (("get", "configmaps"), ("create", "configmaps"), ("patch", "configmaps")),
+    "apply RayService": (
+        ("get", "rayservices.ray.io"),
+        ("create", "rayservices.ray.io"),
+        ("patch", "rayservices.ray.io"),
+    ),
+    "get_rayservice": (("get", "rayservices.ray.io"),),
+    "delete_rayservice": (("delete", "rayservices.ray.io"),),
+    "list_pods": (("list", "pods"),),
+    "delete_pod": (("delete", "pods"),),
+    "read_secret": (("get", "secrets"),),  # the auth token KubeRay keeps in a Secret (authOptions: {mode: token})
+    "list_events": (("list", "events"),),
+    "delete_configmap": (("delete", "configmaps"),),
+}
+# The forwards that follow the Service (helpers/backends/forward.py, EndpointsAPI): the Service, its
+# EndpointSlices, and the API server's pod port-forward (a websocket: `get` for the upgrade, `create` since
+# Kubernetes 1.31 checks it too).
+FORWARD_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "read_service": (("get", "services"),),
+    "list_endpoint_slices": (("list", "endpointslices.discovery.k8s.io"),),
+    "connect": (("get", "pods/portforward"), ("create", "pods/portforward")),
+}
+# The kubectl commands the backend runs and the lessons show (helpers/kubectl.py, one entry per method).
+KUBECTL_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "apply": (("get", "rayservices.ray.io"), ("create", "rayservices.ray.io"), ("patch", "rayservices.ray.io")),
+    "diff": (("get", "rayservices.ray.io"), ("patch", "rayservices.ray.io")),  # a server-side dry-run apply
+    "get_rayservice": (("get", "rayservices.ray.io"),),
+    "describe_rayservice": (("get", "rayservices.ray.io"), ("list", "events")),
+    "wait_ready": (("get", "rayservices.ray.io"), ("list", "rayservices.ray.io"), ("watch", "rayservices.ray.io")),
+    "get_rayclusters": (("list", "rayclusters.ray.io"),),
+    "get_pods": (("list", "pods"),),
+    "get_ray_pods": (("list", "pods"),),
+    "get_services": (("list", "services"),),
+    "get_created_for": (("list", "rayclusters.ray.io"), ("list", "services")),
+    "port_forward": (("get", "services"), ("list", "pods"), ("get", "pods"), ("create", "pods/portforward")),
+    "delete_pod": (("delete", "pods"),),
+    "logs": (("get", "pods"), ("get", "pods/log")),
+    "logs_by_label": (("list", "pods"), ("get", "pods/log")),
+    "events": (("list", "events"),),
+    # exec over a websocket (kubectl >= 1.30) is a GET: `get`, and `create` since Kubernetes 1.31 checks it too
+    "exec": (("get", "pods"), ("get", "pods/exec"), ("create", "pods/exec")),
+    "cp": (("get", "pods"), ("get", "pods/exec"), ("create", "pods/exec")),  # kubectl cp runs tar in the pod
+    "delete_rayservice": (("delete", "rayservices.ray.io"),),
+}
+# Read-only views a learner types beyond the lessons' cells: `kubectl get rayclusters -w`, `kubectl describe
+# raycluster <name>`, `kubectl get pods -w` (never a write).
+EXPLORE_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "kubectl get/describe rayclusters, -w": (("get", "rayclusters.ray.io"), ("watch", "rayclusters.ray.io")),
+    "kubectl get pods -w": (("watch", "pods"),),
+}
+
+
+def learner_rights() -> dict[str, set[str]]:
+    """resource -> verbs: everything the kubernetes backend and the lessons do in a learner's namespace."""
+    rights: dict[str, set[str]] = {}
+    for table in (KUBEAPI_RIGHTS, FORWARD_RIGHTS, KUBECTL_RIGHTS, EXPLORE_RIGHTS):
+        for pairs in table.values():
+            for verb, resource in pairs:
+                rights.setdefault(resource, set()).add(verb)
+    return rights
+
+
+def split_resource(resource: str) -> tuple[str, str, str]:
+    """ "pods/log" -> ("", "pods", "log"); "rayservices.ray.io" -> ("ray.io", "rayservices", "")."""
+    name, _, sub = resource.partition("/")
+    plural, _, group = name.partition(".")
+    return group, plural, sub
+
+
+def missing_right(verb: str, resource: str, namespace: str | None) -> str:
+    where = f" in namespace `{namespace}`" if namespace else " (cluster-wide)"
+    return f"your account cannot `{verb}` `{resource}`{where}: {WORKSHOP_HINT}."
+
+
+class ForbiddenError(BackendError):
+    """The API server answered 403: the message names the verb, the resource and the namespace."""
 
 
 class KubeAPI:
@@ -35,32 +124,100 @@ class KubeAPI:
         self.dynamic = dynamic.DynamicClient(api_client)
         self._exception = client.ApiException
 
-    def _call(self, what: str, fn, *args, **kwargs):
+    def _call(self, what: str, fn, *args, right: tuple[str, str, str | None] | None = None, **kwargs):
+        """``fn(*args, **kwargs)``; None on 404. ``right`` = (verb, resource, namespace) names a 403."""
         try:
             return fn(*args, **kwargs)
         except self._exception as exc:
             if exc.status == 404:
                 return None
-            raise BackendError(f"Kubernetes API: {what} failed ({exc.status} {exc.reason}): {exc.body}") from None
+            raise self._error(what, exc, right) from None
+
+    def _error(self, what: str, exc, right: tuple[str, str, str | None] | None) -> BackendError:
+        if exc.status == 403 and right:
+            return ForbiddenError(f"Kubernetes API: {what} was refused (403): " + missing_right(*right))
+        return BackendError(f"Kubernetes API: {what} failed ({exc.status} {exc.reason}): {exc.body}")
 
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply of any object (what `kubectl apply --server-side` does)."""
+        """Server-side apply of any object (what `kubectl apply --server-side` does).
+
+        A Namespace is only made sure of, never patched: an existing one is left as it is (on a shared
+        cluster a learner has rights inside their namespace only, none on the Namespace object)."""
+        if obj["kind"] == "Namespace" and obj["apiVersion"] == "v1":
+            return self.ensure_namespace(obj)
         resource = self.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
         namespace = obj["metadata"].get("namespace")
-        result = self._call(
-            f"apply {obj['kind']} {obj['metadata']['name']}",
-            resource.server_side_apply,
-            body=obj,
-            namespace=namespace,
-            field_manager=FIELD_MANAGER,
-            force_conflicts=True,
-        )
+        name = f"{resource.name}.{resource.group}" if resource.group else resource.name
+        what = f"apply {obj['kind']} {obj['metadata']['name']}"
+        try:
+            result = resource.server_side_apply(
+                body=obj, namespace=namespace, field_manager=FIELD_MANAGER, force_conflicts=True
+            )
+        except self._exception as exc:
+            if exc.status == 404 and namespace:  # the only 404 an apply can get: no such namespace
+                raise BackendError(
+                    f"Kubernetes API: {what} failed: namespace `{namespace}` does not exist and this account "
+                    f"cannot create it: {WORKSHOP_HINT}."
+                ) from None
+            raise self._error(what, exc, ("patch", name, namespace)) from None
         return result.to_dict() if result is not None else {}
+
+    def ensure_namespace(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """The Namespace if it exists (left untouched), else created by a server-side apply.
+
+        Reading a Namespace is itself cluster-scoped: when it is refused (403), the apply is tried, and a 403
+        on that too means "it exists, not ours" (an instructor made it); a namespace that really is missing
+        shows up at the next namespaced call, with a message that says so."""
+        name = obj["metadata"]["name"]
+        try:
+            return self.core.read_namespace(name).to_dict()
+        except self._exception as exc:
+            if exc.status not in (403, 404):
+                raise self._error(f"read namespace {name}", exc, None) from None
+        resource = self.dynamic.resources.get(api_version="v1", kind="Namespace")
+        try:
+            result = resource.server_side_apply(body=obj, field_manager=FIELD_MANAGER, force_conflicts=True)
+        except self._exception as exc:
+            if exc.status == 403:
+                return {}  # exists, not ours: a learner's namespace made by the instructor
+            raise self._error(f"create namespace {name}", exc, None) from None
+        return result.to_dict() if result is not None else {}
+
+    def missing_rights(self, namespace: str, rights: dict[str, set[str]] | None = None) -> list[tuple[str, str]]:
+        """The (verb, resource) pairs of ``rights`` (default: learner_rights()) this account lacks in
+        ``namespace``, asked with SelfSubjectAccessReviews (every signed-in user may ask)."""
+        from kubernetes import client
+
+        authz = client.AuthorizationV1Api(self.core.api_client)
+        missing = []
+        for resource, verbs in sorted((rights or learner_rights()).items()):
+            group, plural, sub = split_resource(resource)
+            for verb in sorted(verbs):
+                review = client.V1SelfSubjectAccessReview(
+                    spec=client.V1SelfSubjectAccessReviewSpec(
+                        resource_attributes=client.V1ResourceAttributes(
+                            namespace=namespace, verb=verb, group=group, resource=plural, subresource=sub or None
+                        )
+                    )
+                )
+                answer = self._call(
+                    "ask the API server what this account may do", authz.create_self_subject_access_review, review
+                )
+                if answer is not None and not answer.status.allowed:
+                    missing.append((verb, resource))
+        return missing
 
     def get_rayservice(self, namespace: str, name: str) -> dict[str, Any] | None:
         group, version, plural = RAYSERVICE
         return self._call(
-            f"get RayService {name}", self.custom.get_namespaced_custom_object, group, version, namespace, plural, name
+            f"get RayService {name}",
+            self.custom.get_namespaced_custom_object,
+            group,
+            version,
+            namespace,
+            plural,
+            name,
+            right=("get", "rayservices.ray.io", namespace),
         )
 
     def delete_rayservice(self, namespace: str, name: str) -> None:
@@ -73,25 +230,55 @@ class KubeAPI:
             namespace,
             plural,
             name,
+            right=("delete", "rayservices.ray.io", namespace),
         )
 
     def crd_installed(self, name: str = "rayservices.ray.io") -> bool:
-        return self._call(f"read CRD {name}", self.extensions.read_custom_resource_definition, name) is not None
+        """Is the CRD there? Read it; when reading CRDs (cluster-scoped) is refused, as for a learner with
+        a Role in one namespace, ask API discovery instead (open to every signed-in user)."""
+        try:
+            return self.extensions.read_custom_resource_definition(name) is not None
+        except self._exception as exc:
+            if exc.status == 404:
+                return False
+            if exc.status != 403:
+                raise self._error(f"read CRD {name}", exc, None) from None
+        plural, _, group = name.partition(".")
+        try:
+            return any(r.name == plural for r in self.dynamic.resources.search(group=group))
+        except Exception:  # noqa: BLE001 - discovery errors come in many types; the namespaced list decides
+            return True
 
     def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
-        pods = self._call("list pods", self.core.list_namespaced_pod, namespace, label_selector=selector)
+        pods = self._call(
+            "list pods",
+            self.core.list_namespaced_pod,
+            namespace,
+            label_selector=selector,
+            right=("list", "pods", namespace),
+        )
         return [p.to_dict() for p in pods.items] if pods else []
 
     def delete_pod(self, namespace: str, name: str) -> None:
-        self._call(f"delete pod {name}", self.core.delete_namespaced_pod, name, namespace)
+        self._call(
+            f"delete pod {name}", self.core.delete_namespaced_pod, name, namespace, right=("delete", "pods", namespace)
+        )
 
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         """The Secret's data (still base64-encoded, as the API returns it), or None if there is none."""
-        secret = self._call(f"read secret {name}", self.core.read_namespaced_secret, name, namespace)
+        secret = self._call(
+            f"read secret {name}",
+            self.core.read_namespaced_secret,
+            name,
+            namespace,
+            right=("get", "secrets", namespace),
+        )
         return dict(secret.data or {}) if secret is not None else None
 
     def list_events(self, namespace: str) -> list[dict[str, Any]]:
-        events = self._call("list events", self.core.list_namespaced_event, namespace)
+        events = self._call(
+            "list events", self.core.list_namespaced_event, namespace, right=("list", "events", namespace)
+        )
         return [e.to_dict() for e in events.items] if events else []
 
     def deployment_available(self, namespace: str, name: str) -> bool:
@@ -105,4 +292,10 @@ class KubeAPI:
         self._call(f"delete namespace {name}", self.core.delete_namespace, name)
 
     def delete_configmap(self, namespace: str, name: str) -> None:
-        self._call(f"delete configmap {name}", self.core.delete_namespaced_config_map, name, namespace)
+        self._call(
+            f"delete configmap {name}",
+            self.core.delete_namespaced_config_map,
+            name,
+            namespace,
+            right=("delete", "configmaps", namespace),
+        )
