@@ -148,8 +148,13 @@ class KubernetesBackend:
         missing_rights = getattr(self.api, "missing_rights", None)  # an API stand-in without it: no check
         missing = missing_rights(self.namespace) if missing_rights else []
         if missing:
-            from helpers.backends.kubeapi import missing_right
+            from helpers.backends.kubeapi import WORKSHOP_HINT, learner_rights, missing_right
 
+            if len(missing) >= sum(len(verbs) for verbs in learner_rights().values()):
+                raise BackendError(
+                    f"Your account has none of the rights the lessons need in namespace {self.namespace!r}: is "
+                    f"NAMESPACE the one the instructor gave you? Otherwise {WORKSHOP_HINT}."
+                )
             raise BackendError(
                 f"{len(missing)} right(s) missing in namespace {self.namespace!r}:\n"
                 + "\n".join(f"- {missing_right(verb, resource, self.namespace)}" for verb, resource in missing)

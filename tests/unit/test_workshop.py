@@ -180,6 +180,14 @@ def test_a_missing_right_is_named_before_anything_is_applied(tmp_path):
     assert api.applied("ConfigMap") == []
 
 
+def test_no_right_at_all_asks_whether_it_is_the_right_namespace(tmp_path):
+    everything = [(verb, resource) for resource, verbs in learner_rights().items() for verb in verbs]
+    api = RoleOnlyKube(lacking=everything)
+    backend = KubernetesBackend(namespace="learner-70", state_dir=tmp_path, commands=FakeCommands(), api=api)
+    with pytest.raises(BackendError, match="none of the rights .* namespace 'learner-70': is NAMESPACE the one"):
+        backend.up(HELLO)
+
+
 def test_with_every_right_the_namespace_is_prepared(tmp_path):
     api = RoleOnlyKube()
     backend = KubernetesBackend(namespace="learner-7", state_dir=tmp_path, commands=FakeCommands(), api=api)
