@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 BACKEND ?= local
 PYTEST  := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: bench notebooks help run test test-fast test-unit test-kind workshop-prep lab down clean lock venv reset lint grade
+.PHONY: bench bench-tables notebooks help run test test-fast test-unit test-kind workshop-prep lab down clean lock venv reset lint grade
 
 help:
 	@echo "make run       execute every notebook (BACKEND=$(BACKEND)) and print a summary"
@@ -22,7 +22,7 @@ help:
 	@echo "make test-kind the lessons on a real kind cluster (needs Docker, kind, kubectl, helm)"
 	@echo "make workshop-prep  pull every image once and load it into the kind cluster"
 	@echo "make clean     down, then remove build/ and .state/"
-	@echo "make bench     measure the scenarios and lessons (build/bench.json)"
+	@echo "make bench     measure scenarios, lessons and labs; write bench/results.json, regenerate the docs' figures"
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,9 +47,14 @@ test: $(STAMP)
 	$(PYTEST) tests/notebooks
 	$(BIN)/python -m helpers down
 
-# Figures for the README: scenarios under traffic and every lesson, twice; medians in build/bench.json.
+# The figures the docs quote: scenarios under traffic, every lesson and lab, twice. The result is committed in
+# bench/results.json (every run, medians and maxima); README's and INSTRUCTOR.md's tables are generated from it.
 bench: $(STAMP)
 	$(BIN)/python -m helpers bench --runs 2
+
+# Regenerate the docs' figure tables from the committed bench/results.json (no cluster needed).
+bench-tables: $(STAMP)
+	$(BIN)/python -m helpers bench --tables
 
 # The inner loop: lint and unit tests, no Ray cluster (under 2 minutes).
 test-fast: $(STAMP)

@@ -231,7 +231,12 @@ def refresh(paths: list[Path] | None = None) -> None:
     for path in paths or lesson_notebooks():
         print(f"▶ recording {path.name}", flush=True)
         nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, kernel_name=KERNEL, resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb,
+            kernel_name=KERNEL,
+            kernel_manager_class=_kernel_manager_class(),
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
         for cell in nb.cells:
             cell.metadata.pop("execution", None)
         nbformat.write(nb, path)
