@@ -187,7 +187,7 @@ def lesson_memory(kind_node: bool = True) -> list[tuple[Lesson, float]]:
 def memory_table() -> str:
     """The README's table: memory each lesson needs on kind (Docker's memory) and on a shared cluster."""
     rows = [
-        "| lesson | manifest | second RayCluster? | Docker memory (kind) | namespace quota (shared cluster) |",
+        "| lesson | manifest | second RayCluster? | Docker memory (kind) | Ray pods (shared cluster namespace) |",
         "|---|---|---|---|---|",
     ]
     for lesson, need in lesson_memory():
