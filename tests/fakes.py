@@ -74,6 +74,11 @@ class FakeKube:
         self.calls.append(("apply", copy.deepcopy(obj)))
         return obj
 
+    def missing_rights(self, namespace, rights=None):
+        """The SelfSubjectAccessReviews of a learner with every right the tutorial needs."""
+        self.calls.append(("missing_rights", namespace))
+        return []
+
     def applied(self, kind: str) -> list[dict]:
         return [c[1] for c in self.calls if c[0] == "apply" and c[1]["kind"] == kind]
 

@@ -218,6 +218,11 @@ class KubeRayTimeline:
 
     # -- the API the kube backend calls (names as in helpers/backends/kubeapi.py) --------------------
 
+    def missing_rights(self, namespace: str, rights=None) -> list:
+        """A learner with every right the tutorial needs."""
+        self.calls.append(("missing_rights", namespace))
+        return []
+
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         self.calls.append(("apply", copy.deepcopy(obj)))
         self._applied.append(copy.deepcopy(obj))

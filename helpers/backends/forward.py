@@ -292,19 +292,32 @@ class EndpointsAPI:
         self._handshake = threading.Lock()
         self._exception = client.ApiException
 
+    def _forbidden(self, exc, verb: str, resource: str, namespace: str) -> Exception:
+        """A 403 names the missing right (verb, resource, namespace), as the backend's own calls do."""
+        from helpers.backends.kubeapi import ForbiddenError, missing_right
+
+        if getattr(exc, "status", None) == 403:
+            return ForbiddenError(
+                f"the forward of this Service was refused (403): {missing_right(verb, resource, namespace)}"
+            )
+        return exc
+
     def read_service(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return self.core.read_namespaced_service(name, namespace).to_dict()
         except self._exception as exc:
             if exc.status == 404:
                 return None
-            raise
+            raise self._forbidden(exc, "get", "services", namespace) from None
 
     def list_endpoint_slices(self, namespace: str, service: str) -> list[dict[str, Any]]:
         """discovery.k8s.io/v1 EndpointSlices labelled kubernetes.io/service-name=<service>."""
-        found = self.discovery.list_namespaced_endpoint_slice(
-            namespace, label_selector=f"{SERVICE_NAME_LABEL}={service}"
-        )
+        try:
+            found = self.discovery.list_namespaced_endpoint_slice(
+                namespace, label_selector=f"{SERVICE_NAME_LABEL}={service}"
+            )
+        except self._exception as exc:
+            raise self._forbidden(exc, "list", "endpointslices.discovery.k8s.io", namespace) from None
         return [item.to_dict() for item in found.items]
 
     def connect(self, namespace: str, pod: str, port: int) -> Any:

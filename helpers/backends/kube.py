@@ -12,11 +12,13 @@ import base64
 import copy
 import hashlib
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from helpers import config, procs, statefile
 from helpers import status as status_mod
+from helpers.backends import forward
 from helpers.backends.base import BackendError, DeployFailedError, NotRunningError
 from helpers.backends.commands import Commands
 from helpers.kubectl import Command, Kubectl, head_service, ray_pod_selector, serve_service
@@ -145,8 +147,7 @@ class KubernetesBackend:
                 f"--version {config.KUBERAY_VERSION}"
             )
         self.api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}})
-        missing_rights = getattr(self.api, "missing_rights", None)  # an API stand-in without it: no check
-        missing = missing_rights(self.namespace) if missing_rights else []
+        missing = self.api.missing_rights(self.namespace)
         if missing:
             from helpers.backends.kubeapi import WORKSHOP_HINT, learner_rights, missing_right
 
@@ -347,7 +348,10 @@ class KubernetesBackend:
             holder = procs.port_holder(local)
             if holder:
                 raise BackendError(f"Cannot forward {service}: port {local} is in use by {holder}.")
-            args = list(self.kubectl.port_forward(service, local, remote).args)
+            # Not `kubectl port-forward svc/...`: that picks one pod when it starts and never follows the
+            # Service (kubernetes/kubectl#686). This forward resolves the Service's ready endpoints for every
+            # new connection, so a replaced head pod or a promoted RayCluster is reached without a restart.
+            args = forward.command(sys.executable, service, local, remote, self.namespace, self.context)
             env = {**os.environ, procs.MARKER_VAR: self.marker}
             forwards[label] = self.commands.start(args, env, self.log_dir / f"port-forward-{label}.log")
             self._save(state)
@@ -523,7 +527,7 @@ class KubernetesBackend:
             ("grafana", "prometheus-grafana", self.ports.grafana, 80),
             ("prometheus", "prometheus-kube-prometheus-prometheus", self.ports.prometheus, 9090),
         ):
-            args = list(Kubectl(ns, self.context).port_forward(service, local, remote).args)
+            args = forward.command(sys.executable, service, local, remote, ns, self.context)
             env = {**os.environ, procs.MARKER_VAR: self.marker}
             self.commands.start(args, env, self.log_dir / f"port-forward-{label}.log")
             urls[label] = f"http://{config.LOOPBACK}:{local}"

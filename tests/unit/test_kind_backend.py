@@ -23,6 +23,7 @@ from ..fakes import FakeCommands, FakeKube, pod, rayservice
 PORTS = config.Ports(serve=29000, dashboard=29265, metrics=29080)
 CTX = ["kubectl", "--context", "kind-rayservice-tutorial"]
 NS = ["-n", "rayservice-tutorial"]
+FORWARD = [sys.executable, "-m", "helpers.backends.forward", "--context", "kind-rayservice-tutorial"]
 HELLO = load_manifest("manifests/ray-service.yaml")
 DOCKER_OK = {("docker", "info"): (0, "28.2.2 25769803776", "")}
 
@@ -92,15 +93,16 @@ def test_preflight_names_each_missing_tool_and_nothing_starts(tmp_path):
     assert kube.calls == []
 
 
-def test_memory_below_the_manifest_requests_is_a_warning():
+def test_memory_below_what_the_lesson_needs_fails_and_says_how_to_raise_it():
     from helpers import preflight
 
     commands = FakeCommands(responses={("docker", "info"): (0, "28.2.2 4294967296", "")})  # 4 GiB
     checks = preflight.kind_checks(commands, HELLO)
     memory = next(c for c in checks if c.name.startswith("memory"))
-    # head 3Gi + one worker 2Gi + the kind node 1.5 GiB
-    assert memory.name == "memory for Docker >= 6.5 GiB" and memory.ok and memory.warning
-    assert "raise Docker's memory limit" in preflight.report([memory])
+    # head 3Gi + one worker 2Gi + the operator 0.5 GiB + the kind node 1 GiB
+    assert memory.name == "memory for Docker >= 6.5 GiB (ray-serve-app)" and not memory.ok
+    assert "Docker has 4.0 GiB, the lesson needs 6.5 GiB" in preflight.report([memory])
+    assert "Docker Desktop -> Settings -> Resources -> Memory" in memory.detail
 
 
 @pytest.mark.skipif(
@@ -239,9 +241,9 @@ def test_wait_ready_waits_for_the_new_generation_then_forwards_ports(kind):
     backend.wait_ready(timeout=30)
     assert [c for c in kube.calls if c[0] == "get_rayservice"].__len__() >= 3
     assert commands.started == [
-        CTX + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-head-svc", "29265:8265"] + NS,
-        CTX + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-serve-svc", "29000:8000"] + NS,
-        CTX + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-head-svc", "29080:8080"] + NS,
+        FORWARD + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-head-svc", "29265:8265"] + NS,
+        FORWARD + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-serve-svc", "29000:8000"] + NS,
+        FORWARD + ["port-forward", "--address", "127.0.0.1", "svc/ray-serve-app-head-svc", "29080:8080"] + NS,
     ]
     # The stand-in forwards really listen: on loopback only.
     assert {port for _, port, _ in backend.listeners()} == {29000, 29265, 29080}
