@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from helpers.kubectl import Command
 from helpers.manifests import RayServiceManifest
 
 
@@ -13,6 +14,12 @@ def table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def shell(command: Command) -> str:
+    """A command as a learner types it (``$ kubectl ...``), for steps a cell shows but does not run:
+    a port-forward runs until stopped, and ``backend.apply`` does the apply itself."""
+    return f"$ {command.text}"
 
 
 def cluster_summary(manifest: RayServiceManifest) -> str:

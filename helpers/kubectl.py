@@ -135,6 +135,19 @@ class Kubectl:
             local="the local backend's Ray nodes are processes on 127.0.0.1: backend.nodes_table() lists them",
         )
 
+    def get_ray_pods(self) -> Command:
+        """Every Ray pod, with KubeRay's labels as columns: its RayCluster, head or worker, its group."""
+        return self._cmd(
+            "get",
+            "pods",
+            "-l",
+            "ray.io/is-ray-node=yes",
+            "-L",
+            "ray.io/cluster,ray.io/node-type,ray.io/group",
+            local="the local backend's Ray nodes are processes on 127.0.0.1: backend.nodes_table() lists them, "
+            "with the pod each one plays",
+        )
+
     def get_services(self, name: str) -> Command:
         return self._cmd(
             "get",

@@ -268,24 +268,40 @@ class LocalBackend:
     # -- describe ---------------------------------------------------------------------------
 
     def describe(self) -> dict[str, Any]:
-        """What is running: nodes (with PIDs), ports and URLs."""
+        """What is running: nodes (with PIDs), ports and URLs, and the pod each node plays.
+
+        On Kubernetes KubeRay names the RayCluster of RayService <name> `<name>-xxxxx`, its head pod
+        `<cluster>-head-xxxxx` and its worker pods `<cluster>-<group>-worker-xxxxx`. The local backend's
+        cluster plays the RayCluster `<name>-local`: the head node plays `<name>-local-head`, worker node
+        `<group>-<i>` plays `<name>-local-<group>-worker-<i>` (`<name>` until a RayService is applied).
+        """
         state = self._require_up()
+        service = (state.get("service") or {}).get("name")
+        cluster = f"{service or '<name>'}-local"
+        pods = {"head": f"{cluster}-head"}
+        pods.update({w["name"]: f"{cluster}-{w['group']}-worker-{w['index'] + 1}" for w in state["workers"]})
         return {
             "backend": self.name,
             "head": state["head"],
             "workers": state["workers"],
             "urls": self.urls(),
-            "service": (state.get("service") or {}).get("name"),
+            "service": service,
+            "raycluster": cluster,
+            "pods": pods,
         }
 
     def nodes_table(self) -> str:
-        """One row per node: name, group, CPUs."""
+        """One row per node: name, group, CPUs, and the pod it plays (KubeRay's node type and name)."""
         from helpers.display import table
 
-        state = self._require_up()
-        rows = [("head", "head", f"{state['head']['num_cpus']:g}")]
-        rows += [(w["name"], w["group"], f"{w['num_cpus']:g}") for w in state["workers"]]
-        return table(("node", "group", "CPUs"), rows)
+        info = self.describe()
+        pods = info["pods"]
+        rows = [("head", "head", f"{info['head']['num_cpus']:g}", "head pod", pods["head"])]
+        rows += [
+            (w["name"], w["group"], f"{w['num_cpus']:g}", f"worker pod (group {w['group']})", pods[w["name"]])
+            for w in info["workers"]
+        ]
+        return table(("node", "group", "CPUs", "plays", "pod-like name"), rows)
 
     # -- apply / status / wait ---------------------------------------------------------------
 

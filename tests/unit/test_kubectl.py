@@ -46,6 +46,7 @@ def test_every_command_says_what_the_local_backend_does_instead():
         k.wait_ready("x"),
         k.get_rayclusters(),
         k.get_pods(),
+        k.get_ray_pods(),
         k.get_services("x"),
         k.port_forward("x-serve-svc", 1, 2),
         k.delete_pod("p"),
