@@ -157,6 +157,17 @@ class Kubectl:
             local="the local backend has no Services: its ports listen on 127.0.0.1 directly",
         )
 
+    def get_created_for(self, name: str) -> Command:
+        """The RayClusters and Services KubeRay made for the RayService ``name`` (its label
+        ray.io/originated-from-cr-name): after ``delete_rayservice`` the answer is "No resources found"."""
+        return self._cmd(
+            "get",
+            "rayclusters,services",
+            "-l",
+            f"ray.io/originated-from-cr-name={name}",
+            local="the local backend has no RayCluster or Services: backend.leftovers() lists what is still running",
+        )
+
     def port_forward(self, service: str, local_port: int, remote_port: int) -> Command:
         return self._cmd(
             "port-forward",

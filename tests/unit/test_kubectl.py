@@ -48,6 +48,7 @@ def test_every_command_says_what_the_local_backend_does_instead():
         k.get_pods(),
         k.get_ray_pods(),
         k.get_services("x"),
+        k.get_created_for("x"),
         k.port_forward("x-serve-svc", 1, 2),
         k.delete_pod("p"),
         k.logs("p"),
