@@ -228,6 +228,20 @@ class Kubectl:
             local="the local backend runs the same command on this machine, against the process it started",
         )
 
+    def exec_in(self, pod: str, *command: str) -> Command:
+        """``kubectl exec -n NS <pod> -- <command>``: the namespace goes before ``--``, since kubectl hands
+        everything after ``--`` to the command (``exec(...)`` puts ``-n`` last, where ``kill`` would get it)."""
+        return self._cmd(
+            "exec",
+            "-n",
+            self.namespace,
+            pod,
+            "--",
+            *command,
+            local="the local backend runs the same command on this machine, against the process it started",
+            namespaced=False,
+        )
+
     def cp(self, source: str, target: str) -> Command:
         return self._cmd("cp", source, target, local="the local backend reads the file directly")
 

@@ -173,7 +173,7 @@ def test_faults_kill_what_they_say_and_the_cluster_heals(backend, capsys):
     assert killed["replica"] in before
     # Each fault shows the kubectl a learner would type for it, then says the local backend does it itself.
     shown = capsys.readouterr().out.splitlines()
-    assert shown[0].startswith("$ kubectl exec ") and shown[0].endswith(f" -- kill -9 {killed['pid']} -n {NAMESPACE}")
+    assert shown[0].startswith(f"$ kubectl exec -n {NAMESPACE} ") and shown[0].endswith(f" -- kill -9 {killed['pid']}")
     assert shown[1].startswith("(local backend, no Kubernetes here:")
     scenarios.back_to_target(backend, "hello", 120)(killed)
     assert killed["replica"] not in {r["replica_id"] for r in backend.running_replicas("hello")}

@@ -347,11 +347,12 @@ def test_faults_use_kuberay_labels(kind, capsys):
     backend.serve_api = StubServeAPI(SERVE_DETAILS)
     killed = backend.kill_replica("hello")
     assert killed == {"pod": "ray-serve-app-abcde-head-x1", "pid": 321, "replica": "abc"}
-    kill = CTX + ["exec", "ray-serve-app-abcde-head-x1", "--", "kill", "-9", "321"] + NS
+    # The namespace goes before `--`: kubectl hands everything after it to the command.
+    kill = CTX + ["exec", *NS, "ray-serve-app-abcde-head-x1", "--", "kill", "-9", "321"]
     assert commands.calls[-1] == kill
     assert capsys.readouterr().out.splitlines()[0] == "$ " + shlex.join(kill)
     backend.kill_proxy()
-    pkill = CTX + ["exec", "ray-serve-app-abcde-head-x1", "--", "pkill", "-9", "-f", "ray::ProxyActor"] + NS
+    pkill = CTX + ["exec", *NS, "ray-serve-app-abcde-head-x1", "--", "pkill", "-9", "-f", "ray::ProxyActor"]
     assert commands.calls[-1] == pkill
     assert capsys.readouterr().out.splitlines()[0] == "$ " + shlex.join(pkill)
     table = backend.nodes_table().splitlines()
