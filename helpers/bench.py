@@ -73,8 +73,10 @@ def run_scenarios(backend: LocalBackend, rate: float = 20.0) -> dict[str, Any]:
         ("proxy_kill_no_retries", scenarios.proxy_loss(backend, retries=False, **traffic)),
         ("proxy_kill_retries", scenarios.proxy_loss(backend, retries=True, **traffic)),
     ]
-    # Lesson 05's updates, on lesson 05's manifest (4 replicas, at most 2 per node).
-    five = manifests.with_deployment_options(base, "hello", "Hello", num_replicas=4, max_replicas_per_node=2)
+    # Lesson 05's updates, on lesson 05's manifest (the file with 4 replicas).
+    five = manifests.with_deployment_options(
+        manifests.load_manifest("manifests/ray-service.yaml"), "hello", "Hello", num_replicas=4
+    )
     backend.apply(five)
     backend.wait_ready(180)
     bonjour = manifests.with_user_config(five, "hello", "Hello", {"greeting": "Bonjour"})
