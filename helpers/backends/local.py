@@ -138,7 +138,7 @@ class LocalBackend:
             "service": None,
         }
         try:
-            state["head"] = self._start_head(manifest.head_num_cpus, timeout)
+            state["head"] = self._start_head(manifest.head_num_cpus, timeout, state)
             self._save(state)
             for i, group in enumerate(workers):
                 state["workers"].append(self._start_worker(i, group.name, group.num_cpus, timeout))
@@ -189,7 +189,7 @@ class LocalBackend:
                 "or pass other ports: LocalBackend(ports=Ports(serve=18000, ...))."
             )
 
-    def _start_head(self, num_cpus: float, timeout: float) -> dict[str, Any]:
+    def _start_head(self, num_cpus: float, timeout: float, state: dict[str, Any] | None = None) -> dict[str, Any]:
         p = self.ports
         log = self.log_dir / "head.log"
         args = [
@@ -211,6 +211,10 @@ class LocalBackend:
             "--disable-usage-stats",
         ]
         proc = procs.start_detached(args, self._env(), log)
+        head = {"pgid": proc.pid, "log": str(log), "num_cpus": num_cpus}
+        if state is not None:  # saved before the wait: a start that fails or hangs is still stopped by down()
+            state["head"] = head
+            self._save(state)
 
         def head_started() -> tuple[bool, str]:
             code = proc.poll()
@@ -221,7 +225,7 @@ class LocalBackend:
             return code == 0 and self.api.reachable(), "ray start --head"
 
         wait_for("starting the Ray head node", head_started, timeout)
-        return {"pgid": proc.pid, "log": str(log), "num_cpus": num_cpus}
+        return head
 
     def _start_worker(self, index: int, group: str, num_cpus: float, timeout: float) -> dict[str, Any]:
         name = f"{group}-{index + 1}"

@@ -47,7 +47,9 @@ def test_calls_before_up_say_what_to_do(backend):
 def test_up_starts_head_and_one_worker_node(backend):
     info = backend.up(HELLO)
     assert [w["name"] for w in info["workers"]] == ["workers-1"]
-    assert backend.nodes_table().splitlines()[2:] == ["head       head     1", "workers-1  workers  1"]
+    rows = [line.split()[:3] for line in backend.nodes_table().splitlines()[2:]]
+    assert rows == [["head", "head", "1"], ["workers-1", "workers", "1"]]
+    assert "head pod" in backend.nodes_table() and "worker pod (group workers)" in backend.nodes_table()
 
 
 def test_second_up_reuses_the_cluster(backend, capsys):
