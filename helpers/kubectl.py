@@ -220,17 +220,8 @@ class Kubectl:
         )
 
     def exec(self, pod: str, *command: str) -> Command:
-        return self._cmd(
-            "exec",
-            pod,
-            "--",
-            *command,
-            local="the local backend runs the same command on this machine, against the process it started",
-        )
-
-    def exec_in(self, pod: str, *command: str) -> Command:
         """``kubectl exec -n NS <pod> -- <command>``: the namespace goes before ``--``, since kubectl hands
-        everything after ``--`` to the command (``exec(...)`` puts ``-n`` last, where ``kill`` would get it)."""
+        everything after ``--`` to the command (``kill -9 321 -n NS`` would reach ``kill``)."""
         return self._cmd(
             "exec",
             "-n",

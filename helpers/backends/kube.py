@@ -416,7 +416,7 @@ class KubernetesBackend:
         details = self.serve_api.details()
         head_node = (details.get("controller_info") or {}).get("node_id")
         old = ((details.get("proxies") or {}).get(head_node) or {}).get("actor_id")
-        self.run_shown(self.kubectl.exec_in(name, "pkill", "-9", "-f", "ray::ProxyActor"))
+        self.run_shown(self.kubectl.exec(name, "pkill", "-9", "-f", "ray::ProxyActor"))
         return {"pod": name, "node_id": head_node, "proxy_actor": old}
 
     def proxies(self) -> dict[str, dict[str, Any]]:
@@ -450,7 +450,7 @@ class KubernetesBackend:
         if not pods:
             raise BackendError(f"No pod has the replica's node IP {victim['node_ip']}.")
         pod = pods[0]["metadata"]["name"]
-        self.run_shown(self.kubectl.exec_in(pod, "kill", "-9", str(victim["pid"])))
+        self.run_shown(self.kubectl.exec(pod, "kill", "-9", str(victim["pid"])))
         return {"pod": pod, "pid": victim["pid"], "replica": victim["replica_id"]}
 
     def upgrade_cluster(self, manifest: RayServiceManifest | str | Path, revision: str) -> RayServiceManifest:

@@ -66,7 +66,6 @@ KUBECTL_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
     "events": (("list", "events"),),
     # exec over a websocket (kubectl >= 1.30) is a GET: `get`, and `create` since Kubernetes 1.31 checks it too
     "exec": (("get", "pods"), ("get", "pods/exec"), ("create", "pods/exec")),
-    "exec_in": (("get", "pods"), ("get", "pods/exec"), ("create", "pods/exec")),
     "cp": (("get", "pods"), ("get", "pods/exec"), ("create", "pods/exec")),  # kubectl cp runs tar in the pod
     "delete_rayservice": (("delete", "rayservices.ray.io"),),
 }

@@ -451,7 +451,7 @@ class LocalBackend:
             raise BackendError(f"Application {app!r} has no running replica to kill.")
         victim = victims[0]
         # What a learner types on Kubernetes (the node that holds the replica plays its pod).
-        self.on_kubernetes(self.kubectl.exec_in(self._node_name_of(victim["pid"]), "kill", "-9", str(victim["pid"])))
+        self.on_kubernetes(self.kubectl.exec(self._node_name_of(victim["pid"]), "kill", "-9", str(victim["pid"])))
         os.kill(victim["pid"], signal.SIGKILL)
         return {"replica": victim["replica_id"], "pid": victim["pid"], "node": victim["node_id"][:8]}
 
@@ -503,7 +503,7 @@ class LocalBackend:
             raise BackendError("No HTTP proxy is running on the head node.")
         head_node = (self.api.details().get("controller_info") or {}).get("node_id")
         old = (self.proxies().get(head_node) or {}).get("actor_id")
-        self.on_kubernetes(self.kubectl.exec_in(self._pod_of("head"), "pkill", "-9", "-f", "ray::ProxyActor"))
+        self.on_kubernetes(self.kubectl.exec(self._pod_of("head"), "pkill", "-9", "-f", "ray::ProxyActor"))
         proxies[0].kill()
         return {"pid": proxies[0].pid, "node_id": head_node, "proxy_actor": old}
 

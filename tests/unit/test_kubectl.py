@@ -30,6 +30,9 @@ def test_commands_a_learner_types():
         "kubectl port-forward --address 127.0.0.1 svc/ray-serve-app-serve-svc 8000:8000 -n rayservice-tutorial"
     )
     assert head_service("ray-serve-app") == "ray-serve-app-head-svc"
+    assert k.exec("ray-serve-app-abcde-head-x1", "kill", "-9", "321").text == (
+        "kubectl exec -n rayservice-tutorial ray-serve-app-abcde-head-x1 -- kill -9 321"
+    )
     assert k.events("ray-serve-app").text == "kubectl events --for rayservice/ray-serve-app -n rayservice-tutorial"
     assert k.delete_rayservice("ray-serve-app").text == "kubectl delete rayservice/ray-serve-app -n rayservice-tutorial"
     # A context goes first, where kubectl documents its global flags.
@@ -58,7 +61,10 @@ def test_every_command_says_what_the_local_backend_does_instead():
         k.delete_rayservice("x"),
     ]
     for command in built:
-        assert command.args[0] == "kubectl" and command.args[-2:] == ("-n", NS)
+        # The namespace ends kubectl's own arguments: last, or just before `--` (after it, the command's).
+        own = command.args[: command.args.index("--")] if "--" in command.args else command.args
+        assert command.args[0] == "kubectl" and ("-n", NS) == (own[own.index("-n")], own[own.index("-n") + 1])
+        assert own[-2:] == ("-n", NS) or own[2:4] == ("-n", NS), command.text
         assert len(command.local) > 20 and "\n" not in command.local, command.text
 
 
