@@ -30,6 +30,7 @@ from helpers.serve_api import ServeAPI, ServeAPIError
 HEAD_OBJECT_STORE = 200_000_000  # bytes; Ray would otherwise reserve ~30 % of RAM per node
 WORKER_OBJECT_STORE = 100_000_000
 LOOPBACK_HOOK_DIR = Path(__file__).parent / "loopback"
+PROXY_WAIT_S = 60.0  # Serve restarts a dead proxy after 3 failed health checks, 10 s apart
 
 
 class LocalBackend:
@@ -498,9 +499,18 @@ class LocalBackend:
     def kill_proxy(self) -> dict[str, Any]:
         """SIGKILL the head node's HTTP proxy; the controller restarts it after failed health checks."""
         state = self._require_up()
-        proxies = [p for p in procs.group_members([state["head"]["pgid"]]) if _name(p).startswith("ray::ProxyActor")]
+
+        def head_proxies() -> list:
+            return [p for p in procs.group_members([state["head"]["pgid"]]) if _name(p).startswith("ray::ProxyActor")]
+
+        # Right after an earlier fault the controller may still be starting the head's proxy: wait for it.
+        deadline = time.monotonic() + PROXY_WAIT_S
+        proxies = head_proxies()
+        while not proxies and time.monotonic() < deadline:
+            time.sleep(1.0)
+            proxies = head_proxies()
         if not proxies:
-            raise BackendError("No HTTP proxy is running on the head node.")
+            raise BackendError(f"No HTTP proxy is running on the head node (waited {PROXY_WAIT_S:.0f} s).")
         head_node = (self.api.details().get("controller_info") or {}).get("node_id")
         old = (self.proxies().get(head_node) or {}).get("actor_id")
         self.on_kubernetes(self.kubectl.exec(self._pod_of("head"), "pkill", "-9", "-f", "ray::ProxyActor"))

@@ -113,3 +113,11 @@ def test_the_namespace_quota_fits_the_upgrade_and_a_replacement_pod():
         "requests.cpu": "2.5",
         "requests.memory": "13Gi",
     }
+
+
+def test_the_readmes_memory_table_is_generated_from_the_lessons():
+    from helpers import config
+
+    readme = (config.PROJECT_ROOT / "README.md").read_text()
+    block = readme.split("<!-- memory:table -->\n", 1)[1].split("<!-- /memory -->", 1)[0]
+    assert block.strip() == preflight.memory_table().strip(), "paste helpers.preflight.memory_table() into README.md"
