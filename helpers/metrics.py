@@ -180,20 +180,25 @@ class Sampler:
         self._thread = threading.Thread(target=self._run, daemon=True, name="metrics-sampler")
         self._start = 0.0
 
+    def _take(self) -> None:
+        snap = snapshot(self.urls, time.monotonic() - self._start, self.application)
+        if self.replicas is not None:
+            try:
+                snap.replicas = self.replicas()
+            except Exception:  # noqa: BLE001 - a status read that fails leaves a gap, not a crash
+                snap.replicas = None
+        self.snapshots.append(snap)
+
     def _run(self) -> None:
-        while True:
-            snap = snapshot(self.urls, time.monotonic() - self._start, self.application)
-            if self.replicas is not None:
-                try:
-                    snap.replicas = self.replicas()
-                except Exception:  # noqa: BLE001 - a status read that fails leaves a gap, not a crash
-                    snap.replicas = None
-            self.snapshots.append(snap)
-            if self._stop.wait(self.interval):
-                break
+        while not self._stop.wait(self.interval):
+            self._take()
+        self._take()  # the last read, at the end of the block
 
     def __enter__(self) -> Sampler:
         self._start = time.monotonic()
+        # The first read is taken before __enter__ returns, so before any request of the block is sent:
+        # no request can be counted in it (the start edge of "counted").
+        self._take()
         self._thread.start()
         return self
 
