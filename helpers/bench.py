@@ -77,6 +77,9 @@ def run_scenarios(backend: LocalBackend, rate: float = 20.0) -> dict[str, Any]:
     five = manifests.with_deployment_options(
         manifests.load_manifest("manifests/ray-service.yaml"), "hello", "Hello", num_replicas=4
     )
+    # Serve cannot lift lesson 04's max_replicas_per_node cap from running replicas (the extra replicas are
+    # never scheduled): start afresh, as lesson 05 does.
+    backend.delete_service()
     backend.apply(five)
     backend.wait_ready(180)
     bonjour = manifests.with_user_config(five, "hello", "Hello", {"greeting": "Bonjour"})

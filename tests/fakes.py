@@ -94,6 +94,7 @@ class FakeKube:
 
     def delete_rayservice(self, namespace, name):
         self.calls.append(("delete_rayservice", namespace, name))
+        self.rayservices = [None]  # gone (KubeRay's finalizer has deleted the RayCluster and Services)
 
     def delete_configmap(self, namespace, name):
         self.calls.append(("delete_configmap", namespace, name))

@@ -543,9 +543,17 @@ class KubernetesBackend:
             self._save(state)
         return stopped
 
-    def delete_service(self) -> None:
-        """Delete the RayService: KubeRay deletes its RayCluster and Services with it."""
-        self.api.delete_rayservice(self.namespace, self._service_name())
+    def delete_service(self, timeout: float = 300) -> None:
+        """Delete the RayService and wait until it is gone (KubeRay's finalizer deletes its RayCluster and
+        Services first), so an apply right after creates a new one instead of editing one being deleted."""
+        name = self._service_name()
+        self.api.delete_rayservice(self.namespace, name)
+        wait_for(
+            f"RayService {name} to be deleted",
+            lambda: (self.api.get_rayservice(self.namespace, name) is None, "deleting"),
+            timeout,
+            interval=2.0,
+        )
 
     def leftovers(self) -> list[str]:
         """What of the tutorial is still here: our processes, and the RayService if any."""

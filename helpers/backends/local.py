@@ -428,7 +428,7 @@ class LocalBackend:
             found.append(f"Ray temp dir {self.temp_dir}")
         return found
 
-    def delete_service(self) -> None:
+    def delete_service(self, timeout: float = 300) -> None:
         """Delete every Serve application (what deleting the RayService does to its apps)."""
         state = self._require_up()
         self.api.delete_all()
