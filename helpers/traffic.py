@@ -70,7 +70,12 @@ class Traffic:
         timeout: float = 5.0,
         max_seconds: float = 300.0,
         max_requests: int | None = None,
+        new_connections: bool = False,
     ):
+        """``new_connections``: one TCP connection per request (``Connection: close``). On Kubernetes a kept-alive
+        connection stays on the pod it reached, even after the Service points elsewhere (a replaced head pod, a
+        promoted RayCluster); with a new connection per request, each request reaches whatever is behind the
+        Service *now*, so a switch is measured when it happens."""
         if rate <= 0 or rate > 200:
             raise ValueError(f"rate={rate!r}: choose a rate between 0 and 200 requests per second")
         self.base_url = base_url.rstrip("/")
@@ -80,6 +85,7 @@ class Traffic:
         self.timeout = timeout
         self.max_seconds = max_seconds
         self.max_requests = max_requests if max_requests is not None else int(rate * max_seconds)
+        self.new_connections = new_connections
         self.events: list[tuple[float, str]] = []
         self._records: list[Record] = []
         self._lock = threading.Lock()
@@ -156,7 +162,8 @@ class Traffic:
         started = time.monotonic()
         record = Record(t=sent, route=route, status=0, latency=0.0, attempts=1)
         try:
-            response = self._session().get(self.base_url + route, timeout=self.timeout)
+            headers = {"Connection": "close"} if self.new_connections else None
+            response = self._session().get(self.base_url + route, timeout=self.timeout, headers=headers)
             record.status = response.status_code
             history = getattr(getattr(response.raw, "retries", None), "history", ()) or ()
             record.attempts = 1 + len(history)

@@ -20,11 +20,17 @@ class FlakyServer:
         self.hits = 0
         outer = self
 
+        self.connections = set()
+
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as Serve's proxy does
+
             def do_GET(self):
                 outer.hits += 1
+                outer.connections.add(self.client_address)
                 if outer.failing.is_set():
                     self.send_response(503)
+                    self.send_header("Content-Length", "11")
                     self.end_headers()
                     self.wfile.write(b"unavailable")
                     return
@@ -151,3 +157,16 @@ def test_requests_in_flight_during_a_window_and_the_outage():
     assert traffic.overlapping(2.0, 2.5) == 2
     assert traffic.outage() == (2.2, 2.2)
     assert recorded(answer(1.0, "v1")).outage() is None
+
+
+@pytest.mark.parametrize("new_connections", [False, True])
+def test_a_new_connection_per_request_when_asked(server, new_connections):
+    """Off the local backend the traffic opens a connection per request, so each one reaches the pod behind the
+    Service now (a kept-alive connection stays where it first went)."""
+    with Traffic(server.url, ["/hello"], rate=50, max_requests=20, new_connections=new_connections) as traffic:
+        traffic.wait(2)
+    assert traffic.summary()["sent"] == 20 and traffic.summary()["failed"] == 0
+    if new_connections:
+        assert len(server.connections) == 20
+    else:
+        assert len(server.connections) <= 16  # one per sending thread at most
