@@ -427,11 +427,16 @@ class KubeRayTimeline:
         if cluster is None:
             return {}
         running = self._apps_running(cluster)
+        svc = self.services.get(cluster.service)
+        deployments = _deployment_names(svc.spec) if svc else {}
         return {
             app: {
                 "status": "RUNNING" if running else "DEPLOYING",
                 "message": "",
-                "serveDeploymentStatuses": {},
+                # KubeRay copies Serve's per-deployment status (HEALTHY once the app runs).
+                "serveDeploymentStatuses": {
+                    d: {"status": "HEALTHY" if running else "UPDATING", "message": ""} for d in deployments.get(app, [])
+                },
             }
             for app in cluster.apps
         }
@@ -480,6 +485,13 @@ def _app_names(spec: dict[str, Any]) -> list[str]:
 
     config = yaml.safe_load(spec.get("serveConfigV2") or "") or {}
     return sorted(app["name"] for app in config.get("applications") or [])
+
+
+def _deployment_names(spec: dict[str, Any]) -> dict[str, list[str]]:
+    import yaml
+
+    config = yaml.safe_load(spec.get("serveConfigV2") or "") or {}
+    return {app["name"]: [d["name"] for d in app.get("deployments") or []] for app in config.get("applications") or []}
 
 
 def _without_replicas(config: dict[str, Any] | None) -> dict[str, Any]:

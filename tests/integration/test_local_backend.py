@@ -78,6 +78,45 @@ def test_apply_wait_and_first_request(backend):
     assert reply.json()["message"] == "Hello from RayService!" and reply.json()["version"] == "v1"
 
 
+@pytest.mark.parametrize("other", ["kind"])
+def test_the_backends_behave_alike_after_apply(backend, other, tmp_path, capsys):
+    """The same calls on the local backend (this real cluster) and on the kind backend (the fake API that
+    follows KubeRay's timeline): Ready, the same status shape, the same kubectl command shown for a step."""
+    from helpers.backends.kind import KindBackend
+    from tests.fakes import FakeCommands
+    from tests.kuberay_timeline import KubeRayTimeline
+
+    kube = KubeRayTimeline()
+    kind = KindBackend(state_dir=tmp_path, commands=FakeCommands(), api=kube)
+    kind.apply(HELLO)
+    kube.run_until(
+        lambda: (
+            (kube.get_rayservice("rayservice-tutorial", "ray-serve-app") or {})
+            .get("status", {})
+            .get("activeServiceStatus", {})
+            .get("rayClusterName")
+        )
+    )
+    backend.apply(HELLO)
+    backend.wait_ready(timeout=120)
+    statuses = {
+        "local": backend.status(),
+        other: kind._status_of(kube.get_rayservice("rayservice-tutorial", "ray-serve-app")),
+    }
+    for status in statuses.values():
+        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True", status
+        app = status["activeServiceStatus"]["applicationStatuses"]["hello"]
+        assert app["status"] == "RUNNING" and "Hello" in app["serveDeploymentStatuses"]
+    assert set(statuses["local"]) == set(statuses[other])
+    local_app = statuses["local"]["activeServiceStatus"]["applicationStatuses"]["hello"]
+    kind_app = statuses[other]["activeServiceStatus"]["applicationStatuses"]["hello"]
+    assert set(local_app) == set(kind_app)
+    assert set(local_app["serveDeploymentStatuses"]["Hello"]) == set(kind_app["serveDeploymentStatuses"]["Hello"])
+    # The same step shows the same command (the local backend's namespace is the default one).
+    assert backend.kubectl.wait_ready("ray-serve-app").args[1:] == kind.kubectl.wait_ready("ray-serve-app").args[3:]
+
+
 def test_every_listener_is_on_loopback(backend):
     listeners = backend.listeners()
     assert len(backend.metrics_urls()) == 2
