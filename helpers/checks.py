@@ -243,12 +243,24 @@ def lab02(backend, path: str | Path | None = None, requests_per_route: int = 10)
         )
     details = [f"{len(manifest.applications)} applications; new route prefix(es): {', '.join(new)}"]
     try:
-        statuses = backend.status()["activeServiceStatus"]["applicationStatuses"]
+        status = backend.status()
+        statuses = status["activeServiceStatus"]["applicationStatuses"]
     except Exception as exc:  # noqa: BLE001 - any backend error means: not deployed yet
         return _fail(lab, f"no RayService to check ({str(exc).splitlines()[0]}): apply your file first.")
     not_running = [
         a["name"] for a in manifest.applications if (statuses.get(a["name"]) or {}).get("status") != "RUNNING"
     ]
+    applied = [name for name in not_running if name in statuses]
+    if applied:
+        # Applied but not RUNNING: Serve says why (e.g. "Resources required for each replica ..."), quote it.
+        from helpers import status as status_mod
+
+        said = [line for line in status_mod.stuck(status) if line.split("/")[0].split()[0] in applied]
+        return _fail(
+            lab,
+            f"{', '.join(applied)} is applied but not RUNNING. What Serve says: "
+            + (" | ".join(said) if said else "nothing yet: wait with backend.wait_ready() and check again."),
+        )
     if not_running:
         return _fail(
             lab,

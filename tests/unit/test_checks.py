@@ -292,3 +292,40 @@ def test_lab02_solution_adds_one_app_at_a_new_prefix():
 
     routes = load_manifest(solved("lab02")).routes
     assert routes == {"/hello": "hello", "/predict-a": "predict-a", "/hola": "hola"}
+
+
+def test_lab02_applied_but_not_running_quotes_serves_own_message():
+    """An applied app that cannot start: the hint is Serve's reason, not "apply your file" (it was applied)."""
+    from helpers import status as status_mod
+
+    path = solved("lab02")
+    message = (
+        "Deployment 'Model' in application 'predict-c' has 1 replicas that have taken more than 30s to be scheduled. "
+        'Resources required for each replica: {"CPU": 1.0}, total resources available: {"CPU": 0.4}.'
+    )
+    names = [a["name"] for a in checks.load_manifest(path).applications]
+    details = {
+        "applications": {
+            name: {
+                "status": "DEPLOYING" if name == names[-1] else "RUNNING",
+                "deployments": {
+                    "Model": {
+                        "status": "UPDATING" if name == names[-1] else "HEALTHY",
+                        "message": message if name == names[-1] else "",
+                        "target_num_replicas": 1,
+                        "replicas": [],
+                    }
+                },
+            }
+            for name in names
+        }
+    }
+
+    class Cluster:  # stands in for a backend: the status shape both backends return
+        def status(self):
+            return status_mod.rayservice_status(details, "ray-serve-app", "local", activated=True)
+
+    result = checks.lab02(Cluster(), path)
+    assert not result.passed
+    assert f"{names[-1]} is applied but not RUNNING" in result.hint
+    assert "Resources required for each replica" in result.hint and "apply your file" not in result.hint

@@ -31,7 +31,8 @@ def test_start_detached_and_stop_by_group_and_marker(tmp_path):
 
 def test_wait_for_returns_and_times_out_with_the_last_state():
     calls = []
-    assert wait_for("thing", lambda: (calls.append(1) or len(calls) >= 2, "x"), timeout=5, interval=0.01) >= 0
+    seconds = wait_for("thing", lambda: (calls.append(1) or len(calls) >= 2, "x"), timeout=5, interval=0.01)
+    assert len(calls) == 2 and isinstance(seconds, float) and seconds < 5  # returned as soon as the check held
     with pytest.raises(TimeoutError, match=r"Waited 0 s for nothing to happen; last state: still waiting"):
         wait_for(
             "nothing to happen",
