@@ -70,7 +70,10 @@ def test_a_timeout_says_what_it_waited_for_and_shows_the_cluster(tmp_path):
             backend.wait_ready(timeout=0.1)
         message = str(info.value)
         assert message.startswith("Waited 0 s for RayService ray-serve-app to be Ready; last state:")
-        assert "Cluster:" in message and "workers-1" in message and "Status:" in message
+        # Serve's own word first, then a status table, then the nodes.
+        assert "What Serve says:" in message and "application  app status" in message
+        assert message.index("What Serve says:") < message.index("application  app status")
+        assert "workers-1" in message and "worker pod (group workers)" in message
         backend.wait_ready(timeout=120)  # the cluster itself is fine: a retry simply works
     finally:
         backend.down(quiet=True)
