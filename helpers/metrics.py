@@ -213,14 +213,26 @@ class Sampler:
         """Latest health-gauge value per replica over the last ``window_s`` seconds."""
         return healthy_replicas(list(self.snapshots), window_s)
 
-    def counted(self) -> float:
-        """The one request count of the lesson: the increase of ``ray_serve_num_http_requests_total``,
-        summed over every node's endpoint, from the first snapshot (taken before the first request)
-        to the latest one."""
+    def increase(self, counter: str) -> float:
+        """How much ``counter`` grew, summed over every node's endpoint, from the first snapshot (taken
+        before the first request) to the latest one."""
         if len(self.snapshots) < 2:
             return 0.0
         first, last = self.snapshots[0], self.snapshots[-1]
-        return last.counters.get(REQUESTS, 0) - first.counters.get(REQUESTS, 0)
+        return last.counters.get(counter, 0) - first.counters.get(counter, 0)
+
+    def counted(self) -> float:
+        """The one request count of the lesson: the increase of ``ray_serve_num_http_requests_total``."""
+        return self.increase(REQUESTS)
+
+    def buckets_increase(self) -> dict[float, float]:
+        """The latency histogram's bucket counts over the run (first snapshot to the latest)."""
+        first, last = self.snapshots[0], self.snapshots[-1]
+        return {edge: last.buckets[edge] - first.buckets.get(edge, 0) for edge in last.buckets}
+
+    def healthy_count(self, window_s: float = HEALTH_WINDOW_S) -> int:
+        """Replicas whose latest health-gauge value over the last ``window_s`` seconds is healthy."""
+        return sum(1 for value in self.healthy(window_s).values() if value >= 1)
 
     def wait_for_requests(self, n: float, timeout: float = 30.0) -> float:
         """Wait until Serve's counter shows ``n`` requests: the last ones reach the endpoint up to one
@@ -234,6 +246,28 @@ class Sampler:
             return wait_for("Serve's request counter", check, timeout, interval=self.interval)
         except TimeoutError:
             return timeout  # the lesson's check below reports the shortfall
+
+
+def count_report(traffic_summary: dict[str, Any], sampler: Sampler) -> str:
+    """Requests sent (by the client) next to requests counted (by Serve), with the reason for any difference,
+    then the errors on each side."""
+    sent, counted = traffic_summary["sent"], int(sampler.counted())
+    if counted == sent:
+        difference = "difference: 0 (every answer was in, and reported, before the last scrape)"
+    elif counted < sent:
+        difference = (
+            f"difference: {sent - counted} not yet reported (counters reach the endpoint once per report interval)"
+        )
+    else:
+        difference = f"difference: {counted - sent} more (another client sent requests during the window)"
+    return "\n".join(
+        [
+            f"requests sent:           {sent}",
+            f"requests Serve counted:  {counted}",
+            difference,
+            f"errors counted: {int(sampler.increase(ERRORS))} | failed at the client: {traffic_summary['failed']}",
+        ]
+    )
 
 
 def plot(rows: list[dict[str, Any]], title: str = "Ray Serve metrics", sent_rate: float | None = None):

@@ -80,14 +80,13 @@ def measure(
 ) -> Outcome:
     """Run ``action`` under traffic: ``before`` s of load, the action, ``healthy(what action returned)``
     (a blocking wait that raises if things went wrong), then ``after`` s more. Traffic always stops."""
-    # Off the local backend, every request on a new connection: it then reaches the pods behind the Service now.
     traffic = Traffic(
         backend.serve_url,
         routes,
         rate=rate,
         retries=retries,
         max_seconds=max_seconds,
-        new_connections=backend.name != "local",
+        new_connections=backend.service_moves,
     )
     detail = error = recovery = None
     with traffic:

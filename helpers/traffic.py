@@ -46,14 +46,29 @@ class Record:
         return self.status == 200
 
 
+RETRIES = 16  # back-off 0, 0.1, 0.2 ... 1.6 s, then 2 s each: about 23 s of waiting before a request fails
+BACKOFF_MAX_S = 2.0
+
+
+def retry_budget_s() -> float:
+    """Seconds a retrying request keeps trying a refused or failed connection before it gives up: the sum of
+    urllib3's back-off sleeps for this policy. A killed Serve proxy on a busy 2-core machine took up to about
+    10 s to accept connections again in our CI runs, so the budget leaves room for twice that."""
+    retry, slept = retry_policy(), 0.0
+    for _ in range(RETRIES):
+        retry = retry.increment(method="GET", url="/", error=ConnectionError("refused"))
+        slept += retry.get_backoff_time()
+    return slept
+
+
 def retry_policy() -> Retry:
     return Retry(
-        total=8,
-        connect=8,
-        read=8,
-        status=8,
-        backoff_factor=0.05,  # 0.05, 0.1, 0.2, 0.4 ... s
-        backoff_max=1.0,
+        total=RETRIES,
+        connect=RETRIES,
+        read=RETRIES,
+        status=RETRIES,
+        backoff_factor=0.05,
+        backoff_max=BACKOFF_MAX_S,
         status_forcelist=RETRY_STATUSES,
         allowed_methods=None,
         raise_on_status=False,
@@ -101,7 +116,7 @@ class Traffic:
         if self._thread is not None:
             raise RuntimeError("this Traffic was already started; create a new one")
         self.start_time = time.monotonic()
-        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="traffic")
+        self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="traffic")
         self._thread = threading.Thread(target=self._schedule, name="traffic-scheduler", daemon=True)
         self._thread.start()
         return self

@@ -180,3 +180,21 @@ def pod(name, group, node_type, ip, phase="Running", waiting=None):
             "container_statuses": [{"state": {"waiting": {"reason": waiting}}}] if waiting else [],
         },
     }
+
+
+def write_kubeconfig(folder: Path, server: str, context: str = "kind-rayservice-tutorial", user: str = "u") -> Path:
+    """A kubeconfig in ``folder`` whose ``context`` reaches ``server`` (a recording API server, or a port no one
+    answers at) with a bearer token: what the real ``kubernetes`` client reads in these tests."""
+    import yaml
+
+    path = Path(folder) / "kubeconfig"
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": context,
+        "clusters": [{"name": "c", "cluster": {"server": server}}],
+        "contexts": [{"name": context, "context": {"cluster": "c", "user": user}}],
+        "users": [{"name": user, "user": {"token": "test"}}],
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path

@@ -35,6 +35,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from helpers.backends.kubeapi import api_error
+
 LOOPBACK = "127.0.0.1"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # set by Kubernetes on every EndpointSlice of a Service
 
@@ -292,23 +294,13 @@ class EndpointsAPI:
         self._handshake = threading.Lock()
         self._exception = client.ApiException
 
-    def _forbidden(self, exc, verb: str, resource: str, namespace: str) -> Exception:
-        """A 403 names the missing right (verb, resource, namespace), as the backend's own calls do."""
-        from helpers.backends.kubeapi import ForbiddenError, missing_right
-
-        if getattr(exc, "status", None) == 403:
-            return ForbiddenError(
-                f"the forward of this Service was refused (403): {missing_right(verb, resource, namespace)}"
-            )
-        return exc
-
     def read_service(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return self.core.read_namespaced_service(name, namespace).to_dict()
         except self._exception as exc:
             if exc.status == 404:
                 return None
-            raise self._forbidden(exc, "get", "services", namespace) from None
+            raise api_error(f"read Service {name}", exc, ("get", "services", namespace)) from None
 
     def list_endpoint_slices(self, namespace: str, service: str) -> list[dict[str, Any]]:
         """discovery.k8s.io/v1 EndpointSlices labelled kubernetes.io/service-name=<service>."""
@@ -317,7 +309,9 @@ class EndpointsAPI:
                 namespace, label_selector=f"{SERVICE_NAME_LABEL}={service}"
             )
         except self._exception as exc:
-            raise self._forbidden(exc, "list", "endpointslices.discovery.k8s.io", namespace) from None
+            raise api_error(
+                f"list the EndpointSlices of {service}", exc, ("list", "endpointslices.discovery.k8s.io", namespace)
+            ) from None
         return [item.to_dict() for item in found.items]
 
     def connect(self, namespace: str, pod: str, port: int) -> Any:

@@ -32,6 +32,7 @@ DEFAULT_NAMESPACE = "rayservice-tutorial"
 
 class KubernetesBackend:
     name = "kubernetes"
+    service_moves = True  # KubeRay repoints its Services (a new head pod, a promoted RayCluster)
 
     def __init__(
         self,
@@ -66,24 +67,16 @@ class KubernetesBackend:
             self._api = KubeAPI(self.context)
         return self._api
 
-    def run_shown(self, command: Command) -> str:
-        """Run ``command`` (from ``self.kubectl``) as a step of a fault: print `$ cmd` and its output, and
-        raise if it fails. The lesson shows exactly what ran."""
-        print(f"$ {command.text}")
-        result = self.commands.run(list(command.args))
-        output = (result.stdout + result.stderr).rstrip()
-        if output:
-            print(output)
-        return output
-
-    def on_kubernetes(self, command: Command) -> str:
-        """Run ``command`` (from ``self.kubectl``) for real and print it with its real output."""
+    def on_kubernetes(self, command: Command, check: bool = False) -> str:
+        """Run ``command`` (from ``self.kubectl``) for real: print `$ cmd`, then its real output. With
+        ``check`` (a fault's step) a failing command raises; a lesson's look-around cell just shows it."""
         if command.long_running:
             raise BackendError(f"`{command.text}` runs until stopped: the backend starts it itself.")
         print(f"$ {command.text}")
-        result = self.commands.run(list(command.args), check=False, timeout=120)
+        result = self.commands.run(list(command.args), check=check, timeout=120)
         output = (result.stdout + result.stderr).rstrip()
-        print(output)
+        if output:
+            print(output)
         return output
 
     def _state(self) -> dict[str, Any]:
@@ -401,7 +394,7 @@ class KubernetesBackend:
         if not pods:
             raise BackendError("No worker pod to delete.")
         victim = sorted(p["metadata"]["name"] for p in pods)[0]
-        self.run_shown(self.kubectl.delete_pod(victim))
+        self.on_kubernetes(self.kubectl.delete_pod(victim), check=True)
         return victim
 
     def lose_worker(self, index: int = 0, restart_after: float = 0.0, timeout: float = 120) -> dict[str, Any]:
@@ -416,7 +409,7 @@ class KubernetesBackend:
         details = self.serve_api.details()
         head_node = (details.get("controller_info") or {}).get("node_id")
         old = ((details.get("proxies") or {}).get(head_node) or {}).get("actor_id")
-        self.run_shown(self.kubectl.exec(name, "pkill", "-9", "-f", "ray::ProxyActor"))
+        self.on_kubernetes(self.kubectl.exec(name, "pkill", "-9", "-f", "ray::ProxyActor"), check=True)
         return {"pod": name, "node_id": head_node, "proxy_actor": old}
 
     def proxies(self) -> dict[str, dict[str, Any]]:
@@ -427,7 +420,7 @@ class KubernetesBackend:
     def delete_head_pod(self) -> str:
         """Delete the head pod: without GCS fault tolerance, KubeRay recreates it and redeploys the apps."""
         (head,) = self.ray_pods("head")
-        self.run_shown(self.kubectl.delete_pod(head["metadata"]["name"]))
+        self.on_kubernetes(self.kubectl.delete_pod(head["metadata"]["name"]), check=True)
         return head["metadata"]["name"]
 
     def running_replicas(self, app: str) -> list[dict[str, Any]]:
@@ -450,7 +443,7 @@ class KubernetesBackend:
         if not pods:
             raise BackendError(f"No pod has the replica's node IP {victim['node_ip']}.")
         pod = pods[0]["metadata"]["name"]
-        self.run_shown(self.kubectl.exec(pod, "kill", "-9", str(victim["pid"])))
+        self.on_kubernetes(self.kubectl.exec(pod, "kill", "-9", str(victim["pid"])), check=True)
         return {"pod": pod, "pid": victim["pid"], "replica": victim["replica_id"]}
 
     def upgrade_cluster(self, manifest: RayServiceManifest | str | Path, revision: str) -> RayServiceManifest:
@@ -466,7 +459,7 @@ class KubernetesBackend:
             wait_for("KubeRay to create the pending RayCluster", self._pending_shown, 60, interval=2.0)
         except TimeoutError:
             print("(no pending RayCluster within 60 s: this is what there is)")
-        self.run_shown(self.kubectl.get_rayclusters())
+        self.on_kubernetes(self.kubectl.get_rayclusters(), check=True)
         return changed
 
     def _pending_shown(self) -> tuple[bool, str]:

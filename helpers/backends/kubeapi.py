@@ -103,6 +103,13 @@ class ForbiddenError(BackendError):
     """The API server answered 403: the message names the verb, the resource and the namespace."""
 
 
+def api_error(what: str, exc, right: tuple[str, str, str | None] | None = None) -> BackendError:
+    """The API server's error as the tutorial's: a 403 names the missing right (verb, resource, namespace)."""
+    if exc.status == 403 and right:
+        return ForbiddenError(f"Kubernetes API: {what} was refused (403): " + missing_right(*right))
+    return BackendError(f"Kubernetes API: {what} failed ({exc.status} {exc.reason}): {exc.body}")
+
+
 class KubeAPI:
     def __init__(self, context: str | None = None):
         import os
@@ -131,12 +138,7 @@ class KubeAPI:
         except self._exception as exc:
             if exc.status == 404:
                 return None
-            raise self._error(what, exc, right) from None
-
-    def _error(self, what: str, exc, right: tuple[str, str, str | None] | None) -> BackendError:
-        if exc.status == 403 and right:
-            return ForbiddenError(f"Kubernetes API: {what} was refused (403): " + missing_right(*right))
-        return BackendError(f"Kubernetes API: {what} failed ({exc.status} {exc.reason}): {exc.body}")
+            raise api_error(what, exc, right) from None
 
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Server-side apply of any object (what `kubectl apply --server-side` does).
@@ -159,7 +161,7 @@ class KubeAPI:
                     f"Kubernetes API: {what} failed: namespace `{namespace}` does not exist and this account "
                     f"cannot create it: {WORKSHOP_HINT}."
                 ) from None
-            raise self._error(what, exc, ("patch", name, namespace)) from None
+            raise api_error(what, exc, ("patch", name, namespace)) from None
         return result.to_dict() if result is not None else {}
 
     def ensure_namespace(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -173,14 +175,14 @@ class KubeAPI:
             return self.core.read_namespace(name).to_dict()
         except self._exception as exc:
             if exc.status not in (403, 404):
-                raise self._error(f"read namespace {name}", exc, None) from None
+                raise api_error(f"read namespace {name}", exc, None) from None
         resource = self.dynamic.resources.get(api_version="v1", kind="Namespace")
         try:
             result = resource.server_side_apply(body=obj, field_manager=FIELD_MANAGER, force_conflicts=True)
         except self._exception as exc:
             if exc.status == 403:
                 return {}  # exists, not ours: a learner's namespace made by the instructor
-            raise self._error(f"create namespace {name}", exc, None) from None
+            raise api_error(f"create namespace {name}", exc, None) from None
         return result.to_dict() if result is not None else {}
 
     def missing_rights(self, namespace: str, rights: dict[str, set[str]] | None = None) -> list[tuple[str, str]]:
@@ -242,7 +244,7 @@ class KubeAPI:
             if exc.status == 404:
                 return False
             if exc.status != 403:
-                raise self._error(f"read CRD {name}", exc, None) from None
+                raise api_error(f"read CRD {name}", exc, None) from None
         plural, _, group = name.partition(".")
         try:
             return any(r.name == plural for r in self.dynamic.resources.search(group=group))

@@ -35,6 +35,7 @@ PROXY_WAIT_S = 60.0  # Serve restarts a dead proxy after 3 failed health checks,
 
 class LocalBackend:
     name = "local"
+    service_moves = False  # Serve's proxy listens on 127.0.0.1 itself: nothing in between to repoint
 
     def __init__(
         self, state_dir: Path | None = None, ports: config.Ports | None = None, namespace: str = "rayservice-tutorial"
@@ -52,7 +53,7 @@ class LocalBackend:
         self.log_dir = self.state_dir / "logs"
         self.api = ServeAPI(self.urls()["dashboard"], token=self.token)
 
-    def on_kubernetes(self, command: Command) -> None:
+    def on_kubernetes(self, command: Command, check: bool = False) -> None:
         """Show ``command`` (from ``self.kubectl``) and what this backend does in its place; run nothing."""
         print(show_local(command))
 
@@ -503,14 +504,19 @@ class LocalBackend:
         def head_proxies() -> list:
             return [p for p in procs.group_members([state["head"]["pgid"]]) if _name(p).startswith("ray::ProxyActor")]
 
-        # Right after an earlier fault the controller may still be starting the head's proxy: wait for it.
-        deadline = time.monotonic() + PROXY_WAIT_S
         proxies = head_proxies()
-        while not proxies and time.monotonic() < deadline:
-            time.sleep(1.0)
-            proxies = head_proxies()
-        if not proxies:
-            raise BackendError(f"No HTTP proxy is running on the head node (waited {PROXY_WAIT_S:.0f} s).")
+
+        def proxy_back() -> tuple[bool, str]:
+            proxies[:] = head_proxies()
+            return bool(proxies), "Serve is restarting it"
+
+        if not proxies:  # right after an earlier fault Serve may still be restarting the head's proxy
+            try:
+                wait_for("the head node's HTTP proxy", proxy_back, PROXY_WAIT_S, interval=1.0)
+            except TimeoutError:
+                raise BackendError(
+                    f"No HTTP proxy is running on the head node (waited {PROXY_WAIT_S:.0f} s)."
+                ) from None
         head_node = (self.api.details().get("controller_info") or {}).get("node_id")
         old = (self.proxies().get(head_node) or {}).get("actor_id")
         self.on_kubernetes(self.kubectl.exec(self._pod_of("head"), "pkill", "-9", "-f", "ray::ProxyActor"))

@@ -24,7 +24,7 @@ from helpers.backends.forward import Forwarder, endpoint_resolver, ready_endpoin
 from helpers.backends.kube import KubernetesBackend
 from helpers.manifests import load_manifest, with_pod_env
 
-from ..fakes import FakeCommands
+from ..fakes import FakeCommands, write_kubeconfig
 from ..kuberay_timeline import KubeRayTimeline
 
 NS = "rayservice-tutorial"
@@ -231,21 +231,11 @@ def test_ready_endpoints_read_an_endpointslice_as_the_client_returns_it():
 
 def test_the_real_client_lists_the_services_endpointslices(tmp_path, monkeypatch):
     """EndpointsAPI sends what KubeRay's Services need: the Service, then its EndpointSlices by label."""
-    import yaml
 
     from .test_kubeapi_http import RecordingAPIServer
 
     server = RecordingAPIServer()
-    kubeconfig = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "kind-rayservice-tutorial",
-        "clusters": [{"name": "c", "cluster": {"server": server.url}}],
-        "contexts": [{"name": "kind-rayservice-tutorial", "context": {"cluster": "c", "user": "u"}}],
-        "users": [{"name": "u", "user": {"token": "test"}}],
-    }
-    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path, server.url)))
     server.objects[f"/api/v1/namespaces/{NS}/services/ray-serve-app-head-svc"] = {
         "kind": "Service",
         "apiVersion": "v1",
@@ -300,18 +290,8 @@ def test_pod_port_forwards_use_their_own_client_one_handshake_at_a_time(tmp_path
     """kubernetes.stream swaps the ApiClient's call_api during a handshake: never on the client that
     reads EndpointSlices, never two at once."""
     import kubernetes.stream
-    import yaml
 
-    kubeconfig = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "k",
-        "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
-        "contexts": [{"name": "k", "context": {"cluster": "c", "user": "u"}}],
-        "users": [{"name": "u", "user": {"token": "test"}}],
-    }
-    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path, "http://127.0.0.1:9", context="k")))
     api = forward.EndpointsAPI()
     inside, most, seen = [0], [0], []
     lock = threading.Lock()
@@ -483,17 +463,9 @@ def test_wait_ready_returns_after_promotion_and_new_connections_reach_the_new_cl
 
 
 def test_the_detached_forward_listens_on_loopback_and_stops_with_its_group(tmp_path):
-    import yaml
 
-    kubeconfig = {  # an API server nobody answers at: every resolution fails, the process stays up
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "kind-rayservice-tutorial",
-        "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
-        "contexts": [{"name": "kind-rayservice-tutorial", "context": {"cluster": "c", "user": "u"}}],
-        "users": [{"name": "u", "user": {"token": "test"}}],
-    }
-    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
+    # An API server nobody answers at: every resolution fails, the process stays up.
+    write_kubeconfig(tmp_path, "http://127.0.0.1:9")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

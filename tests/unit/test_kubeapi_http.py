@@ -17,6 +17,8 @@ import yaml
 
 from helpers.backends.kubeapi import KubeAPI
 
+from ..fakes import write_kubeconfig
+
 RESOURCES = {
     "/api/v1": [
         ("namespaces", "Namespace", False),
@@ -124,18 +126,7 @@ class RecordingAPIServer:
 @pytest.fixture
 def api(tmp_path, monkeypatch):
     server = RecordingAPIServer()
-    kubeconfig = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "kind-rayservice-tutorial",
-        "clusters": [{"name": "kind-rayservice-tutorial", "cluster": {"server": server.url}}],
-        "contexts": [
-            {"name": "kind-rayservice-tutorial", "context": {"cluster": "kind-rayservice-tutorial", "user": "u"}}
-        ],
-        "users": [{"name": "u", "user": {"token": "test"}}],
-    }
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump(kubeconfig))
+    path = write_kubeconfig(tmp_path, server.url)
     monkeypatch.setenv("KUBECONFIG", str(path))
     monkeypatch.setenv("HOME", str(tmp_path))  # the dynamic client's discovery cache goes under it
     yield KubeAPI(context="kind-rayservice-tutorial"), server

@@ -3,6 +3,8 @@
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from helpers import metrics
 
 TEXT = """# HELP ray_serve_num_http_requests_total The number of HTTP requests processed.
@@ -137,3 +139,20 @@ def test_latency_quantiles_are_bucket_edges():
     assert metrics.quantile_bucket(snap.buckets, 50) == (0.0, 5.0)
     assert metrics.quantile_bucket(snap.buckets, 99) == (10.0, float("inf"))
     assert metrics.quantile_bucket({}, 50) is None
+
+
+@pytest.mark.parametrize(
+    "counted, reason",
+    [(600, "difference: 0 (every answer"), (590, "difference: 10 not yet reported"), (605, "difference: 5 more")],
+)
+def test_the_request_count_says_why_sent_and_counted_differ(counted, reason):
+    sampler = metrics.Sampler([])
+    sampler.snapshots = [
+        metrics.Snapshot(0.0, {metrics.REQUESTS: 100, metrics.ERRORS: 1}, {10.0: 50, 20.0: 100}),
+        metrics.Snapshot(30.0, {metrics.REQUESTS: 100 + counted, metrics.ERRORS: 3}, {10.0: 350, 20.0: 700}),
+    ]
+    lines = metrics.count_report({"sent": 600, "failed": 0}, sampler).splitlines()
+    assert lines[:2] == ["requests sent:           600", f"requests Serve counted:  {counted}"]
+    assert lines[2].startswith(reason)
+    assert lines[3] == "errors counted: 2 | failed at the client: 0"
+    assert sampler.buckets_increase() == {10.0: 300, 20.0: 600}

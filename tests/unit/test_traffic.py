@@ -170,3 +170,10 @@ def test_a_new_connection_per_request_when_asked(server, new_connections):
         assert len(server.connections) == 20
     else:
         assert len(server.connections) <= 16  # one per sending thread at most
+
+
+def test_retry_budget_outlasts_a_proxy_restart():
+    """The lesson says a retrying request waits about 23 s before it gives up: that is this policy's back-off."""
+    from helpers.traffic import retry_budget_s
+
+    assert 20 <= retry_budget_s() <= 25

@@ -19,7 +19,7 @@ from helpers.backends.kubeapi import KubeAPI, learner_rights, missing_right
 from helpers.kubectl import Kubectl
 from helpers.manifests import load_manifest
 
-from ..fakes import FakeCommands, FakeKube
+from ..fakes import FakeCommands, FakeKube, write_kubeconfig
 from .test_kubeapi_http import RecordingAPIServer
 
 WORKSHOP = config.MANIFESTS_DIR / "workshop"
@@ -228,16 +228,7 @@ class RBACServer(RecordingAPIServer):
 @pytest.fixture
 def rbac(tmp_path, monkeypatch):
     server = RBACServer()
-    kubeconfig = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "workshop",
-        "clusters": [{"name": "workshop", "cluster": {"server": server.url}}],
-        "contexts": [{"name": "workshop", "context": {"cluster": "workshop", "user": "learner-7"}}],
-        "users": [{"name": "learner-7", "user": {"token": "test"}}],
-    }
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump(kubeconfig))
+    path = write_kubeconfig(tmp_path, server.url, context="workshop", user="learner-7")
     monkeypatch.setenv("KUBECONFIG", str(path))
     monkeypatch.setenv("HOME", str(tmp_path))
     yield KubeAPI(context="workshop"), server
