@@ -46,14 +46,15 @@ class Record:
         return self.status == 200
 
 
-RETRIES = 16  # back-off 0, 0.1, 0.2 ... 1.6 s, then 2 s each: about 23 s of waiting before a request fails
-BACKOFF_MAX_S = 2.0
+RETRIES = 16  # back-off 0, 0.1, 0.2 ... 3.2 s, then 4 s each: about 42 s of waiting before a request fails
+BACKOFF_MAX_S = 4.0
 
 
 def retry_budget_s() -> float:
     """Seconds a retrying request keeps trying a refused or failed connection before it gives up: the sum of
-    urllib3's back-off sleeps for this policy. A killed Serve proxy on a busy 2-core machine took up to about
-    10 s to accept connections again in our CI runs, so the budget leaves room for twice that."""
+    urllib3's back-off sleeps for this policy. Serve's controller health-checks each proxy every 10 s and
+    replaces it after 3 failed checks, so a killed proxy can leave its port refusing connections for about
+    30 s; the budget outlasts that."""
     retry, slept = retry_policy(), 0.0
     for _ in range(RETRIES):
         retry = retry.increment(method="GET", url="/", error=ConnectionError("refused"))
@@ -116,7 +117,7 @@ class Traffic:
         if self._thread is not None:
             raise RuntimeError("this Traffic was already started; create a new one")
         self.start_time = time.monotonic()
-        self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="traffic")
+        self._pool = ThreadPoolExecutor(max_workers=256, thread_name_prefix="traffic")
         self._thread = threading.Thread(target=self._schedule, name="traffic-scheduler", daemon=True)
         self._thread.start()
         return self
