@@ -17,7 +17,7 @@ from typing import Any
 import requests
 import yaml
 
-from helpers import config, lint, statefile
+from helpers import config, i18n, lint, statefile
 from helpers.manifests import ManifestError, RayServiceManifest, load_manifest, with_deployment_options
 
 LABS_DIR = config.PROJECT_ROOT / "labs"
@@ -51,7 +51,8 @@ class CheckResult:
 
     def __str__(self) -> str:
         head = f"✅ {self.lab} passed: {LABS[self.lab]}" if self.passed else f"❌ {self.lab} not yet. Hint: {self.hint}"
-        return "\n".join([head, *(f"   · {d}" for d in self.details)])
+        # In the learner's language (helpers.i18n): English as written here, or Korean from the catalog.
+        return "\n".join([i18n.tr(head), *(f"   · {i18n.tr(d)}" for d in self.details)])
 
     def _repr_pretty_(self, printer, cycle) -> None:  # IPython shows str(), not the dataclass repr
         printer.text(str(self))
@@ -97,7 +98,7 @@ def start(lab: str, reset: bool = False) -> Path:
     """Copy the lab's starting file into labs/answers/ (kept if it exists, so re-running keeps your edits)."""
     path = answer_file(lab)
     if path.exists() and not reset:
-        print(f"Your file: {_shown(path)} (kept; start(..., reset=True) starts over)")
+        print(i18n.tr(f"Your file: {_shown(path)} (kept; start(..., reset=True) starts over)"))
         return path
     if lab == "lab01":
         text = (LABS_DIR / "broken" / "article-ray-service.yaml").read_text()
@@ -108,7 +109,7 @@ def start(lab: str, reset: bool = False) -> Path:
     else:
         text = LAB03_START
     path.write_text(text)
-    print(f"Your file: {_shown(path)} (open it in JupyterLab's file browser and edit it)")
+    print(i18n.tr(f"Your file: {_shown(path)} (open it in JupyterLab's file browser and edit it)"))
     return path
 
 
@@ -501,7 +502,7 @@ def lab04(backend, path: str | Path | None = None, rate: float = 20.0) -> CheckR
             f"hello's deployment Hello asks for {replicas} replica(s) in your file{same}; the task is "
             f"{LAB04_TARGET} replicas serving. Which field of the deployment says how many?",
         )
-    print("Deploying the starting version (manifests/ray-service.yaml) first...")
+    print(i18n.tr("Deploying the starting version (manifests/ray-service.yaml) first..."))
     backend.apply(baseline)
     backend.wait_ready()
     before = {r["replica_id"] for r in backend.running_replicas("hello")}

@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from helpers import i18n
+
 API_VERSION = "ray.io/v1"
 MAX_NAME_LENGTH = 47  # KubeRay derives Service names from it; longer names are rejected.
 FIRST_FIXED_RAY = (2, 54, 0)  # CVE-2026-27482: Ray <= 2.53 has unauthenticated DELETE endpoints.
@@ -35,8 +37,8 @@ class Finding:
     message: str
     severity: str = "error"  # or "warning": reported, but the manifest still applies
 
-    def __str__(self) -> str:
-        return f"{self.severity} [{self.rule}] {self.message}"
+    def __str__(self) -> str:  # in the learner's language (helpers.i18n); English unchanged
+        return f"{i18n.tr(self.severity)} [{self.rule}] {i18n.tr(self.message)}"
 
 
 @dataclass
@@ -1133,12 +1135,14 @@ class FileReport:
         return [f for f in self.findings if f.severity == "error"]
 
     def render(self) -> str:
+        """The report, in the learner's language (helpers.i18n): English as written here, or Korean."""
+        tr = i18n.tr
         if not self.findings:
-            return f"{self.path}: ok ({len(RULES)} rules)"
-        lines = [f"{self.path}: {len(self.errors)} error(s), {len(self.findings) - len(self.errors)} warning(s)"]
+            return tr(f"{self.path}: ok ({len(RULES)} rules)")
+        lines = [tr(f"{self.path}: {len(self.errors)} error(s), {len(self.findings) - len(self.errors)} warning(s)")]
         for f in self.findings:
-            body = f.message.replace("\n", "\n      ")
-            lines.append(f"  {f.severity} [{f.rule}] {body}")
+            body = tr(f.message).replace("\n", "\n      ")
+            lines.append(f"  {tr(f.severity)} [{f.rule}] {body}")
         return "\n".join(lines)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from helpers import config
+from helpers import config, i18n
 
 
 @dataclass
@@ -313,9 +313,10 @@ def run(backend: str = config.DEFAULT_BACKEND, commands=None, manifest=None) -> 
 
 def report(checks: list[Check], details: bool = True) -> str:
     lines = []
+    tr = i18n.tr  # the learner's language (helpers.i18n): English as written here, or Korean
     for c in checks:
-        line = f"{'✗' if not c.ok else '⚠' if c.warning else '✓'} {c.name}"
+        line = f"{'✗' if not c.ok else '⚠' if c.warning else '✓'} {tr(c.name)}"
         if details or not c.ok:
-            line += f": {c.detail}"
+            line += f": {tr(c.detail)}"
         lines.append(line)
     return "\n".join(lines)
