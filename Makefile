@@ -11,7 +11,7 @@ PYTEST  := $(BIN)/python -m pytest -p no:cacheprovider
 .PHONY: bench bench-tables notebooks help run test test-fast test-unit test-kind workshop-prep lab down clean lock venv reset lint grade
 
 help:
-	@echo "make run       execute every notebook (BACKEND=$(BACKEND)) and print a summary"
+	@echo "make run       execute every notebook (BACKEND=$(BACKEND)) and print a summary (LESSONS=\"03 07\": only those)"
 	@echo "make test      the whole test suite (unit, integration, notebooks)"
 	@echo "make test-fast ruff and the unit tests (no Ray cluster; the inner loop)"
 	@echo "make lab       JupyterLab on 127.0.0.1"
@@ -37,14 +37,14 @@ $(STAMP): pyproject.toml requirements.lock
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m helpers run --backend $(BACKEND)
+	$(BIN)/python -m helpers run --backend $(BACKEND) $(if $(LESSONS),--only $(LESSONS))
 
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(PYTEST) tests/unit
-	$(PYTEST) tests/integration
-	$(PYTEST) tests/notebooks
+	$(PYTEST) --durations=8 tests/integration
+	$(PYTEST) --durations=8 tests/notebooks
 	$(BIN)/python -m helpers down
 
 # The figures the docs quote: scenarios under traffic, every lesson and lab, twice. The result is committed in

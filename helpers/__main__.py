@@ -14,6 +14,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute every lesson notebook with papermill and print a summary")
     run.add_argument("--backend", default=config.DEFAULT_BACKEND)
+    run.add_argument(
+        "--only",
+        nargs="+",
+        metavar="LESSON",
+        help="only these lessons, in the order given (e.g. 03_routing 07_cleanup); default: every lesson",
+    )
     run.add_argument("--keep-cluster", action="store_true", help="leave the cluster running afterwards")
     bench = sub.add_parser(
         "bench",
@@ -171,6 +177,11 @@ def _grade(args) -> int:
 def _run(backend, args) -> int:
     from helpers import preflight, runner
 
+    try:
+        notebooks = runner.select_lessons(args.only) if args.only else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     checks = preflight.run(args.backend)
     if not all(c.ok for c in checks):
         print(f"Preflight for BACKEND={args.backend} failed:", file=sys.stderr)
@@ -179,7 +190,7 @@ def _run(backend, args) -> int:
         return 2
 
     try:
-        results = runner.run_all(args.backend)
+        results = runner.run_all(args.backend, notebooks=notebooks)
     finally:
         if not args.keep_cluster:
             backend.down()

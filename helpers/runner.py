@@ -69,6 +69,21 @@ def lesson_notebooks(folder: Path = config.NOTEBOOKS_DIR) -> list[Path]:
     return sorted(p for p in folder.glob("*.ipynb") if re.match(r"\d\d_", p.name))
 
 
+def select_lessons(names: list[str], folder: Path = config.NOTEBOOKS_DIR) -> list[Path]:
+    """Lessons by name, in the order given: ``03_routing``, ``03_routing.ipynb`` or ``03`` all name the same one."""
+    lessons = lesson_notebooks(folder)
+    chosen = []
+    for name in names:
+        stem = Path(name).name.removesuffix(".ipynb")
+        match = [p for p in lessons if p.stem == stem or p.stem.split("_")[0] == stem]
+        if len(match) != 1:
+            raise ValueError(
+                f"no lesson called {name!r}: write one of " + ", ".join(p.stem for p in lessons) + " (or its number)"
+            )
+        chosen.append(match[0])
+    return chosen
+
+
 def lab_notebooks(folder: Path = config.PROJECT_ROOT / "labs") -> list[Path]:
     return sorted(folder.glob("lab[0-9][0-9]_*.ipynb"))
 

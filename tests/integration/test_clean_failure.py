@@ -16,7 +16,7 @@ from helpers import config
 from helpers.backends import BackendError
 from helpers.backends import local as local_module
 from helpers.backends.local import LocalBackend
-from tests.integration.conftest import HELLO, PORTS
+from tests.integration.conftest import HELLO, SPARE_PORTS
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ print("UP", flush=True)
 
 
 def start_in_a_child(state_dir: Path) -> subprocess.Popen:
-    ports = [f"{k}={v}" for k, v in PORTS.to_dict().items()]
+    ports = [f"{k}={v}" for k, v in SPARE_PORTS.to_dict().items()]
     return subprocess.Popen(
         [sys.executable, "-c", START, str(state_dir), *ports],
         cwd=config.PROJECT_ROOT,
@@ -52,7 +52,7 @@ def wait_until(predicate, timeout: float = 120.0) -> None:
 
 def test_ray_that_fails_to_start_shows_its_log_and_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(local_module, "HEAD_OBJECT_STORE", 1_000)  # Ray refuses an object store this small
-    backend = LocalBackend(state_dir=tmp_path, ports=PORTS)
+    backend = LocalBackend(state_dir=tmp_path, ports=SPARE_PORTS)
     with pytest.raises(BackendError) as info:
         backend.up(HELLO)
     message = str(info.value)
@@ -61,28 +61,24 @@ def test_ray_that_fails_to_start_shows_its_log_and_leaves_nothing(tmp_path, monk
     assert backend.our_processes() == [] and not backend.state_file.exists()
 
 
-def test_a_timeout_says_what_it_waited_for_and_shows_the_cluster(tmp_path):
-    backend = LocalBackend(state_dir=tmp_path, ports=PORTS)
-    try:
-        backend.up(HELLO)
-        backend.apply(HELLO)
-        with pytest.raises(TimeoutError) as info:
-            backend.wait_ready(timeout=0.1)
-        message = str(info.value)
-        assert message.startswith("Waited 0 s for RayService ray-serve-app to be Ready; last state:")
-        # Serve's own word first, then a status table, then the nodes.
-        assert "What Serve says:" in message and "application  app status" in message
-        assert message.index("What Serve says:") < message.index("application  app status")
-        assert "workers-1" in message and "worker pod (group workers)" in message
-        backend.wait_ready(timeout=120)  # the cluster itself is fine: a retry simply works
-    finally:
-        backend.down(quiet=True)
-    assert backend.our_processes() == []
+def test_a_timeout_says_what_it_waited_for_and_shows_the_cluster(serving):
+    """On the shared cluster: the apps deleted and applied afresh, a wait far too short for the replicas."""
+    serving.delete_service()
+    serving.apply(HELLO)
+    with pytest.raises(TimeoutError) as info:
+        serving.wait_ready(timeout=0.1)
+    message = str(info.value)
+    assert message.startswith("Waited 0 s for RayService ray-serve-app to be Ready; last state:")
+    # Serve's own word first, then a status table, then the nodes.
+    assert "What Serve says:" in message and "application  app status" in message
+    assert message.index("What Serve says:") < message.index("application  app status")
+    assert "workers-1" in message and "worker pod (group workers)" in message
+    serving.wait_ready(timeout=120)  # the cluster itself is fine: a retry simply works
 
 
 def test_ctrl_c_during_a_start_stops_what_was_started(tmp_path):
     child = start_in_a_child(tmp_path)
-    backend = LocalBackend(state_dir=tmp_path, ports=PORTS)
+    backend = LocalBackend(state_dir=tmp_path, ports=SPARE_PORTS)
     try:
         # The head runs (its dashboard answers), the worker is joining: Ctrl-C lands in a wait.
         wait_until(lambda: (backend._state() or {}).get("head") and backend.api.reachable())
@@ -99,7 +95,7 @@ def test_ctrl_c_during_a_start_stops_what_was_started(tmp_path):
 
 def test_a_killed_kernel_leaves_nothing_make_down_cannot_remove(tmp_path):
     child = start_in_a_child(tmp_path)
-    backend = LocalBackend(state_dir=tmp_path, ports=PORTS)
+    backend = LocalBackend(state_dir=tmp_path, ports=SPARE_PORTS)
     try:
         wait_until(lambda: (backend._state() or {}).get("head"))
         os.killpg(child.pid, signal.SIGKILL)  # no chance to clean up
@@ -109,7 +105,7 @@ def test_a_killed_kernel_leaves_nothing_make_down_cannot_remove(tmp_path):
         env = {**os.environ, "RAYSERVICE_TUTORIAL_STATE": str(tmp_path)}
         down = subprocess.run(
             [sys.executable, "-c", "from helpers import config; from helpers.backends.local import LocalBackend; "
-             f"LocalBackend(ports=config.Ports(**{PORTS.to_dict()!r})).down()"],
+             f"LocalBackend(ports=config.Ports(**{SPARE_PORTS.to_dict()!r})).down()"],
             cwd=config.PROJECT_ROOT, env=env, capture_output=True, text=True,
         )  # fmt: skip
         assert down.returncode == 0 and "Stopped" in down.stdout, down.stdout + down.stderr

@@ -1,4 +1,5 @@
-"""The local backend against a real Ray cluster on 127.0.0.1 (one cluster for the whole module).
+"""The local backend against a real Ray cluster on 127.0.0.1 (the session's shared cluster; it runs last
+and stops it).
 
 It uses its own ports and state folder, so it never touches a learner's running tutorial.
 """
@@ -16,7 +17,7 @@ import requests
 from helpers import config
 from helpers.backends import BackendError, DeployFailedError, NotRunningError
 from helpers.manifests import with_serve_config
-from tests.integration.conftest import HELLO, MULTI, PORTS
+from tests.integration.conftest import HELLO, MULTI, PORTS, SPARE_PORTS
 
 pytestmark = pytest.mark.integration
 NAMESPACE = "rayservice-tutorial"  # the local backend's default: it only names the kubectl commands shown
@@ -26,20 +27,28 @@ def get(backend, path):
     return requests.get(backend.serve_url + path, timeout=10)
 
 
-def test_a_busy_port_is_named_and_nothing_starts(backend):
+@pytest.fixture
+def idle(tmp_path):
+    """A backend that has not been started (its own state folder and ports; the shared cluster may be up)."""
+    from helpers.backends.local import LocalBackend
+
+    return LocalBackend(state_dir=tmp_path, ports=SPARE_PORTS)
+
+
+def test_a_busy_port_is_named_and_nothing_starts(idle):
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", PORTS.serve))
+        sock.bind(("127.0.0.1", SPARE_PORTS.serve))
         sock.listen()
         with pytest.raises(BackendError) as info:
-            backend.up(HELLO)
+            idle.up(HELLO)
     message = str(info.value)
-    assert f"port {PORTS.serve} (Serve HTTP) is in use by" in message and "(pid " in message
-    assert backend.our_processes() == []
+    assert f"port {SPARE_PORTS.serve} (Serve HTTP) is in use by" in message and "(pid " in message
+    assert idle.our_processes() == []
 
 
-def test_calls_before_up_say_what_to_do(backend):
-    for call in (backend.status, backend.wait_ready, lambda: backend.apply(HELLO)):
+def test_calls_before_up_say_what_to_do(idle):
+    for call in (idle.status, idle.wait_ready, lambda: idle.apply(HELLO)):
         with pytest.raises(NotRunningError, match="notebook 01_cluster"):
             call()
 
@@ -59,7 +68,9 @@ def test_second_up_reuses_the_cluster(backend, capsys):
     assert "Reusing the local Ray cluster" in capsys.readouterr().out
 
 
-def test_status_before_apply_says_so(backend):
+def test_status_with_nothing_applied_says_so(backend):
+    if backend.describe().get("service"):  # applied by an earlier module on the shared cluster
+        backend.delete_service()
     with pytest.raises(NotRunningError, match="no RayService has been applied yet"):
         backend.status()
 
@@ -229,8 +240,6 @@ def test_faults_kill_what_they_say_and_the_cluster_heals(backend, capsys):
     assert get(backend, "/hello").status_code == 200
 
     with pytest.raises(KindOnly, match="needs a real Kubernetes cluster"):
-        backend.delete_head_pod()
-    with pytest.raises(KindOnly):
         backend.upgrade_cluster(MULTI, "2")
 
 

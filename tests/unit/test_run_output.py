@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from helpers import runner
@@ -80,3 +81,17 @@ def test_a_failing_lesson_names_the_notebook_the_cell_and_the_whole_error(tmp_pa
     assert "01_after.ipynb  skipped" in summary
     for noise in ("without encryption", "KeyboardInterrupt"):
         assert noise not in out + err, out + err
+
+
+def test_select_lessons_by_name_or_number_in_the_order_given():
+    chosen = runner.select_lessons(["07", "03_routing", "06_monitoring.ipynb"])
+    assert [p.name for p in chosen] == ["07_cleanup.ipynb", "03_routing.ipynb", "06_monitoring.ipynb"]
+    with pytest.raises(ValueError, match="no lesson called '3_routing': write one of 00_setup, 01_cluster"):
+        runner.select_lessons(["3_routing"])
+
+
+def test_make_run_with_an_unknown_lesson_says_what_to_write(capsys):
+    from helpers.__main__ import main
+
+    assert main(["run", "--only", "99_nothing"]) == 2
+    assert "error: no lesson called '99_nothing': write one of" in capsys.readouterr().err
