@@ -59,11 +59,13 @@ class Ports:
     metrics: int = 8080
     client: int = 10001
     agent: int = 23365
+    redis: int = 6380  # only with GCS fault tolerance (a manifest with gcsFaultToleranceOptions): Redis
     grafana: int = 3000  # kind/kubernetes only: port-forward of Grafana (lesson 06, optional)
     prometheus: int = 9090  # kind/kubernetes only: port-forward of Prometheus
 
-    def named(self, workers: int) -> dict[str, int]:
-        """Every port a cluster with ``workers`` worker nodes needs, by a human name."""
+    def named(self, workers: int, redis: bool = False) -> dict[str, int]:
+        """Every port a cluster with ``workers`` worker nodes needs, by a human name (``redis``: with GCS
+        fault tolerance, which adds the Redis server)."""
         ports = {
             "Serve HTTP": self.serve,
             "Ray dashboard": self.dashboard,
@@ -75,7 +77,9 @@ class Ports:
         for i in range(workers):
             ports[f"metrics (worker {i + 1})"] = self.metrics + 1 + i
             ports[f"dashboard agent (worker {i + 1})"] = self.agent + 1 + i
+        if redis:
+            ports["Redis (GCS fault tolerance)"] = self.redis
         return ports
 
     def to_dict(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in ("serve", "dashboard", "gcs", "metrics", "client", "agent")}
+        return {k: getattr(self, k) for k in ("serve", "dashboard", "gcs", "metrics", "client", "agent", "redis")}

@@ -78,6 +78,16 @@ class RayServiceManifest:
         return "token" if options.get("mode") == "token" else "disabled"
 
     @property
+    def gcs_fault_tolerance(self) -> dict[str, Any] | None:
+        """``rayClusterConfig.gcsFaultToleranceOptions`` (None without): the external Redis where the head's GCS
+        keeps its tables, so that a restarted head finds the cluster (nodes, actors, Serve's applications)
+        again. KubeRay v1.7.0 reads ``redisAddress`` and ``redisPassword`` (a ``valueFrom.secretKeyRef``, never
+        a value written in the file); the local backend starts its own Redis on 127.0.0.1 instead of the
+        address."""
+        options = self.cluster_config.get("gcsFaultToleranceOptions")
+        return dict(options) if options else None
+
+    @property
     def head_num_cpus(self) -> float:
         return _num_cpus(self.cluster_config["headGroupSpec"])
 

@@ -8,6 +8,7 @@ outcome.traffic.plot()
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from helpers import status as status_mod
 from helpers.backends.base import BackendError, KindOnly
 from helpers.progress import wait_for
+from helpers.serve_api import ServeAPIError
 from helpers.traffic import Traffic
 
 
@@ -27,6 +29,10 @@ class Outcome:
     error: BackendError | None = None  # e.g. the DeployFailedError of a bad update
     traffic: Traffic | None = field(default=None, repr=False)
     start_s: float | None = None  # when the fault (or update) started, seconds after the traffic started
+    head_back_s: float | None = None  # a lost head: seconds from the fault until the new head answered
+    # The same fault seen by a second client running at the same time with the other retry setting
+    # (``measure(..., alongside=True)``): one fault, measured without and with retries.
+    companion: Outcome | None = field(default=None, repr=False)
 
     @property
     def retries(self) -> bool:
@@ -56,6 +62,8 @@ class Outcome:
                 f"  failures between {s['first_failure_s']} s and {s['last_failure_s']} s: "
                 f"{s['failures_by_status']} (status 0 = no answer)"
             )
+        if self.head_back_s is not None:
+            lines.append(f"  the head answered again {self.head_back_s:.1f} s after it started")
         if self.recovery_s is not None:
             lines.append(f"  healthy again {self.recovery_s:.1f} s after it started")
         if self.error is not None:
@@ -63,7 +71,8 @@ class Outcome:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "retries": self.retries, "recovery_s": self.recovery_s, **self.summary}
+        extra = {"head_back_s": self.head_back_s} if self.head_back_s is not None else {}
+        return {"name": self.name, "retries": self.retries, "recovery_s": self.recovery_s, **extra, **self.summary}
 
 
 def measure(
@@ -77,33 +86,59 @@ def measure(
     before: float = 2.0,
     after: float = 3.0,
     max_seconds: float = 300.0,
+    alongside: bool = False,
 ) -> Outcome:
     """Run ``action`` under traffic: ``before`` s of load, the action, ``healthy(what action returned)``
-    (a blocking wait that raises if things went wrong), then ``after`` s more. Traffic always stops."""
-    traffic = Traffic(
-        backend.serve_url,
-        routes,
-        rate=rate,
-        retries=retries,
-        max_seconds=max_seconds,
-        new_connections=backend.service_moves,
-    )
+    (a blocking wait that raises if things went wrong), then ``after`` s more. Traffic always stops.
+
+    ``alongside``: a second client with the other retry setting sends the same load at the same time (each at
+    ``rate``); its measurement is the outcome's ``companion``. One fault then answers "without and with
+    retries", where a slow fault (a lost head) would otherwise have to happen twice."""
+
+    def client(retrying: bool) -> Traffic:
+        return Traffic(
+            backend.serve_url,
+            routes,
+            rate=rate,
+            retries=retrying,
+            max_seconds=max_seconds,
+            new_connections=backend.service_moves,
+        )
+
+    clients = [client(retries)] + ([client(not retries)] if alongside else [])
     detail = error = recovery = None
-    with traffic:
-        traffic.wait(before)
-        start = traffic.mark(name)
+    for started, c in enumerate(clients):
+        try:
+            c.start()
+        except BaseException:
+            for running in clients[:started]:
+                running.stop()
+            raise
+    try:
+        clients[0].wait(before)
+        starts = [c.mark(name) for c in clients]
         try:
             detail = action()
             if healthy is not None:
                 healthy(detail)
-            recovery = traffic.mark("healthy again") - start
+            ends = [c.mark("healthy again") for c in clients]
+            recovery = ends[0] - starts[0]
         except KindOnly:
             raise
         except BackendError as exc:
             error = exc
-            traffic.mark("change failed")
-        traffic.wait(after)
-    return Outcome(name, traffic.summary(), recovery, detail, error, traffic, start)
+            for c in clients:
+                c.mark("change failed")
+        clients[0].wait(after)
+    finally:
+        for c in clients:
+            c.stop()
+    outcomes = [
+        Outcome(name, c.summary(), recovery, detail, error, c, start) for c, start in zip(clients, starts, strict=True)
+    ]
+    if alongside:
+        outcomes[0].companion = outcomes[1]
+    return outcomes[0]
 
 
 def ready(backend, timeout: float = 120.0) -> Callable[[Any], float]:
@@ -207,11 +242,52 @@ def update(backend, name: str, manifest, timeout: float = 120.0, **traffic) -> O
     return measure(backend, name, lambda: backend.apply(manifest), healthy=ready(backend, timeout), **traffic)
 
 
-def head_pod_loss(backend, timeout: float = 300.0, **traffic) -> Outcome:
-    """kind only: delete the head pod; KubeRay recreates it and deploys the applications again."""
-    return measure(
-        backend, "head pod deleted", backend.delete_head_pod, healthy=ready(backend, timeout), retries=True, **traffic
-    )
+def head_answers(backend) -> Callable[[], tuple[bool, str]]:
+    """A check: the head's dashboard answers Serve's REST API (the head is back, whatever Serve's state)."""
+
+    def check() -> tuple[bool, str]:
+        try:
+            backend.proxies()
+        except (BackendError, ServeAPIError, OSError, ValueError) as exc:
+            return False, f"no answer yet ({type(exc).__name__})"
+        return True, "the dashboard answers"
+
+    return check
+
+
+def head_pod_loss(backend, timeout: float = 300.0, name: str = "head pod deleted", **traffic) -> Outcome:
+    """Lose the head (on Kubernetes: delete the head pod), under two clients at once, one without and one
+    with retries (the outcome is the retrying client's, its ``companion`` the other's). Two figures: the
+    seconds until the head answers again (``head_back_s``) and until Serve reports every application RUNNING
+    and the service Ready (``recovery_s``). With GCS fault tolerance the applications keep their state; without
+    it they are deployed again on the new head."""
+    fault: dict[str, float] = {}
+
+    def action() -> Any:
+        fault["at"] = time.monotonic()
+        return backend.delete_head_pod()
+
+    def healthy(detail: Any) -> None:
+        detail = detail if isinstance(detail, dict) else {}
+        if detail.get("head_back_s") is not None:  # the backend restarted the head itself and timed it
+            fault["head_back_s"] = detail["head_back_s"]
+        else:
+            wait_for("the new head to answer", head_answers(backend), timeout, interval=1.0)
+            fault["head_back_s"] = round(time.monotonic() - fault["at"], 1)
+        deadline = fault["at"] + timeout
+        while True:  # right after a head restart Serve's API can refuse a call while its controller recovers
+            try:
+                backend.wait_ready(max(1.0, deadline - time.monotonic()))
+                return
+            except ServeAPIError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(1.0)
+
+    outcome = measure(backend, name, action, healthy=healthy, retries=True, alongside=True, **traffic)
+    for o in (outcome, outcome.companion):
+        o.head_back_s = fault.get("head_back_s")
+    return outcome
 
 
 def cluster_upgrade(backend, manifest, revision: str, timeout: float = 600.0, **traffic) -> Outcome:

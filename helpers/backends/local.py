@@ -21,6 +21,7 @@ from typing import Any
 
 from helpers import config, procs, statefile
 from helpers import status as status_mod
+from helpers.backends import redis_server
 from helpers.backends.base import BackendError, DeployFailedError, KindOnly, NotRunningError
 from helpers.kubectl import Command, Kubectl, show_local
 from helpers.manifests import RayServiceManifest, as_manifest, lint_before_apply
@@ -31,6 +32,10 @@ HEAD_OBJECT_STORE = 200_000_000  # bytes; Ray would otherwise reserve ~30 % of R
 WORKER_OBJECT_STORE = 100_000_000
 LOOPBACK_HOOK_DIR = Path(__file__).parent / "loopback"
 PROXY_WAIT_S = 60.0  # Serve restarts a dead proxy after 3 failed health checks, 10 s apart
+# With GCS fault tolerance, how long a worker node's raylet keeps trying to reach a lost GCS before it exits
+# (Ray's RAY_gcs_rpc_server_reconnect_timeout_s, 60 s by default): a restarted head takes 20-40 s to start on a
+# 2-core machine, so the workers wait for it. KubeRay likewise gives worker pods a long timeout with GCS FT.
+WORKER_GCS_RECONNECT_S = 600
 
 
 class LocalBackend:
@@ -51,6 +56,7 @@ class LocalBackend:
         self.state_file = self.state_dir / "local-cluster.json"
         self.token_file = self.state_dir / "auth_token"  # Ray's token when the manifest asks for authOptions
         self.log_dir = self.state_dir / "logs"
+        self.redis_files = redis_server.RedisFiles(self.state_dir)  # only with GCS fault tolerance
         self.api = ServeAPI(self.urls()["dashboard"], token=self.token)
 
     def on_kubernetes(self, command: Command, check: bool = False) -> None:
@@ -112,17 +118,28 @@ class LocalBackend:
         """Start the cluster the manifest's ``rayClusterConfig`` describes, or reuse the running one."""
         manifest = as_manifest(manifest)
         workers = [g for g in manifest.worker_groups for _ in range(g.replicas)]
+        ft = manifest.gcs_fault_tolerance is not None
         state = self._state()
         if state and self.is_up():
+            running_ft = bool(state.get("redis"))
+            if running_ft != ft:
+                raise BackendError(
+                    f"The running local cluster has GCS fault tolerance {_on_off(running_ft)}; {manifest.source} "
+                    f"asks for it {_on_off(ft)}. Where the GCS keeps its tables (memory or Redis) is chosen when "
+                    "the head starts, so this cluster cannot switch. Nothing was changed. Stop it with "
+                    "backend.down() (or `make down`), then call backend.up(...) again. (On Kubernetes, applying "
+                    "a manifest with other gcsFaultToleranceOptions makes KubeRay build a new RayCluster.)"
+                )
             print(
                 f"Reusing the local Ray cluster started at {state['started']} "
-                f"(head + {len(state['workers'])} worker node(s))."
+                f"(head + {len(state['workers'])} worker node(s)"
+                + (", GCS fault tolerance with Redis)." if running_ft else ").")
             )
             return self.describe()
         if state or procs.find_marked(self.marker):
             print("Cleaning up what is left of an earlier cluster that is no longer running.")
             self.down(quiet=True)
-        self._check_ports(len(workers))
+        self._check_ports(len(workers), redis=ft)
 
         shutil.rmtree(self.temp_dir, ignore_errors=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -138,12 +155,15 @@ class LocalBackend:
             "head": {},
             "workers": [],
             "service": None,
+            "redis": None,
         }
         try:
+            if ft:
+                state["redis"] = self._start_redis(state)
             state["head"] = self._start_head(manifest.head_num_cpus, timeout, state)
             self._save(state)
             for i, group in enumerate(workers):
-                state["workers"].append(self._start_worker(i, group.name, group.num_cpus, timeout))
+                state["workers"].append(self._start_worker(i, group.name, group.num_cpus, timeout, state))
                 self._save(state)
             self._wait_nodes(1 + len(workers), timeout)
         except BaseException:
@@ -151,6 +171,32 @@ class LocalBackend:
             self.down(quiet=True)
             raise
         return self.describe()
+
+    def _start_redis(self, state: dict[str, Any]) -> dict[str, Any]:
+        """A fresh Redis (new password, empty data) for this cluster's GCS; saved in the state at once, so a
+        start that fails later still stops it."""
+        proc = redis_server.start(self.redis_files, self.ports.redis, self._env(), fresh=True)
+        redis = {
+            "pgid": proc.pid,
+            "address": f"{config.LOOPBACK}:{self.ports.redis}",
+            "log": str(self.redis_files.log),
+            # KubeRay uses the RayCluster's UID: one cluster's tables never mix with another's in a shared Redis.
+            "namespace": f"{self.marker}-{secrets.token_hex(4)}",
+        }
+        state["redis"] = redis
+        self._save(state)
+        return redis
+
+    def _ft_env(self, state: dict[str, Any] | None, head: bool) -> dict[str, str]:
+        """Ray's external-Redis settings (read by Ray 2.55's own code), as KubeRay sets them with
+        gcsFaultToleranceOptions: the head's GCS stores its tables in Redis at RAY_REDIS_ADDRESS, under the
+        key prefix RAY_external_storage_namespace; the workers wait long for a restarted head."""
+        redis = (state or {}).get("redis")
+        if not redis:
+            return {}
+        if head:
+            return {"RAY_REDIS_ADDRESS": redis["address"], "RAY_external_storage_namespace": redis["namespace"]}
+        return {"RAY_gcs_rpc_server_reconnect_timeout_s": str(WORKER_GCS_RECONNECT_S)}
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -169,6 +215,8 @@ class LocalBackend:
             }
         )
         env.pop("RAY_AUTH_TOKEN", None)  # never someone else's token
+        for name in ("RAY_REDIS_ADDRESS", "RAY_external_storage_namespace", "RAY_gcs_rpc_server_reconnect_timeout_s"):
+            env.pop(name, None)  # only the cluster's own GCS fault tolerance settings (_ft_env)
         if self.token():
             # Ray's token authentication (Ray >= 2.52): dashboard, agents and GCS/raylet gRPC need the token.
             env.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.token_file)})
@@ -177,9 +225,9 @@ class LocalBackend:
             env.pop("RAY_AUTH_TOKEN_PATH", None)
         return env
 
-    def _check_ports(self, workers: int) -> None:
+    def _check_ports(self, workers: int, redis: bool = False) -> None:
         busy = []
-        for what, port in self.ports.named(workers).items():
+        for what, port in self.ports.named(workers, redis=redis).items():
             holder = procs.port_holder(port)
             if holder:
                 busy.append(f"port {port} ({what}) is in use by {holder}")
@@ -188,7 +236,7 @@ class LocalBackend:
                 "Cannot start the local cluster:\n  - "
                 + "\n  - ".join(busy)
                 + "\nStop what holds these ports (`make down` stops the tutorial's own cluster), "
-                "or pass other ports: LocalBackend(ports=Ports(serve=18000, ...))."
+                "or pass other ports: LocalBackend(ports=Ports(serve=18000, redis=16380, ...))."
             )
 
     def _start_head(self, num_cpus: float, timeout: float, state: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -212,7 +260,13 @@ class LocalBackend:
             f"--temp-dir={self.temp_dir}",
             "--disable-usage-stats",
         ]
-        proc = procs.start_detached(args, self._env(), log)
+        env = self._env()
+        if (state or {}).get("redis"):
+            env.update(self._ft_env(state, head=True))
+            # Ray 2.55 takes the Redis password only as this (hidden) `ray start` option and hands it to the GCS
+            # server's command line; KubeRay does the same with the Secret: --redis-password=$REDIS_PASSWORD.
+            args.append(f"--redis-password={redis_server.read_password(self.redis_files)}")
+        proc = procs.start_detached(args, env, log)
         head = {"pgid": proc.pid, "log": str(log), "num_cpus": num_cpus}
         if state is not None:  # saved before the wait: a start that fails or hangs is still stopped by down()
             state["head"] = head
@@ -229,7 +283,9 @@ class LocalBackend:
         wait_for("starting the Ray head node", head_started, timeout)
         return head
 
-    def _start_worker(self, index: int, group: str, num_cpus: float, timeout: float) -> dict[str, Any]:
+    def _start_worker(
+        self, index: int, group: str, num_cpus: float, timeout: float, state: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         name = f"{group}-{index + 1}"
         log = self.log_dir / f"worker-{name}.log"
         ready = self.state_dir / f"worker-{name}.ready"
@@ -247,6 +303,7 @@ class LocalBackend:
             f"--ready-file={ready}",
         ]
         env = self._env()
+        env.update(self._ft_env(state if state is not None else self._state(), head=False))
         env["PYTHONPATH"] = os.pathsep.join([str(config.PROJECT_ROOT), env["PYTHONPATH"]])
         proc = procs.start_detached(args, env, log)
 
@@ -294,6 +351,7 @@ class LocalBackend:
             "service": service,
             "raycluster": cluster,
             "pods": pods,
+            "gcs_fault_tolerance": (state.get("redis") or {}).get("address"),  # Redis's address, or None
         }
 
     def nodes_table(self) -> str:
@@ -327,12 +385,19 @@ class LocalBackend:
         running = [w["num_cpus"] for w in state["workers"]]
         wanted = [g.num_cpus for g in manifest.worker_groups for _ in range(g.replicas)]
         auth = state.get("auth", "disabled")
-        if running != wanted or state["head"]["num_cpus"] != manifest.head_num_cpus or auth != manifest.auth_mode:
+        ft, wanted_ft = bool(state.get("redis")), manifest.gcs_fault_tolerance is not None
+        if (
+            running != wanted
+            or state["head"]["num_cpus"] != manifest.head_num_cpus
+            or auth != manifest.auth_mode
+            or ft != wanted_ft
+        ):
             raise BackendError(
                 f"{manifest.source}: rayClusterConfig differs from the running cluster "
                 f"(worker nodes {len(running)} -> {len(wanted)}, head CPUs "
                 f"{state['head']['num_cpus']:g} -> {manifest.head_num_cpus:g}, auth {auth} -> "
-                f"{manifest.auth_mode}). On kind, KubeRay would "
+                f"{manifest.auth_mode}, GCS fault tolerance {_on_off(ft)} -> {_on_off(wanted_ft)}). "
+                "On kind, KubeRay would "
                 "build a new cluster and switch traffic to it with zero downtime; the local backend "
                 "cannot do that. Nothing was changed. To use this cluster shape here, run `make down` "
                 "(or backend.down()) and start again with backend.up(manifest)."
@@ -348,6 +413,7 @@ class LocalBackend:
             "source": manifest.source,
             "applied": time.time(),
             "apps": {app["name"]: app for app in serve_config["applications"]},
+            "config": serve_config,  # PUT again if the head is lost without GCS fault tolerance
             "activated": previous.get("activated", False) and previous.get("name") == manifest.name,
         }
         self._save(state)
@@ -421,7 +487,8 @@ class LocalBackend:
     def leftovers(self) -> list[str]:
         """What of the tutorial is still here: processes, listening ports, the temp dir."""
         found = [f"process {p.pid} ({p.name()})" for p in self.our_processes()]
-        for what, port in self.ports.named(len((self._state() or {}).get("workers", [])) or 1).items():
+        state = self._state() or {}
+        for what, port in self.ports.named(len(state.get("workers", [])) or 1, redis=bool(state.get("redis"))).items():
             holder = procs.port_holder(port)
             if holder:
                 found.append(f"port {port} ({what}) held by {holder}")
@@ -528,8 +595,91 @@ class LocalBackend:
         self._require_up()
         return self.api.details().get("proxies") or {}
 
-    def delete_head_pod(self) -> None:
-        raise KindOnly("Deleting the head pod (KubeRay recreates it and redeploys the apps)")
+    def delete_head_pod(self) -> dict[str, Any]:
+        """Lose the head node: SIGKILL its whole process group (GCS, dashboard, raylet, Serve's controller, the
+        head's proxy and replicas) at once, as a deleted or crashed head pod. Then heal as KubeRay does: start
+        a head again, on the same ports.
+
+        With GCS fault tolerance the new head reads the cluster back from Redis: the worker nodes' raylets
+        reconnect to it, Serve's controller restarts on it and recovers its applications, and the replicas on
+        the workers served all along. Without it, the cluster's state died with the head: the worker nodes are
+        restarted to join the new cluster, and Serve's config is PUT again, as the operator does when it finds
+        no applications on a new head. Returns what happened, with ``head_back_s``: seconds from the kill
+        until the new head's dashboard answered."""
+        state = self._require_up()
+        ft = bool(state.get("redis"))
+        head = state["head"]
+        self.on_kubernetes(self.kubectl.delete_pod(self._pod_of("head")))
+        lost = [
+            r["replica_id"]
+            for r in self._replicas_on({p.pid for p in procs.group_members([head["pgid"]])})
+            if r.get("replica_id")
+        ]
+        killed = time.monotonic()
+        try:
+            os.killpg(head["pgid"], signal.SIGKILL)
+        except OSError:
+            pass
+        self._wait_head_gone()
+        timeout = 180.0
+        state["head"] = self._start_head(head["num_cpus"], timeout, state)
+        self._save(state)
+        head_back = round(time.monotonic() - killed, 1)
+        if ft:
+            self._wait_nodes(1 + len(state["workers"]), timeout)  # the workers' raylets reconnected
+            workers = "reconnected"
+        else:
+            for i, worker in enumerate(list(state["workers"])):
+                procs.stop_groups([worker["pgid"]], grace=2.0)
+                state["workers"][i] = self._start_worker(i, worker["group"], worker["num_cpus"], timeout, state)
+                self._save(state)
+            self._wait_nodes(1 + len(state["workers"]), timeout)
+            workers = "restarted"
+        redeployed = False
+        service = state.get("service")
+        if not ft and service and service.get("config"):
+            try:
+                self.api.put_config(service["config"])
+            except ServeAPIError as exc:
+                raise BackendError(f"The new head refused Serve's config: {exc}") from None
+            redeployed = True
+        return {
+            "pod": self._pod_of("head"),
+            "gcs_fault_tolerance": ft,
+            "replicas": lost,
+            "head_back_s": head_back,
+            "workers": workers,
+            "redeployed": redeployed,
+        }
+
+    def _replicas_on(self, pids: set[int]) -> list[dict[str, Any]]:
+        try:
+            apps = self.api.details().get("applications") or {}
+        except ServeAPIError:
+            return []
+        return [
+            r
+            for app in apps.values()
+            for d in (app.get("deployments") or {}).values()
+            for r in d.get("replicas") or []
+            if r.get("pid") in pids
+        ]
+
+    def _wait_head_gone(self, timeout: float = 30.0) -> None:
+        """Until the head's own ports are free again (a process of ours still holding one is killed too)."""
+        p = self.ports
+        ports = {p.gcs, p.dashboard, p.metrics, p.client, p.agent}
+
+        def gone() -> tuple[bool, str]:
+            held = [port for port in ports if procs.port_holder(port)]
+            for pid in {pid for _, port, pid in self.listeners() if port in ports}:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            return not held, f"ports {sorted(held)} still held" if held else "free"
+
+        wait_for("the head node's processes to be gone", gone, timeout, interval=0.2)
 
     def upgrade_cluster(self, manifest, revision: str) -> None:
         raise KindOnly("KubeRay's zero-downtime new-cluster upgrade (a rayClusterConfig change)")
@@ -546,6 +696,7 @@ class LocalBackend:
         shutil.rmtree(self.temp_dir, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
         self.token_file.unlink(missing_ok=True)
+        redis_server.remove_files(self.redis_files)
         for ready in self.state_dir.glob("worker-*.ready"):
             ready.unlink()
         if not quiet:
@@ -554,7 +705,7 @@ class LocalBackend:
 
     def _pgids(self) -> list[int]:
         state = self._state() or {}
-        groups = [state.get("head") or {}] + state.get("workers", [])
+        groups = [state.get("head") or {}] + state.get("workers", []) + [state.get("redis") or {}]
         return [g["pgid"] for g in groups if g.get("pgid")]
 
     def our_processes(self) -> list:
@@ -571,6 +722,10 @@ class LocalBackend:
     def listening_addresses(self) -> list[str]:
         """The distinct addresses the cluster listens on: only ['127.0.0.1'] if all is well."""
         return sorted({addr.removeprefix("::ffff:") for addr, _, _ in self.listeners()})
+
+
+def _on_off(on: bool) -> str:
+    return "on" if on else "off"
 
 
 def _name(proc) -> str:
