@@ -195,6 +195,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "{path}: unknown key(s) {keys}; the lab reads num_replicas, max_replicas_per_node and client_retries.",
         "{path}: 모르는 키 {keys}. 이 실습은 num_replicas, max_replicas_per_node, client_retries만 읽습니다.",
     ),
+    "checks.lab03.problems": ("{path}: {problems}.", "{path}: {problems}."),  # each problem is translated
     "checks.lab03.num_replicas": (
         "num_replicas: {value}: write a whole number from 1 to {most}",
         "num_replicas: {value}: 1부터 {most}까지의 정수를 쓰세요",
