@@ -116,6 +116,9 @@ def config_text(port: int, password: str, data_dir: Path) -> str:
             "appendfsync everysec",
             'dbfilename "gcs.rdb"',
             "daemonize no",
+            # Keep the process title, and with it the environment the tutorial's marker variable is in (Redis
+            # writes its title over that memory otherwise): `make down` finds the server by its marker too.
+            "set-proc-title no",
             'logfile ""',  # to stdout, which goes to the log file
             "databases 1",
             "",
