@@ -55,6 +55,12 @@ def run_scenarios(backend: LocalBackend, rate: float = 20.0) -> dict[str, Any]:
     base = manifests.with_deployment_options(
         manifests.load_manifest("manifests/ray-service.yaml"), "hello", "Hello", max_replicas_per_node=1
     )
+    four, four_ha = (
+        base,
+        manifests.with_deployment_options(
+            manifests.load_manifest("manifests/ray-service-ha.yaml"), "hello", "Hello", max_replicas_per_node=1
+        ),
+    )
     figures: dict[str, Any] = {}
     start = time.monotonic()
     backend.up(base)
@@ -90,6 +96,29 @@ def run_scenarios(backend: LocalBackend, rate: float = 20.0) -> dict[str, Any]:
     outcomes.append(("env_update", env_update))
     outcomes.append(("bad_update", scenarios.update(backend, "bad import_path applied", broken, **traffic)))
     figures["env_update_overlap_s"] = env_update.traffic.overlap("v1", "v2")["overlap_s"]
+    # Lesson 04's "the head fails", last (each costs a head restart, and GCS fault tolerance a new cluster):
+    # one fault each, measured by two clients at once, without and with retries.
+    head_keys = (
+        # (scenario with retries, scenario without, seconds until the head answers, until every app RUNNING)
+        (
+            "head_loss_no_ft_retries",
+            "head_loss_no_ft_no_retries",
+            "head_loss_no_ft_head_back_s",
+            "head_loss_no_ft_apps_running_s",
+        ),
+        ("head_loss_ft_retries", "head_loss_ft_no_retries", "head_loss_ft_head_back_s", "head_loss_ft_apps_running_s"),
+    )
+    for (retrying, bare, head_back, apps_running), manifest in zip(head_keys, (four, four_ha), strict=True):
+        if manifest is four_ha:
+            backend.down(quiet=True)  # the GCS storage is chosen when the head starts: a new cluster, with Redis
+            backend.up(manifest)
+        else:
+            backend.delete_service()  # back to lesson 04's manifest (2 replicas, one per node)
+        backend.apply(manifest)
+        backend.wait_ready(180)
+        head = scenarios.head_pod_loss(backend, name=f"head lost ({retrying.removesuffix('_retries')})", **traffic)
+        outcomes += [(retrying, head), (bare, head.companion)]
+        figures[head_back], figures[apps_running] = head.head_back_s, head.recovery_s
     figures["scenarios"] = {
         name: {k: o.to_dict()[k] for k in ("retries", "sent", "failed", "recovery_s", "p50_ms", "p99_ms")}
         for name, o in outcomes

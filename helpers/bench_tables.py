@@ -38,13 +38,36 @@ SCENARIOS = {
     "user_config_update": "`user_config` update (same replica processes)",
     "env_update": "`APP_VERSION` v1 -> v2 (replicas replaced)",
     "bad_update": "bad `import_path` (`DEPLOY_FAILED`, old version keeps serving)",
+    "head_loss_no_ft_no_retries": "the head lost, no GCS fault tolerance",
+    "head_loss_no_ft_retries": "the head lost, no GCS fault tolerance",
+    "head_loss_ft_no_retries": "the head lost, GCS fault tolerance (Redis)",
+    "head_loss_ft_retries": "the head lost, GCS fault tolerance (Redis)",
 }
+# Rows and figures every table shows, measured or not: a result written before they existed shows them as
+# "not measured yet" (the next `make bench` fills them in).
+EXPECTED_SCENARIOS = (
+    "head_loss_no_ft_no_retries",
+    "head_loss_no_ft_retries",
+    "head_loss_ft_no_retries",
+    "head_loss_ft_retries",
+)
+NOT_MEASURED = "not measured yet"
 FIGURES = {
     "cluster_up_s": ("cluster up (head + 1 worker node)", "s"),
     "apply_to_ready_s": ("apply to Ready (`hello`, 2 replicas)", "s"),
     "env_update_overlap_s": ("`APP_VERSION` v1 -> v2: v1 and v2 both answering for", "s"),
     "peak_memory_mib": ("peak memory of the cluster's processes", "MiB"),
+    "head_loss_no_ft_head_back_s": ("the head lost, no GCS fault tolerance: the new head answers after", "s"),
+    "head_loss_no_ft_apps_running_s": ("the head lost, no GCS fault tolerance: every application RUNNING after", "s"),
+    "head_loss_ft_head_back_s": ("the head lost, GCS fault tolerance: the new head answers after", "s"),
+    "head_loss_ft_apps_running_s": ("the head lost, GCS fault tolerance: every application RUNNING after", "s"),
 }
+EXPECTED_FIGURES = (
+    "head_loss_no_ft_head_back_s",
+    "head_loss_no_ft_apps_running_s",
+    "head_loss_ft_head_back_s",
+    "head_loss_ft_apps_running_s",
+)
 
 
 # -- aggregating the runs -------------------------------------------------------------------------------
@@ -141,12 +164,17 @@ def scenarios_table(report: dict[str, Any]) -> str:
         "| p50 / p99 latency |",
         "|---|---|---|---|---|---|",
     ]
-    for key, m in (med.get("scenarios") or {}).items():
-        w = worst.get("scenarios", {}).get(key, {})
-        retries = m.get("retries")
+    measured = med.get("scenarios") or {}
+    for key in [*measured, *(k for k in EXPECTED_SCENARIOS if k not in measured)]:
+        m = measured.get(key)
+        retries = (m or {}).get("retries")
         if retries is None:
             retries = True if key.endswith("_retries") and not key.endswith("no_retries") else None
             retries = False if key.endswith("no_retries") else retries
+        if m is None:
+            lines.append(f"| {SCENARIOS.get(key, f'`{key}`')} | {_yes(retries)} | {NOT_MEASURED} | | | |")
+            continue
+        w = worst.get("scenarios", {}).get(key, {})
         lines.append(
             f"| {SCENARIOS.get(key, f'`{key}`')} | {_yes(retries)} | {_num(m.get('sent'), None)} "
             f"| {_pair(m.get('failed'), w.get('failed'), digits=None)} "
@@ -177,6 +205,9 @@ def timings_table(report: dict[str, Any]) -> str:
             lines.append(f"| {label} | {text} |")
         elif key.endswith("_s") and isinstance(value, (int, float)) and not isinstance(value, bool):
             lines.append(f"| `{key}` | {_pair(value, worst.get(key), 's')} |")
+    for key in EXPECTED_FIGURES:
+        if key not in med:
+            lines.append(f"| {FIGURES[key][0]} | {NOT_MEASURED} |")
     for group, label in (("notebooks_s", "lesson `{}`"), ("labs_s", "lab `{}`, run with its solution")):
         for notebook, seconds in (med.get(group) or {}).items():
             name = label.format(notebook.removesuffix(".ipynb"))

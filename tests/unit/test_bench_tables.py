@@ -129,13 +129,42 @@ def test_medians_and_maxima_keep_the_nesting():
 def test_every_scenario_in_the_result_gets_a_row_with_a_label(report):
     table = bench_tables.scenarios_table(report)
     rows = [r for r in table.splitlines() if r.startswith("| ") and not r.startswith("| scenario")]
-    assert len(rows) == len(report["median"]["scenarios"])
+    missing = [k for k in bench_tables.EXPECTED_SCENARIOS if k not in report["median"]["scenarios"]]
+    assert len(rows) == len(report["median"]["scenarios"]) + len(missing)
     assert "| the head node's HTTP proxy killed | no | 100 | 1 (2) | 7.0 s | 4 / 80 ms |" in rows
     assert "| the head node's HTTP proxy killed | yes | 100 | 0 | – | 4 / 70 ms |" in rows
     assert "| a replica killed (SIGKILL) | no | 100 | 0.5 (1) | 3.5 s (4.0) | 4 / 40 ms |" in rows
     assert "| `made_up_fixture_scenario` | yes |" in table  # an unknown key is shown as it is
     for key in report["median"]["scenarios"]:
         assert key in bench_tables.SCENARIOS or f"`{key}`" in table
+
+
+def test_a_result_without_the_head_loss_rows_says_they_are_not_measured_yet(report):
+    assert "head_loss_ft_retries" not in report["median"]["scenarios"]
+    table = bench_tables.scenarios_table(report)
+    assert "| the head lost, GCS fault tolerance (Redis) | yes | not measured yet | | | |" in table
+    assert "| the head lost, no GCS fault tolerance | no | not measured yet | | | |" in table
+    timings = bench_tables.timings_table(report)
+    assert "| the head lost, GCS fault tolerance: the new head answers after | not measured yet |" in timings
+
+
+def test_measured_head_loss_rows_show_their_figures(report):
+    for run in report["runs"]:
+        run["scenarios"]["head_loss_ft_retries"] = {
+            "retries": True,
+            "sent": 900,
+            "failed": 0,
+            "recovery_s": 41.0,
+            "p50_ms": 5,
+            "p99_ms": 4000,
+        }
+        run["head_loss_ft_head_back_s"] = 30.0
+    table = bench_tables.scenarios_table(report)
+    assert "| the head lost, GCS fault tolerance (Redis) | yes | 900 | 0 | 41.0 s | 5 / 4000 ms |" in table
+    assert table.count("GCS fault tolerance (Redis) | yes") == 1
+    timings = bench_tables.timings_table(report)
+    assert "| the head lost, GCS fault tolerance: the new head answers after | 30.0 s |" in timings
+    assert "| the head lost, GCS fault tolerance: every application RUNNING after | not measured yet |" in timings
 
 
 def test_the_figures_block_says_where_the_numbers_come_from(report):
