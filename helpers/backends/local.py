@@ -637,9 +637,14 @@ class LocalBackend:
             workers = "restarted"
         redeployed = False
         service = state.get("service")
-        if not ft and service and service.get("config"):
+        if not ft and service:
+            # What apply() PUT (a service applied by an older version of this module kept only its apps).
+            serve_config = service.get("config") or {
+                "http_options": {"host": config.LOOPBACK, "port": self.ports.serve},
+                "applications": list(service["apps"].values()),
+            }
             try:
-                self.api.put_config(service["config"])
+                self.api.put_config(serve_config)
             except ServeAPIError as exc:
                 raise BackendError(f"The new head refused Serve's config: {exc}") from None
             redeployed = True
