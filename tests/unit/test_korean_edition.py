@@ -213,3 +213,17 @@ def test_todo_lists_what_to_translate(tmp_path):
     text = translate.todo(english)
     assert "cell0:" in text and "cell2:" in text and "cell1" not in text
     assert "  ko: |-\n    Run the next cell to see the status." in text
+
+
+def test_readme_ko_names_every_lesson_and_lab_and_its_links_resolve():
+    readme = config.PROJECT_ROOT / "README.ko.md"
+    text = readme.read_text()
+    assert "README.ko.md" in (config.PROJECT_ROOT / "README.md").read_text().split("\n## ")[0]
+    for path in ENGLISH:
+        assert f"`{path.stem}`" in text, path.stem
+    for heading in ("## 여기서 시작", "## 문제 해결", "## 용어집", "## 원문 글과 레슨의 대응"):
+        assert heading in text
+    assert "make run TUTORIAL_LANG=ko" in text and "make test" in text
+    for target in re.findall(r"\]\(([^)#\s]+)", text):
+        if not re.match(r"^[a-z]+:", target):
+            assert (readme.parent / target).exists(), target
