@@ -243,6 +243,17 @@ class Kubectl:
             local="the local backend deletes every application (PUT of an empty config) and stops Ray",
         )
 
+    def get_redis(self) -> Command:
+        """The Redis of GCS fault tolerance (manifests/redis/) and the Secret with its password: by name,
+        so no `list` right is needed (a `list secrets` right would let one read every Secret's data)."""
+        return self._cmd(
+            "get",
+            "deployment/redis",
+            "service/redis",
+            "secret/redis-password",
+            local="the local backend runs redis-server on 127.0.0.1 with its password in a 0600 file under .state/",
+        )
+
 
 def show_local(command: Command) -> str:
     """What the local backend prints for ``command``: the command, then what it does instead."""

@@ -69,10 +69,51 @@ class FakeKube:
         self.events: list[dict] = []
         self.operator_polls_until_available = 1
         self.secrets: dict = {}  # (namespace, name) -> data, base64-encoded as the API returns it
+        self.deployments: dict = {}  # (namespace, name) -> polls of deployment_status left until it is ready
+        self.deployment_polls_until_ready = 2
 
     def apply(self, obj):
         self.calls.append(("apply", copy.deepcopy(obj)))
+        if obj["kind"] == "Deployment":
+            self.deployments[(obj["metadata"]["namespace"], obj["metadata"]["name"])] = (
+                self.deployment_polls_until_ready
+            )
         return obj
+
+    def create_secret(self, namespace, name, data, labels):
+        """Records the Secret sent (its data too: what the API server would receive)."""
+        self.calls.append(("create_secret", namespace, name, dict(data), dict(labels)))
+        if (namespace, name) in self.secrets:
+            return False
+        import base64
+
+        self.secrets[(namespace, name)] = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        return True
+
+    def deployment_status(self, namespace, name):
+        self.calls.append(("deployment_status", namespace, name))
+        if (namespace, name) not in self.deployments:
+            return None
+        left = self.deployments[(namespace, name)] = max(0, self.deployments[(namespace, name)] - 1)
+        ready = 0 if left else 1
+        return {
+            "generation": 1,
+            "observed_generation": 1,
+            "replicas": 1,
+            "ready_replicas": ready,
+            "updated_replicas": 1,
+        }
+
+    def delete_deployment(self, namespace, name):
+        self.calls.append(("delete_deployment", namespace, name))
+        self.deployments.pop((namespace, name), None)
+
+    def delete_kube_service(self, namespace, name):
+        self.calls.append(("delete_kube_service", namespace, name))
+
+    def delete_secret(self, namespace, name):
+        self.calls.append(("delete_secret", namespace, name))
+        self.secrets.pop((namespace, name), None)
 
     def missing_rights(self, namespace, rights=None):
         """The SelfSubjectAccessReviews of a learner with every right the tutorial needs."""
@@ -178,6 +219,7 @@ def pod(name, group, node_type, ip, phase="Running", waiting=None):
             "phase": phase,
             "pod_ip": ip,
             "container_statuses": [{"state": {"waiting": {"reason": waiting}}}] if waiting else [],
+            "conditions": [{"type": "Ready", "status": "True" if phase == "Running" and not waiting else "False"}],
         },
     }
 

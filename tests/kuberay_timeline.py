@@ -21,6 +21,22 @@ The timeline, as KubeRay v1.7.0 runs it:
   a new pod with a new name after ``head_restart_seconds``; without GCS fault tolerance the operator PUTs
   the Serve config again, so its apps are RUNNING (and the pod ready) ``cluster_ready_seconds`` later.
   A worker pod comes back under a new name too.
+- GCS fault tolerance (``rayClusterConfig.gcsFaultToleranceOptions``, Redis backend), as KubeRay v1.7.0 does
+  it (ray-operator/controllers/ray/common/pod.go configureGCSFaultTolerance, raycluster_controller.go):
+  the head gets RAY_REDIS_ADDRESS, REDIS_PASSWORD (from the Secret of ``redisPassword.valueFrom``),
+  RAY_external_storage_namespace (the RayCluster's UID) and ``--redis-password=$REDIS_PASSWORD``, the
+  workers RAY_gcs_rpc_server_reconnect_timeout_s=600, the head pod the annotation ray.io/ft-enabled=true.
+  The head is ready only while Redis is (its GCS keeps its tables there, under the storage namespace).
+  A deleted head pod comes back after ``head_restart_seconds`` and is ready ``gcs_recover_seconds`` later,
+  with the applications read back from Redis (no new PUT); meanwhile the worker pods keep their
+  ``ray.io/serve=true`` label (KubeRay sets it on every worker) and serve, and KubeRay reports no
+  application status (it cannot reach the dashboard). The RayCluster has the finalizer
+  ray.io/gcs-ft-redis-cleanup-finalizer: deleted, its pods go first, then a Job ``<cluster>-redis-cleanup``
+  (the head's pod template: its volumes, its env from the Secret) deletes the storage namespace from Redis
+  (``cleanup_seconds``). A Job pod that cannot start (its Secret or ConfigMap gone) fails at its
+  activeDeadlineSeconds (300 s); one that cannot reach Redis fails after 120 retries 0.5 s apart (60 s);
+  KubeRay force-removes the finalizer 300 s after the deletion at the latest. The RayService's own finalizer
+  waits until none of its RayClusters exists.
 
 Objects are returned in the kubernetes client's ``to_dict()`` shape (snake_case), as KubeAPI returns them;
 the RayService as the custom-objects API returns it (camelCase).
@@ -56,6 +72,10 @@ class Cluster:
     created: float
     ready_at: float | None  # when its apps are RUNNING (None: waiting for a new head pod)
     delete_at: float | None = None
+    uid: str = ""
+    ft: bool = False  # GCS fault tolerance with Redis: the finalizer ray.io/gcs-ft-redis-cleanup-finalizer
+    deleting_since: float | None = None  # deletionTimestamp (a finalizer holds it)
+    cleanup_started: float | None = None  # the Redis cleanup Job was created
 
 
 @dataclass
@@ -79,6 +99,7 @@ class Service:
     pending: str | None = None
     observed: int = 0
     serve_svc: bool = False  # <name>-serve-svc exists once the apps of a cluster were ready
+    deleting_since: float | None = None  # deletionTimestamp: ray.io/rayservice-finalizer waits for the RayClusters
 
 
 class KubeRayTimeline:
@@ -91,6 +112,9 @@ class KubeRayTimeline:
         deletion_delay_seconds: float = 60.0,
         seconds_per_read: float = 0.0,
         seed: int = 0,
+        redis_ready_seconds: float = 3.0,
+        gcs_recover_seconds: float = 8.0,
+        cleanup_seconds: float = 5.0,
     ):
         self.namespace = namespace
         self.clock = FakeClock()
@@ -99,6 +123,13 @@ class KubeRayTimeline:
         self.termination_seconds = termination_seconds
         self.deletion_delay_seconds = deletion_delay_seconds
         self.seconds_per_read = seconds_per_read  # >0: each get_rayservice moves the clock (polling loops)
+        self.redis_ready_seconds = redis_ready_seconds
+        self.gcs_recover_seconds = gcs_recover_seconds
+        self.cleanup_seconds = cleanup_seconds
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}  # (kind, name) -> Deployment/Service/Secret/ConfigMap
+        self.created_at: dict[tuple[str, str], float] = {}
+        self.redis_keys: set[str] = set()  # the storage namespaces (RayCluster UIDs) with GCS tables in Redis
+        self.jobs: list[tuple[float, str, str]] = []  # (when, Job name, outcome) of the Redis cleanup Jobs
         self.calls: list[tuple] = []
         self.history: list[tuple[float, str]] = []  # (time, what KubeRay did), for readers of a failure
         self.services: dict[str, Service] = {}
@@ -143,7 +174,9 @@ class KubeRayTimeline:
             if now >= when and cluster in self.clusters:
                 self._restarts.remove((when, cluster, node_type, group))
                 c = self.clusters[cluster]
-                if node_type == "head":
+                if node_type == "head" and c.ft:  # the GCS reads its tables back from Redis: no new PUT
+                    pod = self._new_pod(c, "head", "headgroup", now + self.gcs_recover_seconds)
+                elif node_type == "head":
                     c.ready_at = now + self.cluster_ready_seconds  # the operator PUTs the Serve config again
                     pod = self._new_pod(c, "head", "headgroup", c.ready_at)
                 else:
@@ -159,8 +192,95 @@ class KubeRayTimeline:
                 if old and old in self.clusters:
                     self.clusters[old].delete_at = now + self.deletion_delay_seconds
         for name, cluster in list(self.clusters.items()):
-            if cluster.delete_at is not None and now >= cluster.delete_at:
+            if cluster.delete_at is not None and now >= cluster.delete_at and cluster.deleting_since is None:
                 self._delete_cluster(name)
+        for cluster in list(self.clusters.values()):
+            if cluster.ft and cluster.deleting_since is None and self._apps_running(cluster):
+                self.redis_keys.add(cluster.uid)  # its GCS writes its tables under its storage namespace
+            if cluster.deleting_since is not None:
+                self._finalize(cluster)
+        for name, svc in list(self.services.items()):
+            if svc.deleting_since is not None and not any(c.service == name for c in self.clusters.values()):
+                del self.services[name]
+                self._log(f"RayService {name} deleted (no RayCluster left: its finalizer removed)")
+
+    def _finalize(self, cluster: Cluster) -> None:
+        """ray.io/gcs-ft-redis-cleanup-finalizer, as raycluster_controller.go v1.7.0 handles it."""
+        now = self.clock.now
+        if now - cluster.deleting_since >= 300:  # RAYCLUSTER_GCS_FT_DELETION_TIMEOUT_DEFAULT
+            missing = self.cleanup_job_missing(cluster)
+            why = f" ({', '.join(missing)} missing)" if missing else ""
+            self._job_done(cluster, f"{cluster.name}-redis-cleanup", f"stuck: finalizer force-removed after 300 s{why}")
+            return
+        if any(p.cluster == cluster.name for p in self.pods.values()):
+            return  # the head pod must be gone first (its GCS could still write)
+        job = f"{cluster.name}-redis-cleanup"
+        if cluster.cleanup_started is None:
+            cluster.cleanup_started = now
+            self._log(f"created the Redis cleanup Job {job}")
+            return
+        running = now - cluster.cleanup_started
+        missing = self.cleanup_job_missing(cluster)
+        if missing:  # the Job's pod cannot start: CreateContainerConfigError / FailedMount
+            if running >= 300:  # activeDeadlineSeconds
+                self._job_done(cluster, job, f"failed: its pod never started ({', '.join(missing)} missing)")
+        elif self._redis_up():
+            if running >= self.cleanup_seconds:
+                self.redis_keys.discard(cluster.uid)
+                self._job_done(cluster, job, "complete")
+        elif running >= 60:  # RAY_redis_db_connect_retries=120 x 500 ms
+            self._job_done(cluster, job, "failed: Redis unreachable")
+
+    def _job_done(self, cluster: Cluster, job: str, outcome: str) -> None:
+        self.jobs.append((self.clock.now, job, outcome))
+        self._log(f"Redis cleanup Job {job} {outcome}; finalizer removed")
+        self._gone(cluster.name)
+
+    def _gone(self, name: str) -> None:
+        self.clusters.pop(name, None)
+        self.secrets.pop(name, None)
+        self._log(f"RayCluster {name} gone")
+
+    def cleanup_job_missing(self, cluster: Cluster) -> list[str]:
+        """What the Redis cleanup Job's pod (the head's template) needs and does not find: the Secrets of its
+        env (KubeRay's REDIS_PASSWORD included) and the ConfigMaps of its volumes."""
+        template = ((cluster.config.get("headGroupSpec") or {}).get("template") or {}).get("spec") or {}
+        needed = [
+            ("Secret", env["valueFrom"]["secretKeyRef"]["name"])
+            for env in self.pod_env(cluster, "head")
+            if (env.get("valueFrom") or {}).get("secretKeyRef")
+        ]
+        needed += [("ConfigMap", v["configMap"]["name"]) for v in template.get("volumes") or [] if v.get("configMap")]
+        return [f"{kind} {name}" for kind, name in needed if (kind, name) not in self.objects]
+
+    def _redis_up(self) -> bool:
+        """The Redis of manifests/redis/: its Deployment's pod started with its Secret, and ready."""
+        deployment, secret = ("Deployment", "redis"), ("Secret", "redis-password")
+        if deployment not in self.objects or secret not in self.objects or ("Service", "redis") not in self.objects:
+            return False
+        started = max(self.created_at[deployment], self.created_at[secret])
+        return self.clock.now >= started + self.redis_ready_seconds
+
+    def pod_env(self, cluster: Cluster, node_type: str) -> list[dict[str, Any]]:
+        """The env KubeRay v1.7.0 adds for GCS fault tolerance (configureGCSFaultTolerance/configureRedisFT)."""
+        options = cluster.config.get("gcsFaultToleranceOptions")
+        if not cluster.ft or not isinstance(options, dict):
+            return []
+        if node_type == "worker":
+            return [{"name": "RAY_gcs_rpc_server_reconnect_timeout_s", "value": "600"}]
+        env = [
+            {"name": "RAY_external_storage_namespace", "value": options.get("externalStorageNamespace") or cluster.uid},
+            {"name": "RAY_REDIS_ADDRESS", "value": options.get("redisAddress", "")},
+        ]
+        if options.get("redisPassword") is not None:
+            env.append({"name": "REDIS_PASSWORD", **copy.deepcopy(options["redisPassword"])})
+        return env
+
+    def ray_start_params(self, cluster: Cluster) -> dict[str, str]:
+        params = dict((cluster.config.get("headGroupSpec") or {}).get("rayStartParams") or {})
+        if cluster.ft and (cluster.config.get("gcsFaultToleranceOptions") or {}).get("redisPassword") is not None:
+            params["redis-password"] = "$REDIS_PASSWORD"
+        return params
 
     # -- the operator's objects ----------------------------------------------------------------
 
@@ -173,6 +293,9 @@ class KubeRayTimeline:
         apps = _app_names(svc.spec)
         ready_at = self.clock.now + self.cluster_ready_seconds
         cluster = Cluster(name, svc.name, config, apps, self.clock.now, ready_at)
+        options = config.get("gcsFaultToleranceOptions")
+        cluster.ft = isinstance(options, dict) and (options.get("backend") or "redis") == "redis"
+        cluster.uid = f"uid-{name}-{self._suffix()}"
         self.clusters[name] = cluster
         self._new_pod(cluster, "head", "headgroup", ready_at)
         for group in config.get("workerGroupSpecs") or []:
@@ -197,16 +320,28 @@ class KubeRayTimeline:
         return pod
 
     def _delete_cluster(self, name: str) -> None:
-        self.clusters.pop(name, None)
-        self.secrets.pop(name, None)
+        cluster = self.clusters.get(name)
+        if cluster is not None and cluster.ft:  # a finalizer holds it until Redis is cleaned up
+            if cluster.deleting_since is None:
+                cluster.deleting_since = self.clock.now
+        else:
+            self.clusters.pop(name, None)
+            self.secrets.pop(name, None)
         self._restarts = [r for r in self._restarts if r[1] != name]
         for pod in self.pods.values():
             if pod.cluster == name and pod.deleted_at is None:
                 pod.deleted_at = self.clock.now
-        self._log(f"deleted RayCluster {name}, its pods and Secret")
+        self._log(
+            f"deleted RayCluster {name} and its pods"
+            + (" (finalizer: Redis cleanup)" if cluster and cluster.ft else "")
+        )
 
     def _pod_ready(self, pod: Pod) -> bool:
-        return pod.deleted_at is None and pod.ready_at is not None and self.clock.now >= pod.ready_at
+        ready = pod.deleted_at is None and pod.ready_at is not None and self.clock.now >= pod.ready_at
+        cluster = self.clusters.get(pod.cluster)
+        if ready and pod.node_type == "head" and cluster is not None and cluster.ft:
+            return self._redis_up()  # the GCS needs Redis
+        return ready
 
     def _apps_running(self, cluster: Cluster) -> bool:
         heads = [p for p in self.pods.values() if p.cluster == cluster.name and p.node_type == "head"]
@@ -228,7 +363,55 @@ class KubeRayTimeline:
         self._applied.append(copy.deepcopy(obj))
         if obj.get("kind") == "RayService":
             self._apply_rayservice(obj)
+        elif obj.get("kind") != "Namespace":
+            key = (obj["kind"], obj["metadata"]["name"])
+            self.created_at.setdefault(key, self.clock.now)
+            self.objects[key] = copy.deepcopy(obj)
         return obj
+
+    def create_secret(self, namespace: str, name: str, data: dict[str, str], labels: dict[str, str]) -> bool:
+        self.calls.append(("create_secret", namespace, name, dict(data), dict(labels)))
+        if ("Secret", name) in self.objects:
+            return False
+        self.objects[("Secret", name)] = {
+            "kind": "Secret",
+            "metadata": {"name": name, "labels": labels},
+            "stringData": data,
+        }
+        self.created_at[("Secret", name)] = self.clock.now
+        return True
+
+    def deployment_status(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.calls.append(("deployment_status", namespace, name))
+        if ("Deployment", name) not in self.objects or namespace != self.namespace:
+            return None
+        ready = 1 if name == "redis" and self._redis_up() else 0
+        return {
+            "generation": 1,
+            "observed_generation": 1,
+            "replicas": 1,
+            "ready_replicas": ready,
+            "updated_replicas": 1,
+        }
+
+    def _delete_object(self, kind: str, name: str) -> None:
+        if self.objects.pop((kind, name), None) is not None:
+            self.created_at.pop((kind, name), None)
+            self._log(f"{kind} {name} deleted")
+        if (kind, name) == ("Deployment", "redis"):
+            self.redis_keys.clear()  # its data was in the pod's emptyDir
+
+    def delete_deployment(self, namespace: str, name: str) -> None:
+        self.calls.append(("delete_deployment", namespace, name))
+        self._delete_object("Deployment", name)
+
+    def delete_kube_service(self, namespace: str, name: str) -> None:
+        self.calls.append(("delete_kube_service", namespace, name))
+        self._delete_object("Service", name)
+
+    def delete_secret(self, namespace: str, name: str) -> None:
+        self.calls.append(("delete_secret", namespace, name))
+        self._delete_object("Secret", name)
 
     def applied(self, kind: str) -> list[dict[str, Any]]:
         return [o for o in self._applied if o["kind"] == kind]
@@ -269,24 +452,33 @@ class KubeRayTimeline:
         svc = self.services.get(name) if namespace == self.namespace else None
         if svc is None:
             return None
+        meta: dict[str, Any] = {"finalizers": ["ray.io/rayservice-finalizer"]}
+        if svc.deleting_since is not None:
+            meta["deletionTimestamp"] = f"fake+{svc.deleting_since:.0f}s"
         return {
             "apiVersion": "ray.io/v1",
             "kind": "RayService",
-            "metadata": {"name": name, "namespace": namespace, "generation": svc.generation},
+            "metadata": {"name": name, "namespace": namespace, "generation": svc.generation, **meta},
             "spec": copy.deepcopy(svc.spec),
             "status": self._status(svc),
         }
 
     def delete_rayservice(self, namespace: str, name: str) -> None:
+        """The RayService's finalizer deletes its RayClusters (at once: no deletion delay) and holds the
+        RayService until none is left; without GCS FT that is immediate here."""
         self.calls.append(("delete_rayservice", namespace, name))
-        svc = self.services.pop(name, None)
-        if svc:
-            for cluster in [svc.active, svc.pending]:
-                if cluster:
-                    self._delete_cluster(cluster)
+        svc = self.services.get(name)
+        if svc is None or svc.deleting_since is not None:
+            return
+        svc.deleting_since = self.clock.now
+        for cluster in [c.name for c in self.clusters.values() if c.service == name]:
+            self._delete_cluster(cluster)
+        if not any(c.service == name for c in self.clusters.values()):
+            del self.services[name]
 
     def delete_configmap(self, namespace: str, name: str) -> None:
         self.calls.append(("delete_configmap", namespace, name))
+        self._delete_object("ConfigMap", name)
 
     def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         self.calls.append(("list_pods", namespace, selector))
@@ -306,13 +498,17 @@ class KubeRayTimeline:
         pod.deleted_at = self.clock.now
         self._log(f"pod {name} deleted")
         if pod.node_type == "head":
-            self.clusters[pod.cluster].ready_at = None  # no head: no Serve until the new head redeploys it
+            if not self.clusters[pod.cluster].ft:
+                self.clusters[pod.cluster].ready_at = None  # no head: no Serve until the new head redeploys it
             self._restarts.append((self.clock.now + self.head_restart_seconds, pod.cluster, "head", pod.group))
         else:
             self._restarts.append((self.clock.now + 1.0, pod.cluster, "worker", pod.group))
 
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         self.calls.append(("read_secret", namespace, name))
+        if ("Secret", name) in self.objects and namespace == self.namespace:
+            data = self.objects[("Secret", name)].get("stringData") or {}
+            return {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
         token = self.secrets.get(name) if namespace == self.namespace else None
         return {"auth_token": base64.b64encode(token.encode()).decode()} if token else None
 
@@ -409,23 +605,50 @@ class KubeRayTimeline:
         cluster = self.clusters.get(pod.cluster)
         if cluster is not None and self._pod_ready(pod) and self._apps_running(cluster):
             labels["ray.io/serve"] = "true"  # KubeRay labels pods whose proxy can serve
+        elif (
+            cluster is not None
+            and cluster.ft
+            and pod.node_type == "worker"
+            and self._pod_ready(pod)
+            and cluster.ready_at is not None
+            and self.clock.now >= cluster.ready_at
+        ):
+            labels["ray.io/serve"] = "true"  # with GCS FT the workers' proxies and replicas outlive the head
         return labels
+
+    def pod_annotations(self, pod: Pod) -> dict[str, str]:
+        cluster = self.clusters.get(pod.cluster)
+        if pod.node_type != "head" or cluster is None:
+            return {}
+        annotations = {"ray.io/ft-enabled": str(cluster.ft).lower()}
+        if cluster.ft:
+            annotations["ray.io/external-storage-namespace"] = cluster.uid
+        return annotations
 
     def _pod_dict(self, pod: Pod) -> dict[str, Any]:
         phase = "Running" if pod.ready_at is not None else "Pending"
+        ready = "True" if self._pod_ready(pod) else "False"
         return {
             "metadata": {
                 "name": pod.name,
                 "namespace": self.namespace,
                 "labels": self._labels(pod),
+                "annotations": self.pod_annotations(pod),
                 "deletion_timestamp": pod.deleted_at,
             },
-            "status": {"phase": phase, "pod_ip": pod.ip, "container_statuses": []},
+            "status": {
+                "phase": phase,
+                "pod_ip": pod.ip,
+                "container_statuses": [],
+                "conditions": [{"type": "Ready", "status": ready}],
+            },
         }
 
     def _app_statuses(self, cluster: Cluster | None) -> dict[str, Any]:
         if cluster is None:
             return {}
+        if cluster.ft and not self._apps_running(cluster):
+            return {}  # KubeRay cannot reach the dashboard: no application status until the head is back
         running = self._apps_running(cluster)
         svc = self.services.get(cluster.service)
         deployments = _deployment_names(svc.spec) if svc else {}

@@ -12,13 +12,13 @@ from typing import Any
 
 from helpers import config
 from helpers.backends.base import BackendError
-from helpers.backends.kube import DEFAULT_NAMESPACE, KubernetesBackend
+from helpers.backends.kube import DEFAULT_NAMESPACE, KubernetesBackend, redis_image
 from helpers.manifests import RayServiceManifest
 from helpers.progress import wait_for
 
 KIND_CONFIG = config.MANIFESTS_DIR / "kind-config.yaml"
-# Every image the tutorial runs: pulled and loaded into kind by `make workshop-prep`.
-IMAGES = (config.RAY_IMAGE, config.KUBERAY_OPERATOR_IMAGE)
+# Every image the tutorial runs: pulled and loaded into kind by `make workshop-prep` (Redis: GCS fault tolerance).
+IMAGES = (config.RAY_IMAGE, config.KUBERAY_OPERATOR_IMAGE, redis_image())
 
 
 class KindBackend(KubernetesBackend):

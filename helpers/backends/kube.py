@@ -12,6 +12,7 @@ import base64
 import copy
 import hashlib
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,17 @@ from helpers.serve_api import ServeAPI, ServeAPIError
 
 APP_CODE_CONFIGMAP = "rayservice-tutorial-apps"  # mounted at /home/ray/apps by every manifest
 DEFAULT_NAMESPACE = "rayservice-tutorial"
+
+# GCS fault tolerance (manifests/ray-service-ha.yaml): the namespace's Redis from manifests/redis/.
+REDIS_DIR = config.MANIFESTS_DIR / "redis"
+REDIS_NAME = "redis"  # its Deployment and Service: gcsFaultToleranceOptions.redisAddress "redis:6379"
+REDIS_PORT = 6379
+REDIS_SECRET = "redis-password"  # made by the backend with a random password (see manifests/redis/redis.yaml)
+REDIS_SECRET_KEY = "password"
+REDIS_LABELS = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": "rayservice-tutorial"}
+# How long down() waits for a RayService with GCS FT: KubeRay force-removes its Redis cleanup finalizer after
+# 300 s (RAYCLUSTER_GCS_FT_DELETION_TIMEOUT_DEFAULT), the pods' termination comes before that.
+DELETE_TIMEOUT = 360.0
 
 
 class KubernetesBackend:
@@ -183,18 +195,103 @@ class KubernetesBackend:
     # -- apply / status / wait -----------------------------------------------------------------
 
     def apply(self, manifest: RayServiceManifest | str | Path) -> None:
-        """Server-side apply of the RayService into this backend's namespace."""
+        """Server-side apply of the RayService into this backend's namespace.
+
+        With GCS fault tolerance (``gcsFaultToleranceOptions`` pointing at ``redis:6379``), the namespace's
+        Redis comes first: its Secret, manifests/redis/, and a wait until Redis answers, so the head KubeRay
+        starts finds it (a head that cannot reach Redis at start exits, and KubeRay restarts it)."""
         manifest = lint_before_apply(manifest)
+        redis = self._needs_redis(manifest)
+        if redis:
+            self.ensure_redis()
         obj = copy.deepcopy(manifest.raw)
         obj["metadata"]["namespace"] = self.namespace
         self.api.apply(obj)
         state = self._state()
         state["service"] = manifest.name
+        # Kept once set: an old RayCluster with GCS FT still needs Redis for KubeRay's cleanup Job when it goes.
+        state["redis"] = bool(state.get("redis")) or redis
         state["apps"] = sorted(app["name"] for app in manifest.applications)
         options = manifest.cluster_config.get("authOptions") or {}
         state["auth"] = {"mode": manifest.auth_mode, "secretName": options.get("secretName")}
         self._save(state)
         print(f"Applied {manifest.source}: RayService {manifest.name!r} with applications {', '.join(state['apps'])}.")
+
+    # -- GCS fault tolerance: the namespace's Redis ------------------------------------------------------
+
+    def _needs_redis(self, manifest: RayServiceManifest) -> bool:
+        """Does the manifest's gcsFaultToleranceOptions use manifests/redis/? Another Redis (an address that
+        is not this namespace's Service `redis`) is the user's own: it is left to them. Refuses, before
+        anything changes, a password reference the Redis of manifests/redis/ cannot satisfy."""
+        options = gcs_fault_tolerance(manifest)
+        if options is None or not is_tutorial_redis(options, self.namespace):
+            return False
+        ref = ((options.get("redisPassword") or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+        if (ref.get("name"), ref.get("key")) != (REDIS_SECRET, REDIS_SECRET_KEY):
+            raise BackendError(
+                f"gcsFaultToleranceOptions.redisAddress is the tutorial's Redis ({REDIS_NAME}:{REDIS_PORT}), so "
+                f"its password is the Secret the backend creates: write redisPassword: {{valueFrom: {{secretKeyRef: "
+                f"{{name: {REDIS_SECRET}, key: {REDIS_SECRET_KEY}}}}}}} (found {options.get('redisPassword')!r})."
+            )
+        return True
+
+    def ensure_redis(self, timeout: float = 180) -> float:
+        """The Secret (a new random password if there is none), Redis's Deployment and Service, then a wait
+        until Redis is ready. The password is sent to the API server only: never printed, never saved."""
+        created = self.api.create_secret(
+            self.namespace, REDIS_SECRET, {REDIS_SECRET_KEY: secrets.token_hex(24)}, dict(REDIS_LABELS)
+        )
+        for obj in redis_objects(self.namespace):
+            self.api.apply(obj)
+        secret = f"Secret {REDIS_SECRET!r} " + (
+            "created with a random password" if created else "already there (kept: Redis uses it)"
+        )
+        print(f"GCS fault tolerance: {secret}; Redis (manifests/redis/) applied in {self.namespace!r}.")
+        return wait_for(
+            f"Redis {self.namespace}/{REDIS_NAME} to be ready",
+            self._redis_ready,
+            timeout,
+            interval=2.0,
+            on_timeout=self._redis_diagnose,
+        )
+
+    def _redis_ready(self) -> tuple[bool, str]:
+        status = self.api.deployment_status(self.namespace, REDIS_NAME)
+        if status is None:
+            return False, "no Deployment yet"
+        wanted = status["replicas"]
+        done = (
+            status["observed_generation"] >= status["generation"]
+            and status["updated_replicas"] >= wanted
+            and status["ready_replicas"] >= wanted
+        )
+        return done, f"{status['ready_replicas']}/{wanted} ready"
+
+    def _redis_diagnose(self) -> str:
+        lines = []
+        for pod in self.api.list_pods(self.namespace, f"app.kubernetes.io/name={REDIS_NAME}"):
+            status = pod.get("status") or {}
+            waiting = [((cs.get("state") or {}).get("waiting") or {}) for cs in status.get("container_statuses") or []]
+            reasons = [f"{w.get('reason')}: {w.get('message') or ''}".rstrip(": ") for w in waiting if w.get("reason")]
+            lines.append(f"pod {pod['metadata']['name']}: {status.get('phase')} {'; '.join(reasons)}".rstrip())
+        for event in newest_first(self.api.list_events(self.namespace))[:10]:
+            involved = event.get("involved_object") or {}
+            if event.get("type") == "Warning" and str(involved.get("name", "")).startswith(REDIS_NAME):
+                lines.append(
+                    f"event {involved.get('kind')}/{involved.get('name')}: {event.get('reason')}: "
+                    f"{event.get('message')}"
+                )
+        return "Redis:\n  " + ("\n  ".join(lines) or "(no Redis pod yet)")
+
+    def delete_redis(self) -> None:
+        """Delete Redis's Deployment and Service and the Secret (after the RayService is gone: KubeRay's
+        cleanup Job of a RayCluster with GCS FT needs all three)."""
+        self.api.delete_deployment(self.namespace, REDIS_NAME)
+        self.api.delete_kube_service(self.namespace, REDIS_NAME)
+        self.api.delete_secret(self.namespace, REDIS_SECRET)
+        state = self._state()
+        if state.pop("redis", None) is not None:
+            self._save(state)
 
     def _service_name(self) -> str:
         name = self._state().get("service")
@@ -418,10 +515,51 @@ class KubernetesBackend:
         return self.serve_api.details().get("proxies") or {}
 
     def delete_head_pod(self) -> str:
-        """Delete the head pod: without GCS fault tolerance, KubeRay recreates it and redeploys the apps."""
+        """Delete the head pod; KubeRay creates a new one (a new name). Without GCS fault tolerance the new
+        head starts an empty GCS and KubeRay deploys the applications again. With it (gcsFaultToleranceOptions)
+        the new head reads the GCS tables back from Redis, the worker raylets reconnect (KubeRay gives them
+        RAY_gcs_rpc_server_reconnect_timeout_s=600), Serve's controller recovers its applications, and the
+        worker pods keep serving meanwhile. ``wait_head_back(name)`` measures both."""
         (head,) = self.ray_pods("head")
         self.on_kubernetes(self.kubectl.delete_pod(head["metadata"]["name"]), check=True)
         return head["metadata"]["name"]
+
+    def wait_head_back(self, old_head: str, timeout: float = 300) -> dict[str, Any]:
+        """After ``delete_head_pod()``: wait until a new head pod is ready, then until Serve (on that head,
+        through the forward that follows ``<name>-head-svc``) reports every application RUNNING.
+
+        Returns the new head's name and the seconds of each wait, from the call. The RayService's Ready
+        condition is no measure of this: with GCS fault tolerance the workers keep serving, so Ready can
+        stay True all along, and KubeRay reports the applications it last saw."""
+
+        def head_ready() -> tuple[bool, str]:
+            heads = self.ray_pods("head")
+            new = [p for p in heads if p["metadata"]["name"] != old_head]
+            ready = [p["metadata"]["name"] for p in new if pod_ready(p)]
+            if ready:
+                found["head"] = ready[0]
+                return True, f"{ready[0]} ready"
+            if new:
+                return False, f"{new[0]['metadata']['name']} {(new[0].get('status') or {}).get('phase')}"
+            return False, f"{old_head} deleted, no new head pod yet"
+
+        found: dict[str, Any] = {}
+        head_s = wait_for("a new head pod to be ready", head_ready, timeout, interval=1.0, on_timeout=self.diagnose)
+        wanted = self._state().get("apps", [])
+
+        def serve_running() -> tuple[bool, str]:
+            try:
+                self.ensure_port_forwards()
+                apps = self.serve_api.details().get("applications") or {}
+            except (ServeAPIError, BackendError) as exc:
+                return False, f"Serve's API not answering yet ({str(exc).splitlines()[0]})"
+            states = {app: (apps.get(app) or {}).get("status") or "not listed" for app in wanted}
+            return all(s == "RUNNING" for s in states.values()), ", ".join(f"{a} {s}" for a, s in states.items())
+
+        serve_s = wait_for(
+            "Serve to report every application RUNNING", serve_running, max(timeout - head_s, 1.0), interval=1.0
+        )
+        return {"head": found["head"], "head_ready_s": head_s, "serve_running_s": head_s + serve_s}
 
     def running_replicas(self, app: str) -> list[dict[str, Any]]:
         """The RUNNING replicas of ``app`` (id, pid, node IP), from Serve's API via the port-forward."""
@@ -538,34 +676,63 @@ class KubernetesBackend:
 
     def delete_service(self, timeout: float = 300) -> None:
         """Delete the RayService and wait until it is gone (KubeRay's finalizer deletes its RayCluster and
-        Services first), so an apply right after creates a new one instead of editing one being deleted."""
+        Services first), so an apply right after creates a new one instead of editing one being deleted.
+
+        With GCS fault tolerance, each RayCluster has KubeRay's finalizer ray.io/gcs-ft-redis-cleanup-finalizer:
+        once its head pod is gone KubeRay runs a Job (<cluster>-redis-cleanup) that deletes the cluster's keys
+        from Redis, with the password from the Secret and the head's volumes (the app-code ConfigMap). So Redis,
+        its Secret and the ConfigMap stay until the RayService is gone; Redis and its Secret go after it."""
         name = self._service_name()
         self.api.delete_rayservice(self.namespace, name)
-        wait_for(
-            f"RayService {name} to be deleted",
-            lambda: (self.api.get_rayservice(self.namespace, name) is None, "deleting"),
-            timeout,
-            interval=2.0,
-        )
+        self._wait_deleted(name, timeout)
+        if self._state().get("redis"):
+            self.delete_redis()
+
+    def _wait_deleted(self, name: str, timeout: float) -> float:
+        def gone() -> tuple[bool, str]:
+            obj = self.api.get_rayservice(self.namespace, name)
+            if obj is None:
+                return True, "deleted"
+            finalizers = (obj.get("metadata") or {}).get("finalizers") or []
+            return False, "deleting" + (f" (finalizers: {', '.join(finalizers)})" if finalizers else "")
+
+        return wait_for(f"RayService {name} to be deleted", gone, timeout, interval=2.0)
 
     def leftovers(self) -> list[str]:
-        """What of the tutorial is still here: our processes, and the RayService if any."""
+        """What of the tutorial is still here: our processes, the RayService if any, and the Redis of GCS
+        fault tolerance (its Deployment, its Secret)."""
         found = [f"process {p.pid} ({p.name()})" for p in self.our_processes()]
         name = self._state().get("service")
         if name and self.api.get_rayservice(self.namespace, name) is not None:
             found.append(f"RayService {self.namespace}/{name}")
+        if self.api.deployment_status(self.namespace, REDIS_NAME) is not None:
+            found.append(f"Deployment {self.namespace}/{REDIS_NAME}")
+        if self.api.read_secret(self.namespace, REDIS_SECRET) is not None:
+            found.append(f"Secret {self.namespace}/{REDIS_SECRET}")
         return found
 
     def down(self, quiet: bool = False) -> int:
-        """Stop the port-forwards and delete this namespace's RayService and ConfigMap."""
+        """Stop the port-forwards and delete this namespace's RayService and ConfigMap, and Redis if the
+        backend made it. With Redis, the RayService is waited for first (see ``delete_service``): deleting Redis,
+        its Secret or the ConfigMap under KubeRay's Redis cleanup Job would hold the deletion up to 5 minutes
+        (the Job's activeDeadlineSeconds, then KubeRay force-removes its finalizer) and leave the keys behind."""
         stopped = self.stop_port_forwards()
-        name = self._state().get("service")
+        state = self._state()
+        name, redis = state.get("service"), bool(state.get("redis"))
         if name:
             self.api.delete_rayservice(self.namespace, name)
+            if redis:
+                try:
+                    self._wait_deleted(name, DELETE_TIMEOUT)
+                except TimeoutError as exc:  # still deleted below: down leaves nothing of ours behind
+                    print(f"{str(exc).splitlines()[0]} Deleting Redis anyway; KubeRay may have left its keys.")
             self.api.delete_configmap(self.namespace, APP_CODE_CONFIGMAP)
+        if redis:
+            self.delete_redis()
         self.state_file.unlink(missing_ok=True)
         if not quiet:
             what = f"deleted RayService {name!r} in {self.namespace!r}" if name else "no RayService to delete"
+            what += f", then Redis and its Secret {REDIS_SECRET!r}" if redis else ""
             print(f"Stopped {stopped} port-forward process(es); {what}.")
         return stopped
 
@@ -610,6 +777,51 @@ def newest_first(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return ""
 
     return sorted(events, key=when, reverse=True)
+
+
+def gcs_fault_tolerance(manifest: RayServiceManifest) -> dict[str, Any] | None:
+    """``spec.rayClusterConfig.gcsFaultToleranceOptions`` of the manifest, or None (no GCS fault tolerance)."""
+    options = manifest.cluster_config.get("gcsFaultToleranceOptions")
+    return options if isinstance(options, dict) else None
+
+
+def is_tutorial_redis(options: dict[str, Any], namespace: str) -> bool:
+    """Does ``gcsFaultToleranceOptions`` use Redis at this namespace's Service ``redis`` (manifests/redis/)?
+    KubeRay passes redisAddress on as RAY_REDIS_ADDRESS: host:port, optionally redis:// or rediss://."""
+    if (options.get("backend") or "redis") != "redis":
+        return False
+    address = str(options.get("redisAddress") or "").split(",")[0].strip()
+    address = address.split("://", 1)[-1].rsplit("@", 1)[-1]
+    host, _, port = address.rpartition(":") if ":" in address else (address, "", str(REDIS_PORT))
+    names = {REDIS_NAME, f"{REDIS_NAME}.{namespace}", f"{REDIS_NAME}.{namespace}.svc"}
+    return host in names | {f"{REDIS_NAME}.{namespace}.svc.cluster.local"} and port == str(REDIS_PORT)
+
+
+def redis_objects(namespace: str) -> list[dict[str, Any]]:
+    """The objects of manifests/redis/ (Redis's Deployment and Service), placed in ``namespace``."""
+    import yaml
+
+    objects = []
+    for path in sorted(REDIS_DIR.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                doc["metadata"]["namespace"] = namespace
+                objects.append(doc)
+    return objects
+
+
+def redis_image() -> str:
+    """The Redis image manifests/redis/ pins (the kind backend loads it with the others)."""
+    (deployment,) = [o for o in redis_objects(DEFAULT_NAMESPACE) if o["kind"] == "Deployment"]
+    return deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def pod_ready(pod: dict[str, Any]) -> bool:
+    """A pod (the client's to_dict() shape) that is not being deleted and whose Ready condition is True."""
+    if (pod.get("metadata") or {}).get("deletion_timestamp"):
+        return False
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -38,6 +38,14 @@ KUBEAPI_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
     "read_secret": (("get", "secrets"),),  # the auth token KubeRay keeps in a Secret (authOptions: {mode: token})
     "list_events": (("list", "events"),),
     "delete_configmap": (("delete", "configmaps"),),
+    # GCS fault tolerance (manifests/redis/): the Redis Deployment and Service, the Secret with its password.
+    "apply Deployment": (("get", "deployments.apps"), ("create", "deployments.apps"), ("patch", "deployments.apps")),
+    "apply Service": (("get", "services"), ("create", "services"), ("patch", "services")),
+    "create_secret": (("create", "secrets"),),
+    "deployment_status": (("get", "deployments.apps"),),
+    "delete_deployment": (("delete", "deployments.apps"),),
+    "delete_kube_service": (("delete", "services"),),
+    "delete_secret": (("delete", "secrets"),),
 }
 # The forwards that follow the Service (helpers/backends/forward.py, EndpointsAPI): the Service, its
 # EndpointSlices, and the API server's pod port-forward (a websocket: `get` for the upgrade, `create` since
@@ -68,6 +76,7 @@ KUBECTL_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
     "exec": (("get", "pods"), ("get", "pods/exec"), ("create", "pods/exec")),
     "cp": (("get", "pods"), ("get", "pods/exec"), ("create", "pods/exec")),  # kubectl cp runs tar in the pod
     "delete_rayservice": (("delete", "rayservices.ray.io"),),
+    "get_redis": (("get", "deployments.apps"), ("get", "services"), ("get", "secrets")),
 }
 # Read-only views a learner types beyond the lessons' cells: `kubectl get rayclusters -w`, `kubectl describe
 # raycluster <name>`, `kubectl get pods -w` (never a write).
@@ -300,4 +309,79 @@ class KubeAPI:
             name,
             namespace,
             right=("delete", "configmaps", namespace),
+        )
+
+    # -- GCS fault tolerance: the namespace's Redis (manifests/redis/) ----------------------------------------
+
+    def create_secret(self, namespace: str, name: str, data: dict[str, str], labels: dict[str, str]) -> bool:
+        """Create the Secret ``name`` with ``data`` (plain strings, sent as stringData) unless it exists.
+
+        True if it was created, False if one was there already (it is left as it is: what runs uses it)."""
+        from kubernetes import client
+
+        body = client.V1Secret(
+            metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels=labels),
+            string_data=data,
+            type="Opaque",
+        )
+        try:
+            self.core.create_namespaced_secret(namespace, body, field_manager=FIELD_MANAGER)
+        except self._exception as exc:
+            if exc.status == 409:  # AlreadyExists
+                return False
+            # Never exc.body here: it could echo the object sent. The status and reason say enough.
+            if exc.status == 403:
+                raise ForbiddenError(
+                    f"Kubernetes API: create secret {name} was refused (403): "
+                    + missing_right("create", "secrets", namespace)
+                ) from None
+            raise BackendError(f"Kubernetes API: create secret {name} failed ({exc.status} {exc.reason})") from None
+        return True
+
+    def deployment_status(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Deployment's generation and replica counts, or None if there is none."""
+        deployment = self._call(
+            f"read deployment {name}",
+            self.apps.read_namespaced_deployment,
+            name,
+            namespace,
+            right=("get", "deployments.apps", namespace),
+        )
+        if deployment is None:
+            return None
+        status = deployment.status
+        return {
+            "generation": deployment.metadata.generation or 0,
+            "observed_generation": status.observed_generation or 0,
+            "replicas": deployment.spec.replicas or 0,
+            "ready_replicas": status.ready_replicas or 0,
+            "updated_replicas": status.updated_replicas or 0,
+        }
+
+    def delete_deployment(self, namespace: str, name: str) -> None:
+        self._call(
+            f"delete deployment {name}",
+            self.apps.delete_namespaced_deployment,
+            name,
+            namespace,
+            right=("delete", "deployments.apps", namespace),
+        )
+
+    def delete_kube_service(self, namespace: str, name: str) -> None:
+        """Delete a Kubernetes Service (not a RayService: delete_rayservice)."""
+        self._call(
+            f"delete service {name}",
+            self.core.delete_namespaced_service,
+            name,
+            namespace,
+            right=("delete", "services", namespace),
+        )
+
+    def delete_secret(self, namespace: str, name: str) -> None:
+        self._call(
+            f"delete secret {name}",
+            self.core.delete_namespaced_secret,
+            name,
+            namespace,
+            right=("delete", "secrets", namespace),
         )

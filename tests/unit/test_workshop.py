@@ -75,6 +75,7 @@ def test_the_role_grants_exactly_the_learner_rights():
     assert GENERATE["granted"](role["rules"]) == learner_rights()
     assert learner_rights() == {
         "configmaps": {"create", "delete", "get", "patch"},
+        "deployments.apps": {"create", "delete", "get", "patch"},  # Redis of GCS fault tolerance
         "endpointslices.discovery.k8s.io": {"list"},
         "events": {"list"},
         "pods": {"delete", "get", "list", "watch"},
@@ -83,8 +84,8 @@ def test_the_role_grants_exactly_the_learner_rights():
         "pods/portforward": {"create", "get"},
         "rayclusters.ray.io": {"get", "list", "watch"},
         "rayservices.ray.io": {"create", "delete", "get", "list", "patch", "watch"},
-        "secrets": {"get"},
-        "services": {"get", "list"},
+        "secrets": {"create", "delete", "get"},  # never `list`: that would read every Secret of the namespace
+        "services": {"create", "delete", "get", "list", "patch"},
     }
     assert all(verb in {"get", "list", "watch"} for pairs in kubeapi.EXPLORE_RIGHTS.values() for verb, _ in pairs)
 
@@ -109,7 +110,8 @@ def test_every_kubeapi_call_of_the_backend_has_its_rights():
     listed = {key.split()[0] for key in kubeapi.KUBEAPI_RIGHTS} | NO_NAMESPACED_RIGHT | KIND_ONLY
     assert called <= listed, f"add the rights of {called - listed} to KUBEAPI_RIGHTS"
     kinds = {key.split()[1] for key in kubeapi.KUBEAPI_RIGHTS if key.startswith("apply ")}
-    assert kinds == {"ConfigMap", "RayService"}  # what a learner applies: the app code, the RayService
+    # What a learner applies: the app code, the RayService, and with GCS fault tolerance Redis (manifests/redis/).
+    assert kinds == {"ConfigMap", "RayService", "Deployment", "Service"}
 
 
 def test_every_kubeapi_method_is_listed():
