@@ -103,3 +103,37 @@ def test_the_fake_operators_status_fits_kuberays_status_schema(schema, variant):
     obj = rayservice(**variant)
     status_schema = schema["properties"]["status"]
     assert crd_schema.problems(obj["status"], status_schema) == []
+
+
+# -- GCS fault tolerance (manifests/ray-service-ha.yaml) --------------------------------------------------------
+
+HA = config.MANIFESTS_DIR / "ray-service-ha.yaml"
+
+
+def test_the_ha_manifest_sets_gcs_fault_tolerance_from_the_secret(schema):
+    manifest = yaml.safe_load(HA.read_text())
+    options = manifest["spec"]["rayClusterConfig"]["gcsFaultToleranceOptions"]
+    assert options["redisAddress"] == "redis:6379"
+    assert options["redisPassword"] == {"valueFrom": {"secretKeyRef": {"name": "redis-password", "key": "password"}}}
+    assert crd_schema.problems(manifest, schema) == []
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ({"backend": "mysql"}, "gcsFaultToleranceOptions.backend: 'mysql' is not one of ['redis', 'rocksdb']"),
+        ({"redisPassword": "x"}, "gcsFaultToleranceOptions.redisPassword: 'x' is not of type 'object'"),
+        ({"redisAddress": 6379}, "gcsFaultToleranceOptions.redisAddress: 6379 is not of type 'string'"),
+        (
+            {"redisPassword": {"valueFrom": {"secretKeyRef": {"name": "redis-password"}}}},
+            "secretKeyRef: 'key' is a required property",
+        ),
+        ({"storage": {"deletionPolicy": "Keep"}}, "deletionPolicy: 'Keep' is not one of"),
+    ],
+    ids=["backend-mysql", "password-as-string", "address-as-number", "secret-ref-without-key", "bad-deletion-policy"],
+)
+def test_a_broken_gcs_fault_tolerance_block_fails(schema, options, expected):
+    manifest = yaml.safe_load(HA.read_text())
+    manifest["spec"]["rayClusterConfig"]["gcsFaultToleranceOptions"].update(options)
+    found = crd_schema.problems(manifest, schema)
+    assert any(expected in p for p in found), found

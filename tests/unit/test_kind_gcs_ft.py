@@ -502,3 +502,88 @@ def test_a_refused_secret_names_the_right_and_never_echoes_the_body(tmp_path, mo
         assert "s3cr3t-value" not in str(info.value)
     finally:
         server.close()
+
+
+# -- manifests/redis/: its structure -----------------------------------------------------------------------
+
+
+def _redis(kind: str) -> dict:
+    (obj,) = [o for o in redis_objects(NS) if o["kind"] == kind]
+    return obj
+
+
+def test_redis_manifests_are_what_the_kubernetes_api_accepts():
+    from kubernetes.client import V1Deployment, V1Service
+
+    objects = redis_objects(NS)
+    assert [(o["apiVersion"], o["kind"]) for o in objects] == [("apps/v1", "Deployment"), ("v1", "Service")]
+    for model, obj in ((V1Deployment, _redis("Deployment")), (V1Service, _redis("Service"))):
+        # The client's models type-check every field; a field they do not know is dropped on the way back.
+        assert model.from_dict(obj).model_dump(by_alias=True, exclude_none=True) == obj
+    assert all(o["metadata"]["namespace"] == NS for o in objects)
+
+
+def test_redis_labels_selector_service_and_port_fit_together():
+    deployment, service = _redis("Deployment"), _redis("Service")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= pod_labels.items() and service["spec"]["selector"].items() <= pod_labels.items()
+    assert deployment["metadata"]["labels"] == service["metadata"]["labels"] == pod_labels
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (port,) = service["spec"]["ports"]
+    assert service["spec"]["type"] == "ClusterIP" and port["port"] == 6379
+    assert port["targetPort"] in {p["name"] for p in container["ports"]}
+    host, _, number = gcs_fault_tolerance(HA)["redisAddress"].partition(":")
+    assert (host, int(number)) == (service["metadata"]["name"], port["port"])
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_redis_takes_its_password_from_the_secret_the_backend_makes_and_the_ha_manifest_names():
+    (container,) = _redis("Deployment")["spec"]["template"]["spec"]["containers"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+    assert refs == {
+        "REDIS_PASSWORD": {"name": "redis-password", "key": "password"},
+        "REDISCLI_AUTH": {"name": "redis-password", "key": "password"},
+    }
+    ha_ref = gcs_fault_tolerance(HA)["redisPassword"]["valueFrom"]["secretKeyRef"]
+    assert ha_ref == refs["REDIS_PASSWORD"] and ha_ref["name"] == REDIS_SECRET
+    # --requirepass reads the env var (the kubelet expands $(VAR)); no literal password on any command line.
+    args = container["args"]
+    assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    assert "-a" not in container["readinessProbe"]["exec"]["command"][-1].split()  # redis-cli uses REDISCLI_AUTH
+    assert "password" not in json.dumps(container["command"] + args).lower().replace("redis_password", "")
+    # No Secret with data is committed anywhere in manifests/.
+    for path in config.MANIFESTS_DIR.rglob("*.yaml"):
+        for doc in yaml.safe_load_all(path.read_text()):
+            assert not (
+                isinstance(doc, dict) and doc.get("kind") == "Secret" and (doc.get("data") or doc.get("stringData"))
+            ), path
+
+
+def test_redis_is_pinned_small_probed_and_not_root():
+    spec = _redis("Deployment")["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert re.fullmatch(r"redis:7\.\d+\.\d+", container["image"])
+    assert container["resources"]["requests"] == {"cpu": "100m", "memory": "128Mi"}
+    assert container["resources"]["limits"] == {"cpu": "500m", "memory": "256Mi"}
+    assert container["readinessProbe"]["exec"]["command"] == ["sh", "-c", "redis-cli ping | grep -qx PONG"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False}
+
+
+def test_the_workshop_quota_leaves_room_for_redis_beside_the_ha_cluster():
+    """On a shared cluster, lesson 04's HA part: the Ray pods, Redis, and a replacement head pod while the old
+    one terminates must fit the namespace's ResourceQuota (sized by lesson 05's two RayClusters)."""
+    from helpers import preflight
+
+    quota = {k: preflight._gib(v) if k.endswith("memory") else float(v) for k, v in preflight.namespace_quota().items()}
+    cluster = HA.cluster_config
+    groups = [(cluster["headGroupSpec"], 1)] + [(g, int(g.get("replicas", 1))) for g in cluster["workerGroupSpecs"]]
+    need = {key: 0.0 for key in quota}
+    for group, count in groups + [(cluster["headGroupSpec"], 1)]:  # + the replacement head
+        for key, value in preflight.pod_resources(group["template"]).items():
+            need[key] += value * count
+    for key, value in preflight.pod_resources(_redis("Deployment")["spec"]["template"]).items():
+        need[key] += value
+    need["pods"] = sum(n for _, n in groups) + 2  # + Redis + the replacement head
+    assert all(need[key] <= quota[key] for key in quota), (need, quota)
