@@ -212,6 +212,9 @@ class LocalBackend:
                 "RAY_USAGE_STATS_ENABLED": "0",
                 # Report metrics every 2 s instead of 10 s, so lesson 06's plots move.
                 "RAY_metrics_report_interval_ms": "2000",
+                # The dashboard gives each of its modules 30 s to start and otherwise stays up without an API;
+                # on a busy 2-core machine MetricsHead alone can take longer. Give them 5 minutes.
+                "RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT": "300",
             }
         )
         env.pop("RAY_AUTH_TOKEN", None)  # never someone else's token
@@ -278,6 +281,14 @@ class LocalBackend:
                 raise BackendError(
                     f"Ray's head node failed to start (exit code {code}). Last lines of {log}:\n" + procs.tail(log)
                 )
+            if code == 0 and not self.api.reachable():
+                dashboard_err = self.temp_dir / "session_latest" / "logs" / "dashboard.err"
+                if "RuntimeError:" in procs.tail(dashboard_err, 200):
+                    raise BackendError(
+                        f"Ray's dashboard failed to start, so the head cannot take a RayService. Last lines of "
+                        f"{dashboard_err}:\n{procs.tail(dashboard_err, 8)}\nThe machine may be too busy: close "
+                        "other heavy programs, then run `make down` and start again."
+                    )
             return code == 0 and self.api.reachable(), "ray start --head"
 
         wait_for("starting the Ray head node", head_started, timeout)
