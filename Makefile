@@ -8,12 +8,13 @@ STAMP   := $(VENV)/.installed
 BACKEND ?= local
 PYTEST  := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: bench bench-tables notebooks help run test test-fast test-unit test-kind workshop-prep lab down clean lock venv reset lint grade
+.PHONY: bench bench-tables notebooks help ko run test test-fast test-unit test-kind workshop-prep lab down clean lock venv reset lint grade
 
 help:
 	@echo "make run       execute every notebook (BACKEND=$(BACKEND)) and print a summary (LESSONS=\"03 07\": only those)"
 	@echo "make test      the whole test suite (unit, integration, notebooks)"
 	@echo "make test-fast ruff and the unit tests (no Ray cluster; the inner loop)"
+	@echo "make ko        rebuild the Korean edition (notebooks/ko, labs/ko) from the English + translation files"
 	@echo "make lab       JupyterLab on 127.0.0.1"
 	@echo "make down      stop everything the tutorial started (BACKEND=kind deletes the kind cluster)"
 	@echo "make reset     down, then a fresh cluster (a learner's clean slate; labs/answers/ is kept)"
@@ -37,7 +38,11 @@ $(STAMP): pyproject.toml requirements.lock
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m helpers run --backend $(BACKEND) $(if $(LESSONS),--only $(LESSONS))
+	$(BIN)/python -m helpers run --backend $(BACKEND) $(if $(LESSONS),--only $(LESSONS)) $(if $(TUTORIAL_LANG),--lang $(TUTORIAL_LANG))
+
+# The Korean edition (notebooks/ko, labs/ko), rebuilt from the English notebooks and ko/translations/*.yaml.
+ko: $(STAMP)
+	$(BIN)/python -m helpers.translate
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
-from helpers import config
+from helpers import config, i18n
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +20,12 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         metavar="LESSON",
         help="only these lessons, in the order given (e.g. 03_routing 07_cleanup); default: every lesson",
+    )
+    run.add_argument(
+        "--lang",
+        type=i18n.normalize,
+        default=i18n.normalize(os.environ.get(i18n.ENV)),
+        help="ko: the Korean lessons in notebooks/ko/ (make run TUTORIAL_LANG=ko); default: English",
     )
     run.add_argument("--keep-cluster", action="store_true", help="leave the cluster running afterwards")
     bench = sub.add_parser(
@@ -177,11 +184,14 @@ def _grade(args) -> int:
 def _run(backend, args) -> int:
     from helpers import preflight, runner
 
+    korean = args.lang == "ko"
+    folder = config.NOTEBOOKS_DIR / i18n.EDITION_FOLDER if korean else config.NOTEBOOKS_DIR
     try:
-        notebooks = runner.select_lessons(args.only) if args.only else None
+        notebooks = runner.select_lessons(args.only, folder) if args.only else runner.lesson_notebooks(folder)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    os.environ[i18n.ENV] = args.lang  # the preflight report below, and the kernels, in the same language
     checks = preflight.run(args.backend)
     if not all(c.ok for c in checks):
         print(f"Preflight for BACKEND={args.backend} failed:", file=sys.stderr)
@@ -190,7 +200,8 @@ def _run(backend, args) -> int:
         return 2
 
     try:
-        results = runner.run_all(args.backend, notebooks=notebooks)
+        out_dir = config.BUILD_DIR / "notebooks" / (i18n.EDITION_FOLDER if korean else "")
+        results = runner.run_all(args.backend, out_dir=out_dir, notebooks=notebooks)
     finally:
         if not args.keep_cluster:
             backend.down()

@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from helpers import config
+from helpers import config, i18n
 
 KERNEL = "rayservice-tutorial"
 
@@ -90,7 +90,7 @@ def lab_notebooks(folder: Path = config.PROJECT_ROOT / "labs") -> list[Path]:
 
 def lab_solution(path: Path) -> Path:
     """labs/lab03_chaos.ipynb -> labs/solutions/lab03.yaml (the learner's answer file, solved)"""
-    return path.parent / "solutions" / f"{path.stem.split('_')[0]}.yaml"
+    return i18n.english_folder(path.parent) / "solutions" / f"{path.stem.split('_')[0]}.yaml"
 
 
 def with_answer(path: Path, solution: Path, answers: Path) -> Path:

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from helpers import runner
+from helpers import config, runner
 
 NOISE = ("without encryption", "KeyboardInterrupt", "Traceback", "WARNING", "ERROR")
 
@@ -95,3 +95,9 @@ def test_make_run_with_an_unknown_lesson_says_what_to_write(capsys):
 
     assert main(["run", "--only", "99_nothing"]) == 2
     assert "error: no lesson called '99_nothing': write one of" in capsys.readouterr().err
+
+
+def test_korean_lessons_selected_from_their_folder():
+    chosen = runner.select_lessons(["03"], config.NOTEBOOKS_DIR / "ko")
+    assert chosen == [config.NOTEBOOKS_DIR / "ko" / "03_routing.ipynb"]
+    assert runner.lab_solution(config.PROJECT_ROOT / "labs" / "ko" / "lab02_third_app.ipynb").exists()
