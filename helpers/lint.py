@@ -570,6 +570,55 @@ def _serve_port(ctx: Context):
         )
 
 
+@rule("gcs-fault-tolerance", "gcsFaultToleranceOptions as KubeRay v1.7.0 and Ray accept it: Redis, set only there")
+def _gcs_fault_tolerance(ctx: Context):
+    options = ctx.cluster.get("gcsFaultToleranceOptions")
+    head = ctx.cluster.get("headGroupSpec")
+    heads = containers(head) if isinstance(head, dict) else []
+    head_env = {e.get("name") for e in (heads[0].get("env") or []) if isinstance(e, dict)} if heads else set()
+    if not isinstance(options, dict):
+        if "RAY_REDIS_ADDRESS" in head_env:  # KubeRay v1.7.0, utils/validation.go
+            yield (
+                "the head container sets RAY_REDIS_ADDRESS, which turns GCS fault tolerance on, but "
+                "gcsFaultToleranceOptions is not set: KubeRay rejects the RayService. Remove the env and write "
+                "rayClusterConfig.gcsFaultToleranceOptions: {redisAddress: ..., redisPassword: {valueFrom: "
+                "{secretKeyRef: ...}}} (see manifests/ray-service-ha.yaml)"
+            )
+        return
+    if options.get("backend") == "rocksdb":
+        from helpers.config import RAY_VERSION
+
+        version = ctx.cluster.get("rayVersion") or RAY_VERSION
+        yield (
+            f"gcsFaultToleranceOptions.backend is rocksdb, but Ray {version}'s GCS has no RocksDB storage (newer "
+            "Ray versions add it; KubeRay v1.7.0 also needs its GCSFaultToleranceEmbeddedStorage feature gate): "
+            "use Redis: remove backend (or write backend: redis) and storage, and set redisAddress and "
+            "redisPassword from a Secret, as in manifests/ray-service-ha.yaml"
+        )
+        return
+    if not options.get("redisAddress"):
+        yield (
+            "gcsFaultToleranceOptions has no redisAddress: KubeRay passes it to the head as RAY_REDIS_ADDRESS, "
+            'and without it the GCS keeps its tables in the head\'s memory. Write redisAddress: "redis:6379" '
+            "(the Service of manifests/redis/)"
+        )
+    # KubeRay v1.7.0 sets these itself from gcsFaultToleranceOptions and rejects a RayService that sets them too.
+    for name, field_ in (("RAY_REDIS_ADDRESS", "redisAddress"), ("REDIS_PASSWORD", "redisPassword")):
+        if name in head_env:
+            yield (
+                f"the head container sets {name} by hand next to gcsFaultToleranceOptions: KubeRay sets it "
+                f"from gcsFaultToleranceOptions.{field_} and rejects the RayService when both are there. Remove "
+                f"the env entry; write only gcsFaultToleranceOptions.{field_}"
+            )
+    params = head.get("rayStartParams") if isinstance(head, dict) else None
+    if isinstance(params, dict) and "redis-password" in params:
+        yield (
+            "headGroupSpec.rayStartParams sets redis-password next to gcsFaultToleranceOptions: KubeRay rejects "
+            "the RayService (it passes --redis-password=$REDIS_PASSWORD itself). Remove it; write "
+            "gcsFaultToleranceOptions.redisPassword: {valueFrom: {secretKeyRef: {name: redis-password, key: password}}}"
+        )
+
+
 # -- both: credentials and resources ------------------------------------------------------------
 
 
@@ -601,6 +650,15 @@ def _inline_credentials(ctx: Context):
                     f"{container.get('name')!r} env {env.get('name')!r}: use valueFrom.secretKeyRef "
                     "pointing at a Kubernetes Secret instead of value:"
                 )
+    options = ctx.cluster.get("gcsFaultToleranceOptions")
+    password = options.get("redisPassword") if isinstance(options, dict) else None
+    if isinstance(password, dict) and "value" in password:
+        yield (
+            "credentials written inline in rayClusterConfig.gcsFaultToleranceOptions.redisPassword.value: anyone "
+            "who can read the RayService can read the Redis password. Reference the Secret instead: redisPassword: "
+            "{valueFrom: {secretKeyRef: {name: redis-password, key: password}}} (the Secret manifests/redis/ "
+            "reads; the kind backend creates it with a random password)"
+        )
 
 
 @rule("replica-cpus", "no replica asks for more CPUs than the largest node has")

@@ -96,6 +96,12 @@ BAD = {
         lambda r: head(r)["env"].append({"name": "AWS_SECRET_ACCESS_KEY", "value": "x"}),
         ["AWS_SECRET_ACCESS_KEY", "secretKeyRef"],
     ),
+    "gcs-fault-tolerance": (
+        lambda r: _set(
+            r["spec"]["rayClusterConfig"], gcsFaultToleranceOptions={"backend": "rocksdb", "storage": {"size": "1Gi"}}
+        ),
+        ["backend is rocksdb", f"Ray {config.RAY_VERSION}'s GCS has no RocksDB storage", "newer", "use Redis"],
+    ),
     "replica-cpus": (
         lambda r: [serve(r, "num_cpus: 0.2", "num_cpus: 1.5"), serve(r, "num_replicas: 2", "num_replicas: 1")],
         ["1.5 CPUs per replica", "largest Ray node has 1"],
@@ -138,6 +144,66 @@ def test_bad_example_is_reported_with_its_fix(rule_id):
         assert word in mine[0].message, (word, mine[0].message)
     # One mistake, one rule: the other rules stay quiet about it.
     assert {f.rule for f in findings} == {rule_id}, findings
+
+
+HA = yaml.safe_load((config.MANIFESTS_DIR / "ray-service-ha.yaml").read_text())
+
+
+def ha():
+    return yaml.safe_load(yaml.safe_dump(HA))
+
+
+def gcs(raw):
+    return raw["spec"]["rayClusterConfig"]["gcsFaultToleranceOptions"]
+
+
+def test_a_redis_password_written_inline_is_the_inline_credentials_error():
+    raw = ha()
+    gcs(raw)["redisPassword"] = {"value": "hunter2"}
+    (finding,) = lint.lint(raw)
+    assert (finding.rule, finding.severity) == ("inline-credentials", "error")
+    assert "gcsFaultToleranceOptions.redisPassword.value" in finding.message
+    assert "{valueFrom: {secretKeyRef: {name: redis-password, key: password}}}" in finding.message
+    assert "hunter2" not in finding.message
+
+
+@pytest.mark.parametrize(
+    "break_it, words",
+    [
+        (
+            lambda r: head(r)["env"].append({"name": "RAY_REDIS_ADDRESS", "value": "redis:6379"}),
+            ["sets RAY_REDIS_ADDRESS by hand", "KubeRay sets it from gcsFaultToleranceOptions.redisAddress"],
+        ),
+        (
+            lambda r: head(r)["env"].append(
+                {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "redis-password", "key": "password"}}}
+            ),
+            ["sets REDIS_PASSWORD by hand", "gcsFaultToleranceOptions.redisPassword"],
+        ),
+        (
+            lambda r: r["spec"]["rayClusterConfig"]["headGroupSpec"]["rayStartParams"].update(
+                {"redis-password": "$REDIS_PASSWORD"}
+            ),
+            ["rayStartParams sets redis-password", "--redis-password=$REDIS_PASSWORD"],
+        ),
+        (lambda r: gcs(r).pop("redisAddress"), ["no redisAddress", 'redisAddress: "redis:6379"']),
+    ],
+    ids=["RAY_REDIS_ADDRESS", "REDIS_PASSWORD-env", "rayStartParams", "no-address"],
+)
+def test_what_kuberay_sets_itself_is_reported_next_to_gcs_fault_tolerance(break_it, words):
+    raw = ha()
+    break_it(raw)
+    (finding,) = lint.lint(raw)
+    assert (finding.rule, finding.severity) == ("gcs-fault-tolerance", "error")
+    for word in words:
+        assert word in finding.message, finding.message
+
+
+def test_ray_redis_address_without_gcs_fault_tolerance_is_rejected_as_kuberay_does():
+    raw = good()
+    head(raw)["env"].append({"name": "RAY_REDIS_ADDRESS", "value": "redis:6379"})
+    (finding,) = lint.lint(raw)
+    assert finding.rule == "gcs-fault-tolerance" and "gcsFaultToleranceOptions is not set" in finding.message
 
 
 def test_seed_manifest_every_mistake_reported(seed_manifest_text):
