@@ -40,6 +40,7 @@ REDIS_LABELS = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": 
 # How long down() waits for a RayService with GCS FT: KubeRay force-removes its Redis cleanup finalizer after
 # 300 s (RAYCLUSTER_GCS_FT_DELETION_TIMEOUT_DEFAULT), the pods' termination comes before that.
 DELETE_TIMEOUT = 360.0
+HEAD_TIMEOUT = 300.0  # a new head pod: scheduling, the image, Ray's start (KubeRay's own estimate is ~120 s)
 
 
 class KubernetesBackend:
@@ -211,6 +212,7 @@ class KubernetesBackend:
         state["service"] = manifest.name
         # Kept once set: an old RayCluster with GCS FT still needs Redis for KubeRay's cleanup Job when it goes.
         state["redis"] = bool(state.get("redis")) or redis
+        state["gcs_ft"] = gcs_fault_tolerance(manifest) is not None
         state["apps"] = sorted(app["name"] for app in manifest.applications)
         options = manifest.cluster_config.get("authOptions") or {}
         state["auth"] = {"mode": manifest.auth_mode, "secretName": options.get("secretName")}
@@ -514,23 +516,28 @@ class KubernetesBackend:
         self.ensure_port_forwards()
         return self.serve_api.details().get("proxies") or {}
 
-    def delete_head_pod(self) -> str:
-        """Delete the head pod; KubeRay creates a new one (a new name). Without GCS fault tolerance the new
-        head starts an empty GCS and KubeRay deploys the applications again. With it (gcsFaultToleranceOptions)
-        the new head reads the GCS tables back from Redis, the worker raylets reconnect (KubeRay gives them
-        RAY_gcs_rpc_server_reconnect_timeout_s=600), Serve's controller recovers its applications, and the
-        worker pods keep serving meanwhile. ``wait_head_back(name)`` measures both."""
+    def delete_head_pod(self) -> dict[str, Any]:
+        """Delete the head pod and wait until KubeRay's new head pod (a new name) is ready.
+
+        Without GCS fault tolerance the new head starts an empty GCS: KubeRay deploys the applications again
+        (the worker pods' raylets lose their GCS and restart). With it (gcsFaultToleranceOptions), the new head
+        reads the GCS tables back from Redis, the worker raylets reconnect (KubeRay gives them
+        RAY_gcs_rpc_server_reconnect_timeout_s=600), Serve's controller recovers its applications, and the worker
+        pods serve meanwhile. Returns the pod deleted, the new head and ``head_back_s`` (seconds from the delete
+        until the new head pod was ready); ``wait_head_back`` also waits for Serve."""
         (head,) = self.ray_pods("head")
-        self.on_kubernetes(self.kubectl.delete_pod(head["metadata"]["name"]), check=True)
-        return head["metadata"]["name"]
+        old = head["metadata"]["name"]
+        self.on_kubernetes(self.kubectl.delete_pod(old), check=True)
+        new, seconds = self._wait_new_head(old, HEAD_TIMEOUT)
+        return {
+            "pod": old,
+            "head": new,
+            "head_back_s": round(seconds, 1),
+            "gcs_fault_tolerance": bool(self._state().get("gcs_ft")),
+        }
 
-    def wait_head_back(self, old_head: str, timeout: float = 300) -> dict[str, Any]:
-        """After ``delete_head_pod()``: wait until a new head pod is ready, then until Serve (on that head,
-        through the forward that follows ``<name>-head-svc``) reports every application RUNNING.
-
-        Returns the new head's name and the seconds of each wait, from the call. The RayService's Ready
-        condition is no measure of this: with GCS fault tolerance the workers keep serving, so Ready can
-        stay True all along, and KubeRay reports the applications it last saw."""
+    def _wait_new_head(self, old_head: str, timeout: float) -> tuple[str, float]:
+        found: dict[str, str] = {}
 
         def head_ready() -> tuple[bool, str]:
             heads = self.ray_pods("head")
@@ -543,8 +550,17 @@ class KubernetesBackend:
                 return False, f"{new[0]['metadata']['name']} {(new[0].get('status') or {}).get('phase')}"
             return False, f"{old_head} deleted, no new head pod yet"
 
-        found: dict[str, Any] = {}
-        head_s = wait_for("a new head pod to be ready", head_ready, timeout, interval=1.0, on_timeout=self.diagnose)
+        seconds = wait_for("a new head pod to be ready", head_ready, timeout, interval=1.0, on_timeout=self.diagnose)
+        return found["head"], seconds
+
+    def wait_head_back(self, old_head: str, timeout: float = 300) -> dict[str, Any]:
+        """After the head pod ``old_head`` was deleted: wait until a new head pod is ready, then until Serve (on
+        that head, through the forward that follows ``<name>-head-svc``) reports every application RUNNING.
+
+        Returns the new head's name and the seconds of each wait, from the call. The RayService's Ready
+        condition is no measure of this: with GCS fault tolerance the workers keep serving, so Ready can
+        stay True all along, and KubeRay reports the applications it last saw until it notices the head is gone."""
+        head, head_s = self._wait_new_head(old_head, timeout)
         wanted = self._state().get("apps", [])
 
         def serve_running() -> tuple[bool, str]:
@@ -559,7 +575,7 @@ class KubernetesBackend:
         serve_s = wait_for(
             "Serve to report every application RUNNING", serve_running, max(timeout - head_s, 1.0), interval=1.0
         )
-        return {"head": found["head"], "head_ready_s": head_s, "serve_running_s": head_s + serve_s}
+        return {"head": head, "head_ready_s": head_s, "serve_running_s": head_s + serve_s}
 
     def running_replicas(self, app: str) -> list[dict[str, Any]]:
         """The RUNNING replicas of ``app`` (id, pid, node IP), from Serve's API via the port-forward."""

@@ -345,8 +345,21 @@ def test_new_connections_reach_the_new_head_pod_after_it_is_replaced(caplog):
         assert new_head.startswith(f"{cluster}-head-")
 
 
-def test_lesson_04_head_pod_loss_through_the_backend_then_the_forward_reaches_the_new_head(tmp_path, capsys):
+def test_lesson_04_head_pod_loss_through_the_backend_then_the_forward_reaches_the_new_head(
+    tmp_path, capsys, monkeypatch
+):
+    import types
+
+    from helpers import progress
+
     timeline = KubeRayTimeline()
+    readiness = []  # Ready, each time the backend's wait for the new head polls (the fake clock runs meanwhile)
+
+    def sleep(seconds):
+        readiness.append(_ready(timeline))
+        timeline.advance(seconds)
+
+    monkeypatch.setattr(progress, "time", types.SimpleNamespace(sleep=sleep, monotonic=timeline.clock))
     pods = Pods(timeline)
     backend = KubernetesBackend(
         state_dir=tmp_path, commands=FakeCommands(responses={("kubectl",): timeline.kubectl}), api=timeline
@@ -355,13 +368,16 @@ def test_lesson_04_head_pod_loss_through_the_backend_then_the_forward_reaches_th
     cluster = deployed(timeline)
     with follower(timeline, pods, f"{HELLO.name}-head-svc", 8265) as dashboard:
         old_head = get(dashboard.port)
-        assert backend.delete_head_pod() == old_head  # `kubectl delete pod <head>`, as the lesson shows it
-        assert f'pod "{old_head}" deleted' in capsys.readouterr().out
-        timeline.advance(1)
-        assert not _ready(timeline)  # no head, no Serve: ZeroServeEndpoints
+        lost = backend.delete_head_pod()  # `kubectl delete pod <head>`, as the lesson shows it
+        assert lost["pod"] == old_head and f'pod "{old_head}" deleted' in capsys.readouterr().out
+        assert False in readiness  # no head, no Serve: ZeroServeEndpoints while it was waited for
+        # Without GCS FT the new head is ready once its apps are deployed again (cluster_ready_seconds).
+        assert lost["head_back_s"] == pytest.approx(
+            timeline.head_restart_seconds + timeline.cluster_ready_seconds, abs=2
+        )
         timeline.run_until(lambda: _ready(timeline))
         new_head = get(dashboard.port)
-        assert new_head != old_head and timeline.cluster_of(new_head) == cluster
+        assert new_head == lost["head"] != old_head and timeline.cluster_of(new_head) == cluster
         assert [p["metadata"]["name"] for p in backend.ray_pods("head")] == [new_head]
     pods.close()
 

@@ -335,10 +335,20 @@ def test_faults_use_kuberay_labels(kind, capsys):
     delete_worker = CTX + ["delete", "pod", "ray-serve-app-abcde-workers-worker-a1", "--wait=false"] + NS
     assert commands.calls[-1] == delete_worker
     assert capsys.readouterr().out.splitlines()[0] == "$ " + shlex.join(delete_worker)
-    assert backend.delete_head_pod() == "ray-serve-app-abcde-head-x1"
     delete_head = CTX + ["delete", "pod", "ray-serve-app-abcde-head-x1", "--wait=false"] + NS
-    assert commands.calls[-1] == delete_head
+    new_head = [pod("ray-serve-app-abcde-head-z9", "headgroup", "head", "10.244.0.10")]
+    commands.responses[tuple(delete_head)] = lambda args: (kube.pods.update({head: new_head}), (0, "", ""))[1]
+    # KubeRay's new head pod (a new name) is waited for: the head is back when it is ready.
+    lost = backend.delete_head_pod()
+    assert (lost["pod"], lost["head"], lost["gcs_fault_tolerance"]) == (
+        "ray-serve-app-abcde-head-x1",
+        "ray-serve-app-abcde-head-z9",
+        False,
+    )
+    assert lost["head_back_s"] >= 0
+    assert delete_head in commands.calls
     assert capsys.readouterr().out.splitlines()[0] == "$ " + shlex.join(delete_head)
+    kube.pods[head] = [pod("ray-serve-app-abcde-head-x1", "headgroup", "head", "10.244.0.7")]
     assert not [c for c in kube.calls if c[0] == "delete_pod"]  # kubectl, not a second API path
     backend.serve_api = StubServeAPI(SERVE_DETAILS)
     killed = backend.kill_replica("hello")

@@ -292,6 +292,17 @@ def timeline(tmp_path, monkeypatch):
     yield backend, kube
 
 
+def test_delete_head_pod_returns_once_the_new_head_is_ready_in_seconds_not_a_redeploy(timeline, capsys):
+    backend, kube = timeline
+    (old,) = [p["metadata"]["name"] for p in backend.ray_pods("head")]
+    lost = backend.delete_head_pod()
+    assert f"$ kubectl delete pod {old} --wait=false -n {NS}" in capsys.readouterr().out
+    assert lost["pod"] == old and lost["head"] != old and lost["gcs_fault_tolerance"] is True
+    # With GCS FT: the restart plus the GCS reading Redis back, not the cluster_ready_seconds of a new deploy.
+    assert lost["head_back_s"] == pytest.approx(kube.head_restart_seconds + kube.gcs_recover_seconds, abs=2)
+    assert lost["head_back_s"] < kube.cluster_ready_seconds
+
+
 def test_kuberay_starts_the_head_on_the_redis_the_backend_made(timeline):
     backend, kube = timeline
     cluster = kube.clusters[backend.cluster_names()[0]]
@@ -317,8 +328,9 @@ def test_the_head_lost_and_back_with_the_applications_kept_while_the_workers_ser
     serve = follower(kube, pods, f"{HA.name}-serve-svc", 8000).start()
     head_svc = follower(kube, pods, f"{HA.name}-head-svc", 8265).start()
     try:
-        old_head = backend.delete_head_pod()
-        assert f"$ kubectl delete pod {old_head} --wait=false -n {NS}" in capsys.readouterr().out
+        (old_head,) = [p["metadata"]["name"] for p in backend.ray_pods("head")]
+        # `kubectl delete pod <head>` as the lesson shows it, run through the timeline; then watch it heal.
+        kube.kubectl(list(backend.kubectl.delete_pod(old_head).args))
         kube.advance(1)
         # No head: the workers' pods still serve; KubeRay reports no app status but stays Ready.
         status = kube.get_rayservice(NS, HA.name)["status"]
