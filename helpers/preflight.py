@@ -129,7 +129,22 @@ def memory_needed(manifest, upgrade: bool, kind_node: bool = True) -> float:
     """GiB the lesson needs: the manifest's Ray cluster, twice when the lesson upgrades the cluster (a
     rayClusterConfig change: KubeRay keeps the old RayCluster until the new one is promoted, plus
     rayClusterDeletionDelaySeconds, 60 s by default), plus the operator and (on kind) the node."""
-    return manifest_memory_gib(manifest) * (2 if upgrade else 1) + OPERATOR_GIB + (KIND_NODE_GIB if kind_node else 0)
+    return (
+        manifest_memory_gib(manifest) * (2 if upgrade else 1)
+        + redis_memory_gib(manifest)
+        + OPERATOR_GIB
+        + (KIND_NODE_GIB if kind_node else 0)
+    )
+
+
+def redis_memory_gib(manifest) -> float:
+    """The Redis of manifests/redis/ when the manifest has GCS fault tolerance (one per namespace), else 0."""
+    from helpers.backends.kube import gcs_fault_tolerance, redis_objects
+
+    if gcs_fault_tolerance(manifest) is None:
+        return 0.0
+    (deployment,) = [o for o in redis_objects("x") if o["kind"] == "Deployment"]
+    return pod_memory_gib(deployment["spec"]["template"])
 
 
 @dataclass(frozen=True)

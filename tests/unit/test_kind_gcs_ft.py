@@ -599,3 +599,10 @@ def test_the_workshop_quota_leaves_room_for_redis_beside_the_ha_cluster():
         need[key] += value
     need["pods"] = sum(n for _, n in groups) + 2  # + Redis + the replacement head
     assert all(need[key] <= quota[key] for key in quota), (need, quota)
+
+
+def test_docker_memory_for_the_ha_manifest_counts_redis():
+    from helpers import preflight
+
+    assert preflight.redis_memory_gib(HA) == 0.25 and preflight.redis_memory_gib(HELLO) == 0.0
+    assert preflight.memory_needed(HA, upgrade=False) == preflight.memory_needed(HELLO, upgrade=False) + 0.25
