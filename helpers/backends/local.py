@@ -632,6 +632,10 @@ class LocalBackend:
         except OSError:
             pass
         self._wait_head_gone()
+        # A new head pod starts with an empty /tmp/ray; here the temp dir is shared with the worker nodes. Ray's
+        # `ray start --head` refuses to start when the address its last start wrote (<temp dir>/ray_current_cluster)
+        # is also on a live process's command line (the workers' raylets name the GCS): forget that address.
+        (self.temp_dir / "ray_current_cluster").unlink(missing_ok=True)
         timeout = 180.0
         state["head"] = self._start_head(head["num_cpus"], timeout, state)
         self._save(state)
