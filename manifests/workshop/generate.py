@@ -86,7 +86,8 @@ def learner_objects(namespace: str, users: tuple[str, ...] = ()) -> list[dict[st
             "apiVersion": "v1",
             "kind": "ResourceQuota",
             "metadata": {"name": QUOTA, **meta},
-            "spec": {"hard": preflight.namespace_quota()},
+            # Learners may create Services (Redis, lesson 04): ClusterIP only, nothing reachable from outside.
+            "spec": {"hard": {**preflight.namespace_quota(), "services.nodeports": "0", "services.loadbalancers": "0"}},
         },
     ]
 

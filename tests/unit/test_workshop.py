@@ -150,7 +150,7 @@ def test_the_quota_fits_one_lesson_with_upgrade_room():
     two_clusters = 2 * preflight.manifest_memory_gib(HELLO)
     assert _gib(hard["requests.memory"]) >= two_clusters and _gib(hard["limits.memory"]) >= two_clusters
     assert int(hard["pods"]) >= 2 * (1 + HELLO.worker_groups[0].replicas) + 1
-    assert hard == preflight.namespace_quota()
+    assert hard == {**preflight.namespace_quota(), "services.nodeports": "0", "services.loadbalancers": "0"}
     # not the whole room: 30 learners on one cluster
     assert _gib(hard["requests.memory"]) <= two_clusters + 3
 
