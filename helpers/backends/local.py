@@ -36,6 +36,7 @@ PROXY_WAIT_S = 60.0  # Serve restarts a dead proxy after 3 failed health checks,
 # (Ray's RAY_gcs_rpc_server_reconnect_timeout_s, 60 s by default): a restarted head takes 20-40 s to start on a
 # 2-core machine, so the workers wait for it. KubeRay likewise gives worker pods a long timeout with GCS FT.
 WORKER_GCS_RECONNECT_S = 600
+HEAD_START_ATTEMPTS = 3  # a lost head is started again up to this many times
 
 
 class LocalBackend:
@@ -637,7 +638,19 @@ class LocalBackend:
         # is also on a live process's command line (the workers' raylets name the GCS): forget that address.
         (self.temp_dir / "ray_current_cluster").unlink(missing_ok=True)
         timeout = 180.0
-        state["head"] = self._start_head(head["num_cpus"], timeout, state)
+        for attempt in range(HEAD_START_ATTEMPTS):
+            try:
+                state["head"] = self._start_head(head["num_cpus"], timeout, state)
+                break
+            except BackendError:
+                # On a loaded machine `ray start --head` can give up after its own 30 s wait for the raylet to
+                # register; Kubernetes restarts a failed head container the same way (restartPolicy).
+                if attempt + 1 == HEAD_START_ATTEMPTS:
+                    raise
+                procs.stop_groups([state["head"]["pgid"]], grace=2.0)
+                self._wait_head_gone()
+                (self.temp_dir / "ray_current_cluster").unlink(missing_ok=True)
+                print("The new head did not start; starting it again, as the kubelet restarts a failed container.")
         self._save(state)
         head_back = round(time.monotonic() - killed, 1)
         if ft:
