@@ -516,6 +516,21 @@ class KubernetesBackend:
         self.ensure_port_forwards()
         return self.serve_api.details().get("proxies") or {}
 
+    def replace_cluster(self, manifest: RayServiceManifest | str | Path, timeout: float = 900) -> None:
+        """Apply ``manifest`` whose ``rayClusterConfig`` differs from the running one (such as one that adds
+        ``gcsFaultToleranceOptions``): KubeRay builds a new RayCluster, waits until its applications run, then
+        points the Services at it and deletes the old one. Returns when the new cluster is the active one, so
+        what follows (a fault, a measurement) reaches the new cluster. Wait for the apps with ``wait_ready()``."""
+        before, _ = self.cluster_names()
+        self.apply(manifest)
+
+        def promoted() -> tuple[bool, str]:
+            active, pending = self.cluster_names()
+            return bool(active) and active != before and pending is None, f"active {active}, pending {pending}"
+
+        wait_for("KubeRay to build the new RayCluster and switch to it", promoted, timeout, interval=2.0)
+        self.on_kubernetes(self.kubectl.get_rayclusters(), check=True)
+
     def delete_head_pod(self) -> dict[str, Any]:
         """Delete the head pod and wait until KubeRay's new head pod (a new name) is ready.
 

@@ -607,6 +607,21 @@ class LocalBackend:
         self._require_up()
         return self.api.details().get("proxies") or {}
 
+    def replace_cluster(self, manifest: RayServiceManifest | str | Path, timeout: float = 300) -> None:
+        """A new cluster from ``manifest``, its applications applied: KubeRay's answer to a ``rayClusterConfig``
+        change (such as adding ``gcsFaultToleranceOptions``) is a new RayCluster. A running GCS cannot change
+        where it keeps its tables, so the local backend stops this cluster and starts the new one; the
+        applications are down in between (on Kubernetes the old cluster serves until the new one is ready).
+        Wait for the applications with ``wait_ready()``."""
+        manifest = lint_before_apply(as_manifest(manifest))  # a bad manifest stops nothing
+        print(
+            "(local backend, no Kubernetes here: it stops this cluster and starts one from the manifest, "
+            "where KubeRay would build a new RayCluster next to the old one)"
+        )
+        self.down(quiet=True)
+        self.up(manifest, timeout)
+        self.apply(manifest)
+
     def delete_head_pod(self) -> dict[str, Any]:
         """Lose the head node: SIGKILL its whole process group (GCS, dashboard, raylet, Serve's controller, the
         head's proxy and replicas) at once, as a deleted or crashed head pod. Then heal as KubeRay does: start

@@ -541,3 +541,20 @@ def test_one_configmap_per_grafana_dashboard_each_below_1_mib():
         assert m["metadata"]["labels"] == {"grafana_dashboard": "1"} and len(m["data"]) == 1
     with pytest.raises(BackendError, match="huge_grafana_dashboard.json is .* too big"):
         dashboard_configmaps({"huge_grafana_dashboard.json": "x" * CONFIGMAP_LIMIT}, "prometheus-system")
+
+
+def test_replace_cluster_returns_once_the_new_raycluster_is_active(kind, capsys):
+    """Adding gcsFaultToleranceOptions changes rayClusterConfig: KubeRay builds a new RayCluster next to the
+    old one. replace_cluster waits until the Services point at the new one, so a fault that follows reaches it."""
+    backend, commands, kube = kind
+    backend.apply(HELLO)
+    kube.rayservices = [
+        rayservice(active="ray-serve-app-abcde"),  # before the apply
+        rayservice(active="ray-serve-app-abcde", pending="ray-serve-app-fghij"),  # building
+        rayservice(active="ray-serve-app-abcde", pending="ray-serve-app-fghij"),
+        rayservice(active="ray-serve-app-fghij"),  # promoted
+    ]
+    backend.replace_cluster(HELLO, timeout=30)
+    assert backend.cluster_names() == ("ray-serve-app-fghij", None)
+    assert commands.calls[-1] == CTX + ["get", "rayclusters"] + NS
+    assert len(kube.applied("RayService")) == 2  # the first apply, then the new rayClusterConfig
