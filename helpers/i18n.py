@@ -440,9 +440,10 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Docker 메모리는 {have} GiB인데 레슨에는 {need} GiB가 필요합니다: {hint}",
     ),
     "preflight.docker_no_upgrade": (
-        "Docker has {have} GiB: enough for this lesson, not for a cluster upgrade (lesson 05 needs {need} GiB): {hint}",
+        "Docker has {have} GiB: enough for this lesson, not for a cluster upgrade "
+        "(lessons 04 and 05 need {need} GiB): {hint}",
         "Docker 메모리 {have} GiB: 이 레슨에는 충분하지만 클러스터 업그레이드에는 부족합니다"
-        "(레슨 05는 {need} GiB 필요): "
+        "(레슨 04와 05는 {need} GiB 필요): "
         "{hint}",
     ),
     "preflight.docker_hint": (

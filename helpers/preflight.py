@@ -155,7 +155,7 @@ class Lesson:
     why: str  # what makes it need that room ("" when it does not)
 
 
-_UPGRADE_CALLS = ("cluster_upgrade(", "upgrade_cluster(")
+_UPGRADE_CALLS = ("cluster_upgrade(", "upgrade_cluster(", "replace_cluster(")
 _TOUCHES = (*_UPGRADE_CALLS, "backend.apply(", "delete_service(", "backend.down(")
 
 
@@ -279,7 +279,7 @@ def memory_check(have_gib: float, manifest=None, upgrade: bool | None = None) ->
                 name,
                 True,
                 f"Docker has {have_gib:.1f} GiB: enough for this lesson, not for a cluster upgrade "
-                f"(lesson 05 needs {double:.1f} GiB): {DOCKER_MEMORY_HINT}",
+                f"(lessons 04 and 05 need {double:.1f} GiB): {DOCKER_MEMORY_HINT}",
                 warning=True,
             )
     return Check(name, True, f"Docker has {have_gib:.1f} GiB")
