@@ -16,7 +16,6 @@ from typing import Any
 from helpers import status as status_mod
 from helpers.backends.base import BackendError, KindOnly
 from helpers.progress import wait_for
-from helpers.serve_api import ServeAPIError
 from helpers.traffic import Traffic
 
 
@@ -242,19 +241,6 @@ def update(backend, name: str, manifest, timeout: float = 120.0, **traffic) -> O
     return measure(backend, name, lambda: backend.apply(manifest), healthy=ready(backend, timeout), **traffic)
 
 
-def head_answers(backend) -> Callable[[], tuple[bool, str]]:
-    """A check: the head's dashboard answers Serve's REST API (the head is back, whatever Serve's state)."""
-
-    def check() -> tuple[bool, str]:
-        try:
-            backend.proxies()
-        except (BackendError, ServeAPIError, OSError, ValueError) as exc:
-            return False, f"no answer yet ({type(exc).__name__})"
-        return True, "the dashboard answers"
-
-    return check
-
-
 def head_pod_loss(backend, timeout: float = 300.0, name: str = "head pod deleted", **traffic) -> Outcome:
     """Lose the head (on Kubernetes: delete the head pod), under two clients at once, one without and one
     with retries (the outcome is the retrying client's, its ``companion`` the other's). Two figures: the
@@ -267,22 +253,9 @@ def head_pod_loss(backend, timeout: float = 300.0, name: str = "head pod deleted
         fault["at"] = time.monotonic()
         return backend.delete_head_pod()
 
-    def healthy(detail: Any) -> None:
-        detail = detail if isinstance(detail, dict) else {}
-        if detail.get("head_back_s") is not None:  # the backend restarted the head itself and timed it
-            fault["head_back_s"] = detail["head_back_s"]
-        else:
-            wait_for("the new head to answer", head_answers(backend), timeout, interval=1.0)
-            fault["head_back_s"] = round(time.monotonic() - fault["at"], 1)
-        deadline = fault["at"] + timeout
-        while True:  # right after a head restart Serve's API can refuse a call while its controller recovers
-            try:
-                backend.wait_ready(max(1.0, deadline - time.monotonic()))
-                return
-            except ServeAPIError:
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(1.0)
+    def healthy(detail: dict[str, Any]) -> None:
+        fault["head_back_s"] = detail["head_back_s"]  # both backends wait for the new head and time it
+        backend.wait_ready(max(1.0, fault["at"] + timeout - time.monotonic()))
 
     outcome = measure(backend, name, action, healthy=healthy, retries=True, alongside=True, **traffic)
     for o in (outcome, outcome.companion):

@@ -23,7 +23,12 @@ RETRY_AFTER_401_S = 1.0
 
 
 class ServeAPIError(RuntimeError):
-    """The dashboard refused a request or could not be reached."""
+    """The dashboard refused a request or could not be reached. ``transient``: unreachable or a 5xx (a head
+    starting, Serve's controller recovering), worth asking again; otherwise the request itself was refused."""
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 class ServeAPI:
@@ -43,7 +48,7 @@ class ServeAPI:
                 method, self.url + path, timeout=timeout or self.timeout, headers=self._headers(), **kwargs
             )
         except requests.RequestException as exc:
-            raise ServeAPIError(f"cannot reach the Ray dashboard at {self.url}: {exc}") from None
+            raise ServeAPIError(f"cannot reach the Ray dashboard at {self.url}: {exc}", transient=True) from None
 
     def _call(self, method: str, path: str = PATH, timeout: float | None = None, **kwargs) -> requests.Response:
         response = self._request(method, path, timeout, **kwargs)
@@ -63,7 +68,10 @@ class ServeAPI:
                 "(auth_token); on Kubernetes it is in the Secret KubeRay made (key auth_token)."
             )
         if response.status_code >= 400:
-            raise ServeAPIError(f"{method} {path} answered {response.status_code}: {response.text.strip()[:2000]}")
+            raise ServeAPIError(
+                f"{method} {path} answered {response.status_code}: {response.text.strip()[:2000]}",
+                transient=response.status_code >= 500,
+            )
         return response
 
     def put_config(self, serve_config: dict[str, Any]) -> None:

@@ -474,7 +474,12 @@ class LocalBackend:
         last: dict[str, Any] = {}
 
         def ready() -> tuple[bool, str]:
-            details = self.api.details()
+            try:
+                details = self.api.details()
+            except ServeAPIError as exc:
+                if not exc.transient:
+                    raise
+                return False, f"Serve's API not answering yet ({exc})"  # e.g. a new head, its controller recovering
             apps = details.get("applications") or {}
             for name in service["apps"]:
                 app = apps.get(name) or {}

