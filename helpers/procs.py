@@ -76,28 +76,44 @@ def group_alive(pgid: int) -> bool:
     return bool(group_members([pgid]))
 
 
-def stop_groups(pgids: list[int], marker: str | None = None, grace: float = 5.0) -> int:
+def stop_groups(pgids: list[int], marker: str | None = None, grace: float = 5.0, sweeps: int = 5) -> int:
     """SIGTERM the process groups (and marked strays), SIGKILL what is left after ``grace`` s.
 
+    A process can fork while the groups are being listed (Ray's raylet starts workers at any time), so the
+    child is not in the first list. After the first round, the groups and the marker are listed again and
+    whatever appeared is killed outright (its parents are gone by then), up to ``sweeps`` times.
     Returns how many processes were signalled.
     """
-    procs = {p.pid: p for p in group_members(pgids)}
-    if marker:
-        procs.update({p.pid: p for p in find_marked(marker)})
-    for proc in procs.values():
-        _signal(proc, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(p) for p in procs.values()):
-        time.sleep(0.2)
-    for proc in procs.values():
-        if _alive(proc):
-            _signal(proc, signal.SIGKILL)
-    for proc in procs.values():
-        try:
-            proc.wait(timeout=2)
-        except (psutil.Error, psutil.TimeoutExpired):
-            pass
-    return len(procs)
+
+    def ours() -> dict[int, psutil.Process]:
+        found = {p.pid: p for p in group_members(pgids)}
+        if marker:
+            found.update({p.pid: p for p in find_marked(marker)})
+        return found
+
+    signalled: dict[int, psutil.Process] = {}
+    procs = ours()
+    for _ in range(max(1, sweeps)):
+        if not procs:
+            break
+        first = not signalled
+        signalled.update(procs)
+        if first:
+            for proc in procs.values():
+                _signal(proc, signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and any(_alive(p) for p in procs.values()):
+                time.sleep(0.2)
+        for proc in procs.values():
+            if _alive(proc):
+                _signal(proc, signal.SIGKILL)
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=2)
+            except (psutil.Error, psutil.TimeoutExpired):
+                pass
+        procs = ours()
+    return len(signalled)
 
 
 def _signal(proc: psutil.Process, sig: int) -> None:

@@ -29,6 +29,41 @@ def test_start_detached_and_stop_by_group_and_marker(tmp_path):
     assert procs.find_marked("unit-test-marker") == []
 
 
+# On SIGTERM this parent forks a child that ignores SIGTERM, then exits: the child was in no list taken before the
+# signal, as a worker a raylet starts while the cluster is being stopped.
+FORK_ON_TERM = """
+import os, signal, time
+def term(*_):
+    if os.fork() == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        open(os.environ["CHILD_FILE"], "w").write(str(os.getpid()))
+        time.sleep(60)
+    os._exit(0)
+signal.signal(signal.SIGTERM, term)
+open(os.environ["READY_FILE"], "w").write("ready")
+time.sleep(60)
+"""
+
+
+def test_stop_groups_also_stops_what_forked_while_it_was_stopping(tmp_path):
+    child_file, ready = tmp_path / "child.pid", tmp_path / "ready"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        procs.MARKER_VAR: "unit-test-fork",
+        "CHILD_FILE": str(child_file),
+        "READY_FILE": str(ready),
+    }
+    proc = procs.start_detached([sys.executable, "-c", FORK_ON_TERM], env, tmp_path / "x.log")
+    wait_for("the parent to set its handler", lambda: (ready.exists(), "not yet"), timeout=30, interval=0.05)
+    try:
+        assert procs.stop_groups([proc.pid], marker="unit-test-fork", grace=2) == 2  # the parent, then its child
+        assert child_file.exists()  # the fork did happen
+        assert not procs.group_alive(proc.pid)
+        assert procs.find_marked("unit-test-fork") == []
+    finally:
+        procs.stop_groups([proc.pid], marker="unit-test-fork", grace=0.5)
+
+
 def test_wait_for_returns_and_times_out_with_the_last_state():
     calls = []
     seconds = wait_for("thing", lambda: (calls.append(1) or len(calls) >= 2, "x"), timeout=5, interval=0.01)
