@@ -270,6 +270,7 @@ class LocalBackend:
             # Ray 2.55 takes the Redis password only as this (hidden) `ray start` option and hands it to the GCS
             # server's command line; KubeRay does the same with the Secret: --redis-password=$REDIS_PASSWORD.
             args.append(f"--redis-password={redis_server.read_password(self.redis_files)}")
+        log_start = log.stat().st_size if log.exists() else 0  # the log is appended to: read this start's part
         proc = procs.start_detached(args, env, log)
         head = {"pgid": proc.pid, "log": str(log), "num_cpus": num_cpus}
         if state is not None:  # saved before the wait: a start that fails or hangs is still stopped by down()
@@ -278,6 +279,8 @@ class LocalBackend:
 
         def head_started() -> tuple[bool, str]:
             code = proc.poll()
+            if code is not None and code != 0 and self._raylet_slow(proc.pid, log, log_start):
+                return self.api.reachable(), "the raylet is still registering with the GCS"
             if code is not None and code != 0:
                 raise BackendError(
                     f"Ray's head node failed to start (exit code {code}). Last lines of {log}:\n" + procs.tail(log)
@@ -294,6 +297,31 @@ class LocalBackend:
 
         wait_for("starting the Ray head node", head_started, timeout)
         return head
+
+    @staticmethod
+    def _raylet_slow(pgid: int, log: Path, log_start: int) -> bool:
+        """True when `ray start --head` gave up only on its own fixed 30 s wait for the raylet to register with
+        the GCS (Ray's "The current node timed out during startup") while the head's GCS and raylet still run.
+
+        `ray start` does not stop what it started when it gives up, and nothing after that wait matters to the
+        tutorial (Ray's own statistics and the printed next steps), so the head is waited for as usual. A GCS
+        reading a large cluster back from Redis while every worker raylet reconnects can take longer than that.
+        """
+        try:
+            with open(log, "rb") as f:
+                f.seek(log_start)
+                tail = f.read().decode(errors="replace")
+        except OSError:
+            return False
+        if "timed out during startup" not in tail:
+            return False
+        names = set()
+        for member in procs.group_members([pgid]):
+            try:
+                names.add(member.name())
+            except procs.psutil.Error:
+                continue
+        return {"gcs_server", "raylet"} <= names
 
     def _start_worker(
         self, index: int, group: str, num_cpus: float, timeout: float, state: dict[str, Any] | None = None

@@ -114,3 +114,34 @@ def test_fixed_ports_stay_out_of_the_ephemeral_range_and_rays_worker_ports():
     for port in config.Ports().named(workers=8).values():
         assert port < 32768, port
         assert not low <= port <= high, port
+
+
+def test_a_head_start_that_gave_up_only_on_rays_30_s_wait_is_waited_for(tmp_path):
+    """`ray start --head` exits 1 after its fixed 30 s wait for the raylet while the GCS and the raylet it started
+    run on: that is a slow start, not a failed one. Any other exit, or a dead raylet, is a failure."""
+    import shutil
+
+    from helpers.backends.local import LocalBackend
+
+    for name in ("gcs_server", "raylet"):
+        shutil.copy(shutil.which("sleep"), tmp_path / name)
+    log = tmp_path / "head.log"
+    log.write_text("an earlier start: The current node timed out during startup.\n")
+    start = log.stat().st_size
+    env = {"PATH": "/usr/bin:/bin", procs.MARKER_VAR: "unit-test-head"}
+    group = procs.start_detached(
+        ["sh", "-c", f"{tmp_path}/gcs_server 60 & {tmp_path}/raylet 60 & wait"], env, tmp_path / "group.log"
+    )
+    try:
+        wait_for("both", lambda: (len(procs.group_members([group.pid])) >= 3, "starting"), timeout=10, interval=0.05)
+        assert not LocalBackend._raylet_slow(group.pid, log, start)  # only an earlier start's message
+        with open(log, "a") as f:
+            f.write("Exception: The current node timed out during startup. This could happen because ...\n")
+        assert LocalBackend._raylet_slow(group.pid, log, start)
+        for member in procs.group_members([group.pid]):
+            if member.name() == "raylet":
+                member.kill()
+                member.wait(5)
+        assert not LocalBackend._raylet_slow(group.pid, log, start)  # the raylet died: a real failure
+    finally:
+        procs.stop_groups([group.pid], marker="unit-test-head", grace=1)
