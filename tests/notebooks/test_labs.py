@@ -78,8 +78,13 @@ def test_unsolved_lab01_gets_a_hint_not_a_traceback():
     assert "❌ lab01 not yet. Hint: [api-version]" in text
 
 
+# What each solution's pass must also say (beyond "passed"): lab04's point is that the serving replicas stay.
+PASS_DETAILS = {"lab04": "Serve runs 4 replicas of hello, the 2 that were serving among them (none restarted)"}
+
+
 @pytest.mark.parametrize("lab", LABS, ids=lambda p: p.stem)
 def test_lab_passes_with_its_solution(lab: Path):
     nb = run_lab(lab, solution=runner.lab_solution(lab), strict=True)
     assert f"✅ {lab.stem.split('_')[0]} passed" in outputs(nb)
+    assert PASS_DETAILS.get(lab.stem[:5], "") in outputs(nb)
     print(outputs(nb)[-3000:])  # pytest -s shows the passing output, for the lab's "What passing looks like"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -177,3 +178,30 @@ def test_retry_budget_outlasts_a_proxy_restart():
     from helpers.traffic import retry_budget_s
 
     assert 40 <= retry_budget_s() <= 45
+
+
+def test_an_outcome_explains_its_failures_by_status():
+    from helpers.scenarios import Outcome
+
+    summary = {"sent": 100, "failed": 0, "p50_ms": 1.0, "p99_ms": 2.0}
+    assert Outcome("x", summary, 1.0).failure_reasons() == "without retries: 0 of 100 requests failed"
+    summary = {
+        **summary,
+        "failed": 12,
+        "first_failure_s": 2.1,
+        "last_failure_s": 9.5,
+        "failures_by_status": {"0": 2, "404": 9, "503": 1},
+    }
+    text = Outcome("x", summary, 1.0).failure_reasons()
+    assert text.splitlines() == [
+        "without retries: 12 of 100 requests failed",
+        "  between 2.1 s and 9.5 s of the traffic",
+        "  2 got no answer (a proxy or replica gone): not retried",
+        "  9 got status 404 (a proxy with no route for the path): an answer, which no client retries",
+        "  1 got status 503 (the server failed): not retried",
+    ]
+    retrying = Outcome("x", summary, 1.0, traffic=types.SimpleNamespace(retries=True)).failure_reasons()
+    assert (
+        "with retries: 12 of 100" in retrying
+        and "(the server failed): still failing when the retries ran out" in retrying
+    )
