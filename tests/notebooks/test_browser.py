@@ -46,7 +46,8 @@ def cluster():
     backend.apply("manifests/ray-service-multi.yaml")
     backend.wait_ready(180)
     yield backend
-    backend.down(quiet=True)
+    # Left up: the labs (the next module) start on it, as they do after a learner's lesson 06 ("reuses the
+    # running cluster if there is one"); tests/notebooks/conftest.py stops it when the session ends.
 
 
 @pytest.fixture(scope="module")

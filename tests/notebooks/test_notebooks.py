@@ -2,7 +2,7 @@
 
 Idempotency: nbval runs every lesson against the stored outputs, and runs again right away (a new kernel,
 as after a kernel restart) the lessons where a second run starts from a different state (RERUN below).
-`make run` then runs lessons starting with no cluster up (03 first: a lesson opened cold brings the cluster
+`make run` then runs lessons starting with no cluster up (06 first: a lesson opened cold brings the cluster
 up), prints its summary and stops everything; `make down` twice in a row succeeds.
 """
 
@@ -139,8 +139,8 @@ def make(*args: str) -> subprocess.CompletedProcess:
 
 # `make run` over lessons nbval has just executed would repeat that work; what it adds is the runner (papermill
 # with the parameters, one line per lesson, the summary, `down` at the end) and a start with no cluster up.
-# 03 first proves a lesson opened cold brings the cluster up; 06 renders its plots; 07 leaves nothing.
-MAKE_RUN = ("03_routing", "06_monitoring", "07_cleanup")
+# 06 first proves a lesson opened cold brings the cluster up and renders its plots; 07 leaves nothing.
+MAKE_RUN = ("06_monitoring", "07_cleanup")
 
 
 def test_make_run_from_no_cluster():
@@ -155,9 +155,8 @@ def test_make_run_from_no_cluster():
     assert ours[-1].startswith("total"), result.stdout[-1000:]  # the summary table comes last
     assert LocalBackend().our_processes() == []
     executed = config.BUILD_DIR / "notebooks"
-    cold = json.dumps(nbformat.read(executed / "03_routing.ipynb", as_version=4))
-    assert "starting the Ray head node" in cold  # 03, opened with no cluster, brought it up
     monitoring = nbformat.read(executed / "06_monitoring.ipynb", as_version=4)
+    assert "starting the Ray head node" in json.dumps(monitoring)  # 06, opened with no cluster, brought it up
     assert any("image/png" in o.get("data", {}) for c in monitoring.cells for o in c.get("outputs", []))
 
 
