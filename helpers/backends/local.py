@@ -516,6 +516,10 @@ class LocalBackend:
             current = self._status_from(details, state)
             last["status"] = current
             done = self._all_running(details, service) and status_mod.is_ready(current)
+            # Every proxy healthy too: here they share one port, see status.proxies_not_ready.
+            starting = status_mod.proxies_not_ready(details)
+            if done and starting:
+                return False, f"{status_mod.summary(current)}; Serve proxy not ready yet on node {', '.join(starting)}"
             return done, status_mod.summary(current)
 
         def diagnose() -> str:

@@ -57,6 +57,23 @@ def test_zero_endpoints_when_proxies_unhealthy():
     assert ready(s)["reason"] == "ZeroServeEndpoints" and s["numServeEndpoints"] == 0
 
 
+def test_a_node_with_a_replica_and_no_healthy_proxy_yet_is_named():
+    assert status.proxies_not_ready(details()) == []
+    # Serve starts the worker's proxy after its replica is RUNNING: not listed yet, then STARTING.
+    missing = details()
+    del missing["proxies"]["worker"]
+    assert status.proxies_not_ready(missing) == ["worker"]
+    starting = details()
+    starting["proxies"]["worker"]["status"] = "STARTING"
+    assert status.proxies_not_ready(starting) == ["worker"]
+    # A proxy listed on a node without replicas still shares the port: it must be healthy too.
+    idle = details()
+    idle["proxies"]["idle-node"]["status"] = "STARTING"
+    assert status.proxies_not_ready(idle) == ["idle-nod"]
+    # Ready (KubeRay's condition) is unchanged: it counts healthy endpoints, as KubeRay does.
+    assert status.is_ready(status.rayservice_status(starting, "svc", "svc-local", activated=True))
+
+
 def test_summary_and_tables():
     s = status.rayservice_status(details("DEPLOYING", ("RUNNING", "STARTING")), "svc", "c", activated=True)
     assert status.summary(s) == "hello DEPLOYING (1/2 replicas)"
