@@ -9,6 +9,7 @@ up), prints its summary and stops everything; `make down` twice in a row succeed
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -93,6 +94,16 @@ def test_lesson_skeleton(path: Path):
         assert any("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", [])), path.name
 
 
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name[:2] in ("03", "04", "05", "06")], ids=lambda p: p.name)
+def test_every_lesson_brings_up_its_own_cluster(path: Path):
+    """A learner may open any of these first: each calls `backend.up(...)` before anything needs a cluster (up
+    reuses a running cluster of the same shape, or starts one)."""
+    code = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    uses = [i for i, src in enumerate(code) if re.search(r"backend\.(apply|wait_ready|status|replace_cluster)\(", src)]
+    ups = [i for i, src in enumerate(code) if "backend.up(" in src]
+    assert ups and uses and ups[0] <= uses[0], path.name
+
+
 PLOTTED = ("04_self_healing.ipynb", "05_rolling_updates.ipynb", "06_monitoring.ipynb")
 
 
@@ -137,10 +148,11 @@ def make(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["make", *args], cwd=ROOT, capture_output=True, text=True)
 
 
-# `make run` over lessons nbval has just executed would repeat that work; what it adds is the runner (papermill
-# with the parameters, one line per lesson, the summary, `down` at the end) and a start with no cluster up.
-# 06 first proves a lesson opened cold brings the cluster up and renders its plots; 07 leaves nothing.
-MAKE_RUN = ("06_monitoring", "07_cleanup")
+# `make run` over lessons nbval has just executed would repeat that work; what it adds is the target itself: the
+# runner (papermill with the parameters, one line per lesson, the summary last, `down` at the end) from no
+# cluster. Two quick lessons show it. (A lesson opened cold brings the cluster up: 01 does in the nbval run, and
+# test_every_lesson_brings_up_its_own_cluster checks the others call `backend.up` before they use it.)
+MAKE_RUN = ("00_setup", "07_cleanup")
 
 
 def test_make_run_from_no_cluster():
@@ -154,10 +166,8 @@ def test_make_run_from_no_cluster():
     ours = [line for line in result.stdout.splitlines() if line.strip() and not line.startswith("make[")]
     assert ours[-1].startswith("total"), result.stdout[-1000:]  # the summary table comes last
     assert LocalBackend().our_processes() == []
-    executed = config.BUILD_DIR / "notebooks"
-    monitoring = nbformat.read(executed / "06_monitoring.ipynb", as_version=4)
-    assert "starting the Ray head node" in json.dumps(monitoring)  # 06, opened with no cluster, brought it up
-    assert any("image/png" in o.get("data", {}) for c in monitoring.cells for o in c.get("outputs", []))
+    executed = nbformat.read(config.BUILD_DIR / "notebooks" / "07_cleanup.ipynb", as_version=4)
+    assert "left behind: nothing" in json.dumps(executed)  # papermill's copy, with its outputs
 
 
 def test_make_down_twice_in_a_row():
