@@ -62,12 +62,12 @@ def serve_endpoints(details: dict[str, Any]) -> int:
 def proxies_not_ready(details: dict[str, Any]) -> list[str]:
     """The nodes (ids, shortened) that should run a healthy Serve proxy and do not yet.
 
-    A node should when it is the head or runs a RUNNING replica; a proxy that Serve lists but that is not
-    HEALTHY (still STARTING) counts too. On Kubernetes such a pod is not behind ``<name>-serve-svc`` (KubeRay
-    adds a pod once its proxy is healthy), so it gets no traffic. The local backend's proxies all listen on
-    127.0.0.1 and the same port (Serve sets SO_REUSEPORT), where the kernel hands a new connection to any of
-    them: a proxy still starting, which answers 404 until Serve's controller sends it the routes, would get
-    a share of the requests.
+    A node should when it is the head or runs a RUNNING replica; a proxy Serve lists elsewhere counts only
+    while it is STARTING (one DRAINING on a node whose replicas left still has its routes). On Kubernetes such
+    a pod is not behind ``<name>-serve-svc`` (KubeRay adds a pod once its proxy is healthy), so it gets no
+    traffic. The local backend's proxies all listen on 127.0.0.1 and the same port (Serve sets SO_REUSEPORT),
+    where the kernel hands a new connection to any of them: a proxy still starting, which answers 404 until
+    Serve's controller sends it the routes, would get a share of the requests.
     """
     head = (details.get("controller_info") or {}).get("node_id")
     proxies = details.get("proxies") or {}
@@ -79,8 +79,9 @@ def proxies_not_ready(details: dict[str, Any]) -> list[str]:
         for r in dep.get("replicas") or []
         if r.get("state") == "RUNNING"
     }
-    should |= set(proxies)
-    return sorted(str(node)[:8] for node in should if node and (proxies.get(node) or {}).get("status") != "HEALTHY")
+    waiting = {node for node in should if node and (proxies.get(node) or {}).get("status") != "HEALTHY"}
+    waiting |= {node for node, proxy in proxies.items() if proxy.get("status") == "STARTING"}
+    return sorted(str(node)[:8] for node in waiting)
 
 
 def rayservice_status(details: dict[str, Any], service_name: str, cluster_name: str, activated: bool) -> dict[str, Any]:

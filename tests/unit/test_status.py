@@ -66,10 +66,13 @@ def test_a_node_with_a_replica_and_no_healthy_proxy_yet_is_named():
     starting = details()
     starting["proxies"]["worker"]["status"] = "STARTING"
     assert status.proxies_not_ready(starting) == ["worker"]
-    # A proxy listed on a node without replicas still shares the port: it must be healthy too.
+    # A proxy starting on a node without replicas still shares the port (and has no routes yet): waited for.
     idle = details()
     idle["proxies"]["idle-node"]["status"] = "STARTING"
     assert status.proxies_not_ready(idle) == ["idle-nod"]
+    # One draining there (its node's replicas left) still routes; Serve removes it once drained.
+    idle["proxies"]["idle-node"]["status"] = "DRAINING"
+    assert status.proxies_not_ready(idle) == []
     # Ready (KubeRay's condition) is unchanged: it counts healthy endpoints, as KubeRay does.
     assert status.is_ready(status.rayservice_status(starting, "svc", "svc-local", activated=True))
 
