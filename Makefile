@@ -7,6 +7,8 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 BACKEND ?= local
 PYTEST  := $(BIN)/python -m pytest -p no:cacheprovider
+# The unit tests share no cluster and no port between files: one file per core at a time.
+UNIT    := $(PYTEST) -n 2 --dist loadfile tests/unit
 
 .PHONY: bench bench-tables notebooks help ko run test test-fast test-unit test-kind workshop-prep lab down clean lock venv reset lint grade
 
@@ -47,7 +49,7 @@ ko: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(PYTEST) tests/unit
+	$(UNIT)
 	$(PYTEST) --durations=8 tests/integration
 	$(PYTEST) --durations=8 tests/notebooks
 	$(BIN)/python -m helpers down
@@ -65,10 +67,10 @@ bench-tables: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(PYTEST) tests/unit
+	$(UNIT)
 
 test-unit: $(STAMP)
-	$(PYTEST) tests/unit
+	$(UNIT)
 
 # The lessons on kind (papermill + nbval with tests/kind/sanitize-kind.cfg). Not part of `make test`:
 # it needs a Docker engine. .github/workflows/kind-e2e.yml runs it.
