@@ -76,6 +76,17 @@ def group_alive(pgid: int) -> bool:
     return bool(group_members([pgid]))
 
 
+def group_names(pgid: int) -> set[str]:
+    """The names of the live processes in process group ``pgid`` (e.g. {"gcs_server", "raylet"})."""
+    names = set()
+    for member in group_members([pgid]):
+        try:
+            names.add(member.name())
+        except psutil.Error:  # exited since it was listed
+            continue
+    return names
+
+
 def stop_groups(pgids: list[int], marker: str | None = None, grace: float = 5.0, sweeps: int = 5) -> int:
     """SIGTERM the process groups (and marked strays), SIGKILL what is left after ``grace`` s.
 

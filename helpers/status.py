@@ -44,19 +44,26 @@ def serve_endpoints(details: dict[str, Any]) -> int:
     KubeRay counts ready pods behind ``<name>-serve-svc``; a worker pod without a replica is
     NotReady by design, so it does not count.
     """
+    serving = _serving_nodes(details)
+    return sum(
+        1
+        for node_id, proxy in (details.get("proxies") or {}).items()
+        if proxy.get("status") == "HEALTHY" and node_id in serving
+    )
+
+
+def _serving_nodes(details: dict[str, Any]) -> set[str]:
+    """The nodes whose proxy should serve: the head (Serve's controller runs there) and every node with a
+    RUNNING replica."""
     head = (details.get("controller_info") or {}).get("node_id")
-    nodes_with_replicas = {
+    nodes = {
         r.get("node_id")
         for app in (details.get("applications") or {}).values()
         for dep in (app.get("deployments") or {}).values()
         for r in dep.get("replicas") or []
         if r.get("state") == "RUNNING"
     }
-    return sum(
-        1
-        for node_id, proxy in (details.get("proxies") or {}).items()
-        if proxy.get("status") == "HEALTHY" and (node_id == head or node_id in nodes_with_replicas)
-    )
+    return {node for node in nodes | {head} if node}
 
 
 def proxies_not_ready(details: dict[str, Any]) -> list[str]:
@@ -69,17 +76,8 @@ def proxies_not_ready(details: dict[str, Any]) -> list[str]:
     where the kernel hands a new connection to any of them: a proxy still starting, which answers 404 until
     Serve's controller sends it the routes, would get a share of the requests.
     """
-    head = (details.get("controller_info") or {}).get("node_id")
     proxies = details.get("proxies") or {}
-    should = {head} if head else set()
-    should |= {
-        r.get("node_id")
-        for app in (details.get("applications") or {}).values()
-        for dep in (app.get("deployments") or {}).values()
-        for r in dep.get("replicas") or []
-        if r.get("state") == "RUNNING"
-    }
-    waiting = {node for node in should if node and (proxies.get(node) or {}).get("status") != "HEALTHY"}
+    waiting = {node for node in _serving_nodes(details) if (proxies.get(node) or {}).get("status") != "HEALTHY"}
     waiting |= {node for node, proxy in proxies.items() if proxy.get("status") == "STARTING"}
     return sorted(str(node)[:8] for node in waiting)
 

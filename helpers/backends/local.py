@@ -319,13 +319,7 @@ class LocalBackend:
             return False
         if "timed out during startup" not in tail:
             return False
-        names = set()
-        for member in procs.group_members([pgid]):
-            try:
-                names.add(member.name())
-            except procs.psutil.Error:
-                continue
-        return {"gcs_server", "raylet"} <= names
+        return {"gcs_server", "raylet"} <= procs.group_names(pgid)
 
     def _start_worker(
         self, index: int, group: str, num_cpus: float, timeout: float, state: dict[str, Any] | None = None

@@ -132,18 +132,9 @@ def test_a_head_start_that_gave_up_only_on_rays_30_s_wait_is_waited_for(tmp_path
         ["sh", "-c", f"{tmp_path}/gcs_server 60 & {tmp_path}/raylet 60 & wait"], env, tmp_path / "group.log"
     )
     try:
-
-        def names() -> set[str]:
-            found = set()
-            for member in procs.group_members([group.pid]):
-                try:
-                    found.add(member.name())
-                except procs.psutil.Error:
-                    continue
-            return found
-
         # Until both children have exec'd, they are still named after the shell that forked them.
-        wait_for("both", lambda: ({"gcs_server", "raylet"} <= names(), "starting"), timeout=10, interval=0.05)
+        both = lambda: ({"gcs_server", "raylet"} <= procs.group_names(group.pid), "starting")  # noqa: E731
+        wait_for("both", both, timeout=10, interval=0.05)
         assert not LocalBackend._raylet_slow(group.pid, log, start)  # only an earlier start's message
         with open(log, "a") as f:
             f.write("Exception: The current node timed out during startup. This could happen because ...\n")
