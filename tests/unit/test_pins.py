@@ -50,3 +50,15 @@ def test_pinned_ray_is_not_affected_by_cve_2026_27482():
 
     version = tuple(int(x) for x in config.RAY_VERSION.split("."))
     assert version >= lint.FIRST_FIXED_RAY >= (2, 52, 0)
+
+
+def test_ray_imports_without_rfc3987_syntax():
+    """jsonschema imports rfc3987-syntax whenever it is installed, and it builds a grammar for 2.1 s at import;
+    every Ray process (dashboard modules, agents, Serve's controller, proxies, replicas) imports jsonschema. The
+    lock leaves it (and its lark) out, and the Makefile installs the lock with --no-deps so nothing adds it back."""
+    import importlib.util
+
+    assert importlib.util.find_spec("rfc3987_syntax") is None
+    assert not re.search(r"^(rfc3987-syntax|lark)==", LOCK, re.M | re.I)
+    makefile = (config.PROJECT_ROOT / "Makefile").read_text()
+    assert "pip install --quiet --no-deps -r requirements.lock" in makefile
