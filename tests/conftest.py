@@ -18,10 +18,6 @@ def pytest_configure(config):
         os.environ["RAYSERVICE_TUTORIAL_STATE"] = tempfile.mkdtemp(prefix="rst-test-state-")
     # Kernels run by papermill and nbval have no frontend: widgets print plain text instead.
     os.environ.setdefault("RAYSERVICE_HEADLESS", "1")
-    # Ray's dashboard with only the modules the helpers call (helpers/backends/ray_start.py): each head start
-    # is about 14 s shorter on 2 cores. `make run` and `make bench` start it whole, as a learner does; the
-    # Ctrl-C test in tests/integration/test_clean_failure.py starts the whole one too.
-    os.environ.setdefault("RAYSERVICE_TUTORIAL_DASHBOARD", "lean")
 
 
 @pytest.fixture(scope="session")

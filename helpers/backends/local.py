@@ -21,7 +21,7 @@ from typing import Any
 
 from helpers import config, procs, statefile
 from helpers import status as status_mod
-from helpers.backends import ray_start, redis_server
+from helpers.backends import redis_server
 from helpers.backends.base import BackendError, DeployFailedError, KindOnly, NotRunningError
 from helpers.kubectl import Command, Kubectl, show_local
 from helpers.manifests import RayServiceManifest, as_manifest, lint_before_apply
@@ -140,10 +140,6 @@ class LocalBackend:
         if state or procs.find_marked(self.marker):
             print("Cleaning up what is left of an earlier cluster that is no longer running.")
             self.down(quiet=True)
-        try:
-            ray_start.dashboard_modules(os.environ.get(ray_start.ENV))
-        except ray_start.DashboardSettingError as err:
-            raise BackendError(f"{err} Nothing was started.") from None
         self._check_ports(len(workers), redis=ft)
 
         shutil.rmtree(self.temp_dir, ignore_errors=True)
@@ -252,8 +248,8 @@ class LocalBackend:
         log = self.log_dir / "head.log"
         args = [
             sys.executable,
-            "-m",
-            "helpers.backends.ray_start",  # Ray's own `ray start`, with the dashboard whole or lean
+            "-c",
+            "from ray.scripts.scripts import main; main()",
             "start",
             "--head",
             "--node-ip-address=127.0.0.1",

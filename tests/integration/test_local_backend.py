@@ -150,14 +150,6 @@ def test_the_dashboard_wants_ray_token(backend):
     assert get(backend, "/hello").status_code == 200  # Serve's HTTP port is for clients: no token
 
 
-def test_the_tests_dashboard_is_lean(backend):
-    """tests/conftest.py asks for the lean dashboard: the modules the helpers call answer, the others do not."""
-    assert backend.api.get_json("/nodes?view=summary")["result"] is True
-    headers = {"Authorization": f"Bearer {backend.token()}"}
-    events = requests.get(backend.urls()["dashboard"] + "/api/v0/cluster_events", headers=headers, timeout=10)
-    assert events.status_code == 404, events.text[:300]
-
-
 def test_routing_three_apps(backend, capsys):
     backend.apply(MULTI)
     backend.wait_ready(timeout=120)
