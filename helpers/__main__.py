@@ -130,8 +130,10 @@ def _lint(args) -> int:
     from helpers import lint
 
     if args.rules:
-        for r in lint.RULES:
-            print(f"{r.id:22} {r.severity:8} {r.summary}")
+        from helpers.i18n import tr
+
+        for r in lint.RULES:  # in the learner's language (TUTORIAL_LANG=ko: Korean)
+            print(f"{r.id:22} {tr(r.severity):8} {tr(r.summary)}")
         return 0
     if not args.files:
         print("error: name the manifests to check, e.g. python -m helpers lint manifests/*.yaml", file=sys.stderr)

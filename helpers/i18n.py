@@ -399,6 +399,258 @@ CATALOG: dict[str, tuple[str, str]] = {
         "rayClusterConfig.{where} 컨테이너 {name}의 env {env}에 자격 증명이 그대로 적혀 있습니다. value: 대신 "
         "Kubernetes Secret을 가리키는 valueFrom.secretKeyRef를 쓰세요",
     ),
+    # helpers/lint.py: the other rules (names, Serve's schema, the CRD, the cluster, GCS fault tolerance, CPUs)
+    "lint.name_invalid": (
+        "metadata.name {name} is not a valid Kubernetes name: use lower-case letters, digits and '-', starting "
+        "with a letter",
+        "metadata.name {name}은(는) 올바른 Kubernetes 이름이 아닙니다. 소문자, 숫자, '-'만 쓰고 글자로 시작하세요",
+    ),
+    "lint.name_length": (
+        "metadata.name {name} has {count} characters; KubeRay allows at most {limit}: choose a shorter name",
+        "metadata.name {name}은(는) {count}자입니다. KubeRay는 최대 {limit}자까지 허용하므로 더 짧은 이름을 고르세요",
+    ),
+    "lint.serve_schema": (
+        "spec.serveConfigV2: {where}: {problem} (got {value}) [Ray Serve's ServeDeploySchema]",
+        "spec.serveConfigV2: {where}: {problem} (입력값 {value}) [Ray Serve의 ServeDeploySchema]",
+    ),
+    "lint.serve_unknown": (
+        "spec.serveConfigV2: {here}: `{key}` is not a key of {where} in Ray Serve's schema ({model}); {effect}: {fix}",
+        "spec.serveConfigV2: {here}: `{key}`은(는) Ray Serve 스키마({model})에서 {where}의 키가 아닙니다. "
+        "{effect}: {fix}",
+    ),
+    "lint.serve_unknown_rejected": ("Ray Serve rejects it", "Ray Serve가 이 키를 거부합니다"),
+    "lint.serve_unknown_ignored": (
+        "Ray Serve ignores unknown keys without a word, so the option you meant keeps its default",
+        "Ray Serve는 모르는 키를 아무 말 없이 무시하므로, 뜻한 옵션은 기본값 그대로입니다",
+    ),
+    "lint.did_you_mean_write": (
+        "did you mean `{guess}`? Write {key}: {value}",
+        "`{guess}`을(를) 뜻했나요? {key}: {value}로 쓰세요",
+    ),
+    "lint.keys_there": ("the keys there are: {keys}", "그 자리에 쓸 수 있는 키: {keys}"),
+    "lint.crd_unknown": (
+        "{here} is not a field of a RayService (KubeRay v1.7.0's CRD has no `{key}` there): kubectl apply rejects "
+        "it (strict field validation: unknown field), and an API server that lets it through drops it, {effect}; "
+        "{fix}",
+        "{here}은(는) RayService의 필드가 아닙니다(KubeRay v1.7.0의 CRD에는 그 자리에 `{key}`가 없습니다). "
+        "kubectl apply는 이를 거부하고(strict field validation: unknown field), 통과시키는 API 서버는 이를 버리므로 "
+        "{effect}. {fix}",
+    ),
+    "lint.crd_never_sees": ("so KubeRay never sees it", "KubeRay는 이 필드를 보지 못합니다"),
+    "lint.crd_no_workers": (
+        "and KubeRay builds the head and no worker nodes",
+        "KubeRay는 헤드만 만들고 워커 노드는 만들지 않습니다",
+    ),
+    "lint.did_you_mean_rename": (
+        "did you mean `{guess}`? Rename it to {name}:",
+        "`{guess}`을(를) 뜻했나요? 이름을 {name}:(으)로 바꾸세요",
+    ),
+    "lint.fields_there": ("the fields there are: {fields}", "그 자리에 쓸 수 있는 필드: {fields}"),
+    "lint.cluster_missing": (
+        "spec.rayClusterConfig is missing: add headGroupSpec (and workerGroupSpecs)",
+        "spec.rayClusterConfig가 없습니다. headGroupSpec(과 workerGroupSpecs)을 추가하세요",
+    ),
+    "lint.containers_missing": (
+        "{where} needs template.spec.containers with the Ray image",
+        "{where}에는 Ray 이미지를 쓰는 template.spec.containers가 필요합니다",
+    ),
+    "lint.worker_groups_list": (
+        "spec.rayClusterConfig.workerGroupSpecs must be a list of worker groups",
+        "spec.rayClusterConfig.workerGroupSpecs는 워커 그룹의 리스트여야 합니다",
+    ),
+    "lint.group_name_missing": (
+        "{where}.groupName is missing: name the group, e.g. groupName: workers",
+        "{where}.groupName이 없습니다. 그룹에 이름을 붙이세요. 예: groupName: workers",
+    ),
+    "lint.whole_number": (
+        "{where} is {value}: write a whole number >= 0",
+        "{where} 값이 {value}입니다. 0 이상의 정수를 쓰세요",
+    ),
+    "lint.cpu_not_a_number": (
+        "{where}: the CPU count is not a number: write e.g. rayStartParams: {{num-cpus: '1'}} or limits: {{cpu: '1'}}",
+        "{where}: CPU 수가 숫자가 아닙니다. 예: rayStartParams: {{num-cpus: '1'}} 또는 limits: {{cpu: '1'}}로 쓰세요",
+    ),
+    "lint.gcs_env_without_options": (
+        "the head container sets RAY_REDIS_ADDRESS, which turns GCS fault tolerance on, but "
+        "gcsFaultToleranceOptions is not set: KubeRay rejects the RayService. Remove the env and write "
+        "rayClusterConfig.gcsFaultToleranceOptions: {{redisAddress: ..., redisPassword: {{valueFrom: "
+        "{{secretKeyRef: ...}}}}}} (see manifests/ray-service-ha.yaml)",
+        "헤드 컨테이너가 GCS fault tolerance를 켜는 RAY_REDIS_ADDRESS를 설정하지만 gcsFaultToleranceOptions가 "
+        "없습니다. KubeRay는 이 RayService를 거부합니다. 그 env를 지우고 rayClusterConfig.gcsFaultToleranceOptions: "
+        "{{redisAddress: ..., redisPassword: {{valueFrom: {{secretKeyRef: ...}}}}}}로 쓰세요"
+        "(manifests/ray-service-ha.yaml 참고)",
+    ),
+    "lint.gcs_rocksdb": (
+        "gcsFaultToleranceOptions.backend is rocksdb, but Ray {version}'s GCS has no RocksDB storage (newer Ray "
+        "versions add it; KubeRay v1.7.0 also needs its GCSFaultToleranceEmbeddedStorage feature gate): use "
+        "Redis: remove backend (or write backend: redis) and storage, and set redisAddress and redisPassword from "
+        "a Secret, as in manifests/ray-service-ha.yaml",
+        "gcsFaultToleranceOptions.backend가 rocksdb이지만 Ray {version}의 GCS에는 RocksDB 저장소가 없습니다(더 새 "
+        "Ray 버전에서 추가되며, KubeRay v1.7.0에서는 GCSFaultToleranceEmbeddedStorage feature gate도 필요합니다). "
+        "Redis를 쓰세요: backend(또는 backend: redis로 쓰고)와 storage를 지우고, manifests/ray-service-ha.yaml처럼 "
+        "redisAddress와 Secret에서 읽는 redisPassword를 설정하세요",
+    ),
+    "lint.gcs_no_redis_address": (
+        "gcsFaultToleranceOptions has no redisAddress: KubeRay passes it to the head as RAY_REDIS_ADDRESS, and "
+        'without it the GCS keeps its tables in the head\'s memory. Write redisAddress: "redis:6379" (the Service '
+        "of manifests/redis/)",
+        "gcsFaultToleranceOptions에 redisAddress가 없습니다. KubeRay는 이 값을 헤드에 RAY_REDIS_ADDRESS로 "
+        '넘기며, 이 값이 없으면 GCS는 테이블을 헤드의 메모리에 둡니다. redisAddress: "redis:6379"로 쓰세요'
+        "(manifests/redis/의 Service)",
+    ),
+    "lint.gcs_env_by_hand": (
+        "the head container sets {name} by hand next to gcsFaultToleranceOptions: KubeRay sets it from "
+        "gcsFaultToleranceOptions.{field} and rejects the RayService when both are there. Remove the env entry; "
+        "write only gcsFaultToleranceOptions.{same_field}",
+        "헤드 컨테이너가 gcsFaultToleranceOptions와 함께 {name}을(를) 직접 설정합니다. KubeRay는 이 값을 "
+        "gcsFaultToleranceOptions.{field}에서 설정하며, 둘 다 있으면 RayService를 거부합니다. 그 env 항목을 지우고 "
+        "gcsFaultToleranceOptions.{same_field}만 쓰세요",
+    ),
+    "lint.gcs_redis_password_param": (
+        "headGroupSpec.rayStartParams sets redis-password next to gcsFaultToleranceOptions: KubeRay rejects the "
+        "RayService (it passes --redis-password=$REDIS_PASSWORD itself). Remove it; write "
+        "gcsFaultToleranceOptions.redisPassword: {{valueFrom: {{secretKeyRef: {{name: redis-password, key: "
+        "password}}}}}}",
+        "headGroupSpec.rayStartParams가 gcsFaultToleranceOptions와 함께 redis-password를 설정합니다. KubeRay는 이 "
+        "RayService를 거부합니다(--redis-password=$REDIS_PASSWORD를 직접 넘깁니다). 그 항목을 지우고 "
+        "gcsFaultToleranceOptions.redisPassword: {{valueFrom: {{secretKeyRef: {{name: redis-password, key: "
+        "password}}}}}}로 쓰세요",
+    ),
+    "lint.replica_cpus": (
+        "deployment {deployment} of application {app} asks for {cpus} CPUs per replica "
+        "(ray_actor_options.num_cpus{note}), but the largest Ray node has {largest}: no node can ever hold it. "
+        "Lower num_cpus (e.g. 0.2) or give the nodes more CPUs (rayStartParams num-cpus, or resources.limits.cpu)",
+        "애플리케이션 {app}의 deployment {deployment}는 replica마다 CPU {cpus}개를 요청하지만"
+        "(ray_actor_options.num_cpus{note}) 가장 큰 Ray 노드의 CPU는 {largest}개입니다. 어떤 노드도 이 replica를 "
+        "담을 수 없습니다. num_cpus를 낮추거나(예: 0.2) 노드에 CPU를 더 주세요(rayStartParams num-cpus 또는 "
+        "resources.limits.cpu)",
+    ),
+    "lint.cpus_when_not_set": (", 1 when not set", ", 쓰지 않으면 1"),
+    "lint.replica_capacity": (
+        "the replicas ask for {needed} CPUs in all but the cluster has {total} (head + worker replicas): Serve "
+        "would leave the extra replicas PENDING forever. The largest share is {label} ({share} CPUs): lower "
+        "num_replicas or num_cpus, or add worker replicas",
+        "replica들이 모두 합쳐 CPU {needed}개를 요청하지만 클러스터에는 {total}개뿐입니다(헤드 + 워커 replica). "
+        "Serve는 넘치는 replica를 영원히 PENDING으로 둡니다. 가장 큰 몫은 {label}({share} CPU)입니다. "
+        "num_replicas나 num_cpus를 낮추거나 워커 replica를 늘리세요",
+    ),
+    "lint.replica_packing": (
+        "the replicas need {needed} CPUs and the cluster has {total}, but each replica needs its CPUs on ONE node "
+        "and no placement fits them all ({layout}): placing the largest first, a replica of {label} ({cpus} "
+        "CPU{note}) {blocked}. Serve would leave it PENDING forever. To fix it, {fixes}.",
+        "replica들에는 CPU {needed}개가 필요하고 클러스터에는 {total}개가 있지만, replica마다 CPU가 한 노드 "
+        "안에 있어야 하고 어떤 배치로도 모두 들어가지 않습니다({layout}). 큰 것부터 배치하면 {label}의 replica"
+        "({cpus} CPU{note})가 {blocked}. Serve는 이 replica를 영원히 PENDING으로 둡니다. 고치려면: {fixes}.",
+    ),
+    "lint.packing_per_node": (
+        "finds no node it may go to: the nodes with {cpus} CPU free already hold max_replicas_per_node "
+        "({per_node}) of its replicas",
+        "갈 수 있는 노드를 찾지 못합니다. CPU {cpus}개가 남은 노드에는 이미 이 deployment의 replica가 "
+        "max_replicas_per_node({per_node})개 있습니다",
+    ),
+    "lint.packing_no_room": (
+        "finds no node with {cpus} CPU free (the most left on one node is {most})",
+        "CPU {cpus}개가 남은 노드를 찾지 못합니다(한 노드에 남은 최대치는 {most})",
+    ),
+    "lint.default_cpus_note": (
+        ", Serve's default when ray_actor_options.num_cpus is not set",
+        ", ray_actor_options.num_cpus를 쓰지 않았을 때 Serve의 기본값",
+    ),
+    "lint.replica_placement": (
+        "the replicas fit only if Serve places them well: Serve spreads replicas over the nodes as they start, "
+        "and if they land as {path}, a replica of {label} ({cpus} CPU{note}) finds no node with {free_cpus} CPU "
+        "free (at most {most} is left on one node): it stays PENDING and application {app} never becomes "
+        "RUNNING. To fix it, {fixes}: then every placement fits.",
+        "replica들은 Serve가 잘 배치할 때만 들어갑니다. Serve는 replica가 시작될 때 노드에 나눠 놓는데, "
+        "{path}(으)로 놓이면 {label}의 replica({cpus} CPU{note})가 CPU {free_cpus}개가 남은 노드를 찾지 못합니다"
+        "(한 노드에 남은 최대치는 {most}). 그 replica는 PENDING으로 남고 애플리케이션 {app}은(는) RUNNING이 "
+        "되지 않습니다. 고치려면: {fixes}. 그러면 어떤 배치든 들어갑니다.",
+    ),
+    # helpers/lint.py: the rules as `python -m helpers lint --rules` lists them
+    "lint.rule.api_version": (
+        "apiVersion is ray.io/v1 (v1alpha1 is deprecated, removed in KubeRay 1.9)",
+        "apiVersion은 ray.io/v1 (v1alpha1은 지원 중단, KubeRay 1.9에서 제거)",
+    ),
+    "lint.rule.kind": (
+        "kind is RayService",
+        "kind는 RayService",
+    ),
+    "lint.rule.name": (
+        "metadata.name is a valid Kubernetes name",
+        "metadata.name은 올바른 Kubernetes 이름",
+    ),
+    "lint.rule.name_length": (
+        "metadata.name has at most {count} characters",
+        "metadata.name은 최대 {count}자",
+    ),
+    "lint.rule.serve_config_string": (
+        "spec.serveConfigV2 is a YAML string (`serveConfigV2: |`) holding a mapping",
+        "spec.serveConfigV2는 매핑을 담은 YAML 문자열(`serveConfigV2: |`)",
+    ),
+    "lint.rule.camel_case_keys": (
+        "Serve config keys are snake_case (route_prefix, import_path, num_replicas, env_vars)",
+        "Serve 설정 키는 snake_case (route_prefix, import_path, num_replicas, env_vars)",
+    ),
+    "lint.rule.serve_schema": (
+        "spec.serveConfigV2 passes Ray Serve's own ServeDeploySchema",
+        "spec.serveConfigV2가 Ray Serve 자체의 ServeDeploySchema를 통과",
+    ),
+    "lint.rule.serve_unknown_keys": (
+        "every key in spec.serveConfigV2 is an option of Ray Serve's schema (Serve ignores unknown ones silently)",
+        "spec.serveConfigV2의 모든 키가 Ray Serve 스키마의 옵션 (모르는 키는 Serve가 조용히 무시)",
+    ),
+    "lint.rule.route_prefix": (
+        "every route_prefix starts with '/' (and does not end with one, except '/' itself)",
+        "모든 route_prefix는 '/'로 시작 ('/' 자신 말고는 '/'로 끝나지 않음)",
+    ),
+    "lint.rule.duplicate_route": (
+        "every application has its own route_prefix",
+        "애플리케이션마다 자기 route_prefix",
+    ),
+    "lint.rule.crd_unknown_fields": (
+        "every field of the RayService is in KubeRay's CRD schema (kubectl apply rejects others)",
+        "RayService의 모든 필드가 KubeRay CRD 스키마에 있음 (다른 필드는 kubectl apply가 거부)",
+    ),
+    "lint.rule.cluster_config": (
+        "rayClusterConfig has a head group and well-formed worker groups",
+        "rayClusterConfig에 헤드 그룹과 올바른 워커 그룹이 있음",
+    ),
+    "lint.rule.ray_version": (
+        "rayVersion matches the tag of every rayproject/ray image",
+        "rayVersion이 모든 rayproject/ray 이미지의 태그와 일치",
+    ),
+    "lint.rule.ray_version_cve": (
+        "Ray is newer than 2.53 (CVE-2026-27482: unauthenticated DELETE endpoints)",
+        "Ray가 2.53보다 새 버전 (CVE-2026-27482: 인증 없는 DELETE 엔드포인트)",
+    ),
+    "lint.rule.serve_port": (
+        "the head container names its Serve port `serve` (containerPort 8000)",
+        "헤드 컨테이너의 Serve 포트 이름이 `serve` (containerPort 8000)",
+    ),
+    "lint.rule.gcs_fault_tolerance": (
+        "gcsFaultToleranceOptions as KubeRay v1.7.0 and Ray accept it: Redis, set only there",
+        "KubeRay v1.7.0과 Ray가 받아들이는 gcsFaultToleranceOptions: Redis, 그곳에서만 설정",
+    ),
+    "lint.rule.inline_credentials": (
+        "no credentials written inline: reference a Kubernetes Secret instead",
+        "자격 증명을 그대로 쓰지 않음: 대신 Kubernetes Secret을 참조",
+    ),
+    "lint.rule.replica_cpus": (
+        "no replica asks for more CPUs than the largest node has",
+        "어떤 replica도 가장 큰 노드보다 많은 CPU를 요청하지 않음",
+    ),
+    "lint.rule.replica_capacity": (
+        "all replicas together fit in the cluster's CPUs",
+        "모든 replica가 합쳐서 클러스터의 CPU에 들어감",
+    ),
+    "lint.rule.replica_packing": (
+        "every replica's CPUs fit on ONE node: the replicas can be packed onto the nodes",
+        "replica마다 CPU가 한 노드에 들어감: replica들을 노드에 배치할 수 있음",
+    ),
+    "lint.rule.replica_placement": (
+        "the replicas fit whatever node Serve puts each one on (not only with one particular placement)",
+        "Serve가 각 replica를 어느 노드에 두든 들어감 (특정 배치에서만이 아니라)",
+    ),
     # helpers/preflight.py
     "preflight.python": ("Python >= 3.10", "Python >= 3.10"),
     "preflight.installed": ("installed {version}", "설치됨: {version}"),

@@ -241,3 +241,27 @@ def test_korean_notebooks_run_in_the_english_folder(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path / "other" / "ko")
     i18n.use_english_folder()
     assert __import__("pathlib").Path.cwd() == tmp_path / "other" / "ko"
+
+
+def test_every_lint_rules_finding_reads_in_korean():
+    """Each rule's bad example (tests/unit/test_lint.py) gives a finding that has a Korean translation."""
+    from tests.unit.test_lint import BAD, good
+
+    for rule_id, (mutate, _) in BAD.items():
+        raw = good()
+        mutate(raw)
+        found = [f for f in lint.lint(raw) if f.rule == rule_id]
+        assert found, rule_id
+        for finding in found:
+            assert hangul(i18n.tr(finding.message, "ko")), f"[{rule_id}] {finding.message}"
+
+
+def test_the_rule_list_reads_in_korean(monkeypatch, capsys):
+    from helpers.__main__ import main
+
+    monkeypatch.setenv("TUTORIAL_LANG", "ko")
+    assert main(["lint", "--rules"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(lint.RULES)
+    for rule, line in zip(lint.RULES, lines):
+        assert line.startswith(rule.id) and hangul(line.split(None, 1)[1]), line
