@@ -173,6 +173,19 @@ def test_make_run_from_no_cluster():
     assert "left behind: nothing" in json.dumps(executed)  # papermill's copy, with its outputs
 
 
+def test_make_run_in_korean():
+    """`make run TUTORIAL_LANG=ko`: the Korean lessons (notebooks/ko/), executed into build/notebooks/ko/, and the
+    helpers' messages in Korean."""
+    result = make("run", "TUTORIAL_LANG=ko", "LESSONS=00_setup")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert ["00_setup.ipynb", "ok"] in [line.split()[:2] for line in result.stdout.splitlines()], result.stdout
+    executed = nbformat.read(config.BUILD_DIR / "notebooks" / "ko" / "00_setup.ipynb", as_version=4)
+    assert 'TUTORIAL_LANG = "ko"' in "\n".join(c.source for c in executed.cells)  # the Korean notebook
+    shown = "\n".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for c in executed.cells
+                      for o in c.get("outputs", []))  # fmt: skip
+    assert "✓ CPU 코어 >= 2" in shown  # preflight, in Korean
+
+
 def test_make_down_twice_in_a_row():
     first, second = make("down"), make("down")
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
