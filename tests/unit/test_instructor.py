@@ -27,6 +27,18 @@ def test_agenda_totals_add_up():
     assert f"**{plan} min**" in GUIDE
 
 
+def test_the_plan_is_the_time_each_notebook_states():
+    """The guide says its "plan for" column is the **Time** each notebook states: keep the two the same."""
+    import nbformat
+
+    rows = dict(re.findall(r"^\| \d+ \| `((?:notebooks|labs)/\w+)` \|[^|]*\| (\d+) \|", GUIDE, re.M))
+    for path in [*runner.lesson_notebooks(), *runner.lab_notebooks()]:
+        intro = nbformat.read(path, as_version=4).cells[0].source
+        stated = re.search(r"\*\*Time:\*\* (\d+) minutes", intro)
+        assert stated, f"{path.name} states no **Time:** N minutes"
+        assert rows[f"{path.parent.name}/{path.stem}"] == stated.group(1), path.name
+
+
 def test_the_make_targets_it_names_exist():
     makefile = (config.PROJECT_ROOT / "Makefile").read_text()
     for target in set(re.findall(r"`make (\w[\w-]*)", GUIDE)):
