@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from helpers.config import Ports
 from helpers.errors import ShownAsMessage
 from helpers.kubectl import Command, Kubectl
 from helpers.manifests import RayServiceManifest
@@ -51,6 +52,7 @@ class Backend(Protocol):
     # a new connection per request, so a switch is measured when it happens (a kept-alive one stays put).
     service_moves: bool
     kubectl: Kubectl  # the kubectl commands the lessons show, for this backend's namespace
+    ports: Ports  # the 127.0.0.1 ports of Serve, the dashboard and the metrics (forwards on Kubernetes)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def up(self, manifest: RayServiceManifest | str | Path, timeout: float = ...) -> dict[str, Any]: ...
@@ -85,3 +87,7 @@ class Backend(Protocol):
     def delete_head_pod(self) -> Any: ...
     def replace_cluster(self, manifest: RayServiceManifest | str | Path, timeout: float = 300) -> None: ...
     def upgrade_cluster(self, manifest: RayServiceManifest | str | Path, revision: str) -> Any: ...
+    def cluster_names(self) -> tuple[str | None, str | None]: ...  # KubeRay's active and pending RayCluster
+
+    # -- monitoring --------------------------------------------------------------------------------
+    def install_monitoring(self) -> dict[str, str]: ...

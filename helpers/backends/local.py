@@ -763,6 +763,12 @@ class LocalBackend:
     def upgrade_cluster(self, manifest, revision: str) -> None:
         raise KindOnly("KubeRay's zero-downtime new-cluster upgrade (a rayClusterConfig change)")
 
+    def cluster_names(self) -> tuple[str | None, str | None]:
+        raise KindOnly("KubeRay's active and pending RayClusters (status.activeServiceStatus, pendingServiceStatus)")
+
+    def install_monitoring(self) -> dict[str, str]:
+        raise KindOnly("kube-prometheus-stack with Ray's Grafana dashboards")
+
     # -- down ------------------------------------------------------------------------------
 
     def down(self, quiet: bool = False) -> int:

@@ -45,7 +45,7 @@ def test_every_backend_implements_every_operation_with_the_same_parameters(backe
     expected = contract()[name]
     if expected is None:  # an attribute or a property
         has = hasattr(backend, name) or name in getattr(backend, "__annotations__", {})
-        instance_attr = name in ("name", "kubectl")
+        instance_attr = name in ("name", "kubectl", "ports")  # set in __init__: checked on instances below
         assert has or instance_attr, f"{backend.__name__} has no {name}"
         return
     method = getattr(backend, name, None)
@@ -65,3 +65,36 @@ def test_every_backend_has_a_kubectl_builder_for_its_namespace(backend, tmp_path
     instance = backend(**kwargs)
     assert instance.kubectl.namespace == "learner-4"
     assert isinstance(instance.name, str)
+    assert instance.ports.serve and instance.ports.dashboard and instance.ports.metrics
+
+
+def test_the_contract_holds_every_backend_call_of_the_lessons_labs_and_helpers():
+    """Read from the code itself: each `backend.<name>` in a lesson's or lab's code cells, or in the helpers that
+    lessons and graders call, is an operation of the contract (so it exists on both backends, with the same
+    parameters, by the test above)."""
+    import json
+    import re
+
+    from helpers import config
+
+    used: dict[str, str] = {}
+    sources = [*config.NOTEBOOKS_DIR.glob("0*.ipynb"), *(config.PROJECT_ROOT / "labs").glob("lab0*.ipynb")]
+    for path in sources:
+        cells = json.loads(path.read_text())["cells"]
+        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        used.update({name: path.name for name in re.findall(r"\bbackend\.(\w+)", text)})
+    for module in ("scenarios", "checks", "board", "bench", "metrics", "traffic", "runner"):
+        text = (config.PROJECT_ROOT / "helpers" / f"{module}.py").read_text()
+        used.update({name: f"helpers/{module}.py" for name in re.findall(r"\bbackend\.(\w+)", text)})
+    assert len(used) > 20
+    missing = {name: where for name, where in used.items() if name not in contract()}
+    assert not missing, f"called on a backend but not in helpers/backends/base.py's Backend: {missing}"
+
+
+def test_the_local_backend_says_what_only_kubernetes_shows(tmp_path):
+    from helpers.backends import KindOnly
+
+    backend = LocalBackend(state_dir=tmp_path)
+    for call in (backend.cluster_names, backend.install_monitoring):
+        with pytest.raises(KindOnly, match="needs a real Kubernetes cluster"):
+            call()
