@@ -9,6 +9,10 @@ BACKEND ?= local
 PYTEST  := $(BIN)/python -m pytest -p no:cacheprovider
 # The unit tests share no cluster and no port between files: one file per core at a time.
 UNIT    := $(PYTEST) -n 2 --dist loadfile tests/unit
+# Left out of the lock on purpose: see requirements.lock's header (jsonschema imports rfc3987-syntax if present,
+# 2.1 s in every Ray process). An environment made before keeps them until uninstalled.
+LEFT_OUT := rfc3987-syntax lark
+space    := $(subst ,, )
 
 .PHONY: bench bench-tables notebooks help ko run test test-fast test-unit test-kind workshop-prep lab down clean lock venv reset lint grade
 
@@ -31,8 +35,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock
-	@# An environment made before the lock left them out still has them (see requirements.lock's header).
-	$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax lark 2> /dev/null
+	$(BIN)/python -m pip uninstall --quiet --yes $(LEFT_OUT) 2> /dev/null
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m pip check
 	$(BIN)/python -m ipykernel install --sys-prefix --name rayservice-tutorial \
@@ -112,7 +115,7 @@ lock:
 	  echo "# to check the 'iri' format). jsonschema imports rfc3987-syntax when it is there, which builds its grammar"; \
 	  echo "# in 2.1 s, and every Ray process imports jsonschema: without it \`import ray\` takes 0.9 s instead of 3.4."; \
 	  build/lock-venv/bin/python -m pip freeze --exclude-editable \
-	    | grep -v -i -E '^(rayservice-tutorial|rfc3987-syntax|rfc3987_syntax|lark)==' ) > requirements.lock
+	    | grep -v -i -E '^(rayservice-tutorial|$(subst $(space),|,$(LEFT_OUT)))==' ) > requirements.lock
 	rm -rf build/lock-venv
 
 # Maintainers: re-record the reference outputs nbval checks (a real run; review the diff).

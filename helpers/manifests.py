@@ -102,6 +102,10 @@ class RayServiceManifest:
         """The manifest as YAML, serveConfigV2 written as a `|` block (as you would write it by hand)."""
         return yaml.dump(self.raw, Dumper=_BlockDumper, sort_keys=False)
 
+    def cluster_yaml(self) -> str:
+        """``rayClusterConfig`` as YAML, as it sits under ``spec:``: the half KubeRay builds the RayCluster from."""
+        return yaml.dump({"rayClusterConfig": self.cluster_config}, Dumper=_BlockDumper, sort_keys=False)
+
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

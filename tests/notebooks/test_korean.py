@@ -1,6 +1,7 @@
-"""Korean lessons end to end, as `make run TUTORIAL_LANG=ko` runs them (papermill, working directory the Korean
-notebook's folder): lesson 00 and lab 01, neither needs a Ray cluster. The helpers' messages come out in Korean
-because the Korean notebook's parameters cell says TUTORIAL_LANG = "ko" (no environment variable set here)."""
+"""A Korean lab end to end (papermill, working directory the Korean notebook's folder): lab 01, which needs no
+Ray cluster. The helpers' messages come out in Korean because the Korean notebook's parameters cell says
+TUTORIAL_LANG = "ko" (no environment variable set here). `make run TUTORIAL_LANG=ko`, which also sets the
+variable, runs lesson 00 in test_notebooks.py::test_make_run_in_korean (after the labs: it stops the cluster)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from helpers import config, runner, translate
 
 pytestmark = pytest.mark.notebooks
 
-SETUP = config.NOTEBOOKS_DIR / "ko" / "00_setup.ipynb"
 LAB01 = config.PROJECT_ROOT / "labs" / "ko" / "lab01_fix_manifest.ipynb"
 
 
@@ -32,15 +32,6 @@ def outputs(path: Path) -> str:
         for out in cell.get("outputs", []):
             texts.append(out.get("text", "") or "".join(out.get("data", {}).get("text/plain", "")))
     return "\n".join(texts)
-
-
-def test_korean_setup_lesson_runs_and_speaks_korean(tmp_path):
-    result = runner.run_notebook(SETUP, tmp_path, {"BACKEND": "local"})
-    assert result.status == "ok", result.detail
-    text = outputs(tmp_path / SETUP.name)
-    assert "✓ CPU 코어 >= 2: 코어 " in text and "✓ 사용 가능한 메모리 >= 4 GiB: " in text
-    assert "ready: True" in text  # the code is the English code
-    assert not os.environ.get("TUTORIAL_LANG")
 
 
 def test_korean_lab01_hint_then_pass(tmp_path):
@@ -63,4 +54,4 @@ def test_korean_lab01_hint_then_pass(tmp_path):
 
 def test_korean_notebooks_are_the_build():
     """What these runs executed is what the translation files make (the unit tests say which cell is stale)."""
-    assert not translate.out_of_date([config.NOTEBOOKS_DIR / SETUP.name, LAB01.parent.parent / LAB01.name])
+    assert not translate.out_of_date([config.NOTEBOOKS_DIR / "00_setup.ipynb", LAB01.parent.parent / LAB01.name])

@@ -183,7 +183,8 @@ def test_make_run_in_korean():
     assert 'TUTORIAL_LANG = "ko"' in "\n".join(c.source for c in executed.cells)  # the Korean notebook
     shown = "\n".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for c in executed.cells
                       for o in c.get("outputs", []))  # fmt: skip
-    assert "✓ CPU 코어 >= 2" in shown  # preflight, in Korean
+    assert "✓ CPU 코어 >= 2: 코어 " in shown and "✓ 사용 가능한 메모리 >= 4 GiB: " in shown  # preflight, in Korean
+    assert "ready: True" in shown  # the code is the English code
 
 
 def test_make_down_twice_in_a_row():
