@@ -403,7 +403,7 @@ def lab03(backend, path: str | Path | None = None, rate: float = 20.0) -> CheckR
     ]
     crash = scenarios.replica_crash(backend, retries=retries, rate=rate)
     loss = scenarios.node_loss(backend, retries=retries, rate=rate)
-    if isinstance(loss.detail, dict) and "replicas" in loss.detail:  # the replicas the lost node held
+    if isinstance(loss.detail, dict) and loss.detail.get("replicas") is not None:  # the replicas the lost node held
         lost_on_node = len(loss.detail["replicas"])
     else:  # a backend that does not say which: the worst case, the fullest node
         lost_on_node = max(placement.values(), default=0)

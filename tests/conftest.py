@@ -29,3 +29,21 @@ def seed_manifest_text() -> str:
     if not article.exists():
         pytest.skip(f"{article} is not here (the seed article lives in ../shared/)")
     return re.search(r"```yaml\n(.*?)```", article.read_text(), re.S).group(1)
+
+
+@pytest.fixture(autouse=True)
+def no_stand_in_forward_left_running():
+    """A test that starts a stand-in port-forward (tests/fakes.py) stops it: a leftover holds a port (maybe
+    a learner's 8265) for ten minutes. Stopped here either way, and the test fails, named."""
+    from tests.fakes import STARTED
+
+    yield
+    import psutil
+
+    from helpers import procs
+
+    alive = [pid for pid in STARTED if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    STARTED.clear()
+    if alive:
+        procs.stop_groups(alive, grace=1)
+        pytest.fail(f"stand-in port-forwards left running: pids {alive}", pytrace=False)

@@ -22,6 +22,9 @@ LISTENER = (
 )
 
 
+STARTED: list[int] = []  # every stand-in port-forward started in this test session (tests/conftest.py stops them)
+
+
 class FakeCommands:
     def __init__(self, tools=("docker", "kind", "kubectl", "helm"), responses=None):
         self.tools = set(tools)
@@ -52,7 +55,9 @@ class FakeCommands:
         self.started.append(list(args))
         address = args[args.index("--address") + 1]
         local = next(a for a in args if a.count(":") == 1 and a.replace(":", "").isdigit()).split(":")[0]
-        return procs.start_detached([sys.executable, "-c", LISTENER, address, local], env, log).pid
+        pid = procs.start_detached([sys.executable, "-c", LISTENER, address, local], env, log).pid
+        STARTED.append(pid)
+        return pid
 
     def commands_of(self, tool: str) -> list[list[str]]:
         return [c for c in self.calls if c[0] == tool]

@@ -16,7 +16,8 @@ The timeline, as KubeRay v1.7.0 runs it:
   ``cluster_ready_seconds``; then promotion (``activeServiceStatus`` switches, both Services' endpoints
   switch to the new pods); the old RayCluster, its pods and Secret are deleted
   ``deletion_delay_seconds`` (rayClusterDeletionDelaySeconds, default 60) later.
-- A ``serveConfigV2``-only change: in place, apps DEPLOYING then RUNNING again on the same cluster.
+- A ``serveConfigV2``-only change: in place, apps DEPLOYING then RUNNING again on the same cluster; its
+  pods stay behind the Services (their proxies keep serving the applications that run).
 - A pod deleted: terminating (not ready) for ``termination_seconds``, then gone. A head pod comes back as
   a new pod with a new name after ``head_restart_seconds``; without GCS fault tolerance the operator PUTs
   the Serve config again, so its apps are RUNNING (and the pod ready) ``cluster_ready_seconds`` later.
@@ -76,6 +77,7 @@ class Cluster:
     ft: bool = False  # GCS fault tolerance with Redis: the finalizer ray.io/gcs-ft-redis-cleanup-finalizer
     deleting_since: float | None = None  # deletionTimestamp (a finalizer holds it)
     cleanup_started: float | None = None  # the Redis cleanup Job was created
+    deployed_at: float = 0.0  # an in-place serveConfigV2 change: its applications DEPLOYING until then
 
 
 @dataclass
@@ -433,9 +435,9 @@ class KubeRayTimeline:
                 self._delete_cluster(svc.pending)
             svc.pending = self._create_cluster(svc).name
             self._log(f"rayClusterConfig changed: pending RayCluster {svc.pending}")
-        elif current is not None:  # serveConfigV2 only: one more PUT on the same cluster
+        elif current is not None:  # serveConfigV2 only: one more PUT on the same cluster, whose proxies keep serving
             current.apps = _app_names(spec)
-            current.ready_at = self.clock.now + min(5.0, self.cluster_ready_seconds)
+            current.deployed_at = self.clock.now + min(5.0, self.cluster_ready_seconds)
 
     def crd_installed(self, name: str = "rayservices.ray.io") -> bool:
         self.calls.append(("crd_installed", name))
@@ -649,7 +651,7 @@ class KubeRayTimeline:
             return {}
         if cluster.ft and not self._apps_running(cluster):
             return {}  # KubeRay cannot reach the dashboard: no application status until the head is back
-        running = self._apps_running(cluster)
+        running = self._apps_running(cluster) and self.clock.now >= cluster.deployed_at
         svc = self.services.get(cluster.service)
         deployments = _deployment_names(svc.spec) if svc else {}
         return {

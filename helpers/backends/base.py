@@ -42,6 +42,16 @@ class DeployFailedError(BackendError):
         )
 
 
+# What each fault returns on every backend (a backend may add more): the pod it hit (on the local backend the
+# node that plays it), and what the waits after it need. tests/integration/test_backends_alike.py runs each.
+FAULT_RESULTS = {
+    "kill_replica": {"pod", "pid", "replica", "node"},  # node: the Ray node id, shortened
+    "lose_worker": {"pod", "node", "replicas"},  # replicas: ids it held (None: Serve's API could not say)
+    "kill_proxy": {"pod", "node_id", "proxy_actor"},  # the node and actor of the proxy killed
+    "delete_head_pod": {"pod", "head_back_s", "gcs_fault_tolerance", "replicas"},
+}
+
+
 class Backend(Protocol):
     """Every operation the lessons, labs, scenarios and graders call: both backends implement all of it
     with the same parameters (tests/unit/test_backend_contract.py). Where the local backend cannot do

@@ -319,12 +319,16 @@ class KubernetesBackend:
         raw = obj.get("status") or {}
         details = None
         try:
-            forward = (self._state().get("forwards") or {}).get("dashboard")
-            if forward and _pid_alive(forward):  # our port-forward, not whatever else holds the port
+            if self._dashboard_forwarded():
                 details = self.serve_api.details()
         except ServeAPIError:
             details = None
         return status_mod.from_custom_resource(obj["metadata"]["name"], raw, details)
+
+    def _dashboard_forwarded(self) -> bool:
+        """Our forward to the dashboard runs (not whatever else may hold the port)."""
+        forward = (self._state().get("forwards") or {}).get("dashboard")
+        return bool(forward) and _pid_alive(forward)
 
     def token(self) -> str | None:
         """Ray's token for the dashboard, from the Secret KubeRay made (authOptions: {mode: token}).
@@ -487,18 +491,37 @@ class KubernetesBackend:
             raise NotRunningError("The RayService has no active cluster yet: wait_ready() first.")
         return self.api.list_pods(self.namespace, ray_pod_selector(active, node_type))
 
-    def delete_worker_pod(self) -> str:
-        """Delete one worker pod: KubeRay creates a new one, Serve re-places its replicas."""
-        pods = self.ray_pods("worker")
-        if not pods:
-            raise BackendError("No worker pod to delete.")
-        victim = sorted(p["metadata"]["name"] for p in pods)[0]
-        self.on_kubernetes(self.kubectl.delete_pod(victim), check=True)
-        return victim
+    def delete_worker_pod(self, index: int = 0) -> str:
+        """Delete worker pod ``index`` (by name): KubeRay creates a new one, Serve re-places its replicas."""
+        names = sorted(p["metadata"]["name"] for p in self.ray_pods("worker") if not _terminating(p))
+        if not 0 <= index < len(names):
+            raise BackendError(f"There is no worker pod {index}: the active cluster has {len(names)}.")
+        self.on_kubernetes(self.kubectl.delete_pod(names[index]), check=True)
+        return names[index]
 
     def lose_worker(self, index: int = 0, restart_after: float = 0.0, timeout: float = 120) -> dict[str, Any]:
-        """Delete a worker pod (same call as the local backend's node loss); KubeRay recreates it."""
-        return {"node": self.delete_worker_pod()}
+        """Delete worker pod ``index`` (the local backend's node loss); KubeRay creates a new pod in its place.
+        Returns the pod and the replicas it held (None when Serve's API could not say)."""
+        pods = sorted((p for p in self.ray_pods("worker") if not _terminating(p)), key=lambda p: p["metadata"]["name"])
+        held = self._replicas_in(pods[index]) if 0 <= index < len(pods) else None
+        pod = self.delete_worker_pod(index)
+        return {"pod": pod, "node": pod, "replicas": held}
+
+    def _replicas_in(self, pod: dict[str, Any]) -> list[str] | None:
+        """The ids of the replicas (of every application) running in ``pod``, from Serve's API."""
+        try:
+            self.ensure_port_forwards()
+            apps = self.serve_api.details().get("applications") or {}
+        except (ServeAPIError, BackendError):
+            return None
+        ip = (pod.get("status") or {}).get("pod_ip")
+        return [
+            r["replica_id"]
+            for app in apps.values()
+            for d in (app.get("deployments") or {}).values()
+            for r in d.get("replicas") or []
+            if r.get("node_ip") == ip and r.get("state") == "RUNNING"
+        ]
 
     def kill_proxy(self) -> dict[str, Any]:
         """SIGKILL the HTTP proxy inside the head pod; Serve restarts it after failed health checks."""
@@ -542,6 +565,7 @@ class KubernetesBackend:
         until the new head pod was ready); ``wait_head_back`` also waits for Serve."""
         (head,) = self.ray_pods("head")
         old = head["metadata"]["name"]
+        lost = self._replicas_in(head)
         self.on_kubernetes(self.kubectl.delete_pod(old), check=True)
         new, seconds = self._wait_new_head(old, HEAD_TIMEOUT)
         return {
@@ -549,6 +573,7 @@ class KubernetesBackend:
             "head": new,
             "head_back_s": round(seconds, 1),
             "gcs_fault_tolerance": bool(self._state().get("gcs_ft")),
+            "replicas": lost,
         }
 
     def _wait_new_head(self, old_head: str, timeout: float) -> tuple[str, float]:
@@ -613,7 +638,7 @@ class KubernetesBackend:
             raise BackendError(f"No pod has the replica's node IP {victim['node_ip']}.")
         pod = pods[0]["metadata"]["name"]
         self.on_kubernetes(self.kubectl.exec(pod, "kill", "-9", str(victim["pid"])), check=True)
-        return {"pod": pod, "pid": victim["pid"], "replica": victim["replica_id"]}
+        return {"pod": pod, "pid": victim["pid"], "replica": victim["replica_id"], "node": victim["node_id"][:8]}
 
     def upgrade_cluster(self, manifest: RayServiceManifest | str | Path, revision: str) -> RayServiceManifest:
         """Apply ``manifest`` with ``TUTORIAL_CLUSTER_REVISION=revision`` in every Ray container: a
@@ -853,6 +878,10 @@ def pod_ready(pod: dict[str, Any]) -> bool:
         return False
     conditions = (pod.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _terminating(pod: dict[str, Any]) -> bool:
+    return bool((pod.get("metadata") or {}).get("deletion_timestamp"))
 
 
 def _pid_alive(pid: int) -> bool:

@@ -563,9 +563,10 @@ class LocalBackend:
             raise BackendError(f"Application {app!r} has no running replica to kill.")
         victim = victims[0]
         # What a learner types on Kubernetes (the node that holds the replica plays its pod).
-        self.on_kubernetes(self.kubectl.exec(self._node_name_of(victim["pid"]), "kill", "-9", str(victim["pid"])))
+        pod = self._node_name_of(victim["pid"])
+        self.on_kubernetes(self.kubectl.exec(pod, "kill", "-9", str(victim["pid"])))
         os.kill(victim["pid"], signal.SIGKILL)
-        return {"replica": victim["replica_id"], "pid": victim["pid"], "node": victim["node_id"][:8]}
+        return {"pod": pod, "replica": victim["replica_id"], "pid": victim["pid"], "node": victim["node_id"][:8]}
 
     def _pod_of(self, node: str) -> str:
         """The pod-like name of a node (``head`` or a worker's name), as the lessons' tables show it."""
@@ -595,7 +596,8 @@ class LocalBackend:
             for r in d.get("replicas") or []
             if r.get("pid") in pids
         ]
-        self.on_kubernetes(self.kubectl.delete_pod(self._pod_of(worker["name"])))
+        pod = self._pod_of(worker["name"])
+        self.on_kubernetes(self.kubectl.delete_pod(pod))
         for proc in members:
             try:
                 proc.kill()
@@ -605,7 +607,12 @@ class LocalBackend:
         started = time.monotonic()
         state["workers"][index] = self._start_worker(index, worker["group"], worker["num_cpus"], timeout)
         self._save(state)
-        return {"node": worker["name"], "replicas": lost, "replaced_in_s": round(time.monotonic() - started, 1)}
+        return {
+            "pod": pod,
+            "node": worker["name"],
+            "replicas": lost,
+            "replaced_in_s": round(time.monotonic() - started, 1),
+        }
 
     def kill_proxy(self) -> dict[str, Any]:
         """SIGKILL the head node's HTTP proxy; the controller restarts it after failed health checks."""
@@ -631,7 +638,7 @@ class LocalBackend:
         old = (self.proxies().get(head_node) or {}).get("actor_id")
         self.on_kubernetes(self.kubectl.exec(self._pod_of("head"), "pkill", "-9", "-f", "ray::ProxyActor"))
         proxies[0].kill()
-        return {"pid": proxies[0].pid, "node_id": head_node, "proxy_actor": old}
+        return {"pod": self._pod_of("head"), "pid": proxies[0].pid, "node_id": head_node, "proxy_actor": old}
 
     def proxies(self) -> dict[str, dict[str, Any]]:
         """Serve's HTTP proxies by node id: actor id and status (HEALTHY, UNHEALTHY, STARTING...)."""

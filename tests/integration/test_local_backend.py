@@ -15,12 +15,10 @@ import pytest
 import requests
 
 from helpers import config
-from helpers.backends import BackendError, DeployFailedError, NotRunningError
-from helpers.manifests import with_serve_config
+from helpers.backends import BackendError, NotRunningError
 from tests.integration.conftest import HELLO, MULTI, PORTS, SPARE_PORTS
 
 pytestmark = pytest.mark.integration
-NAMESPACE = "rayservice-tutorial"  # the local backend's default: it only names the kubectl commands shown
 
 
 def get(backend, path):
@@ -89,45 +87,6 @@ def test_apply_wait_and_first_request(backend):
     assert reply.json()["message"] == "Hello from RayService!" and reply.json()["version"] == "v1"
 
 
-@pytest.mark.parametrize("other", ["kind"])
-def test_the_backends_behave_alike_after_apply(backend, other, tmp_path, capsys):
-    """The same calls on the local backend (this real cluster) and on the kind backend (the fake API that
-    follows KubeRay's timeline): Ready, the same status shape, the same kubectl command shown for a step."""
-    from helpers.backends.kind import KindBackend
-    from tests.fakes import FakeCommands
-    from tests.kuberay_timeline import KubeRayTimeline
-
-    kube = KubeRayTimeline()
-    kind = KindBackend(state_dir=tmp_path, commands=FakeCommands(), api=kube)
-    kind.apply(HELLO)
-    kube.run_until(
-        lambda: (
-            (kube.get_rayservice("rayservice-tutorial", "ray-serve-app") or {})
-            .get("status", {})
-            .get("activeServiceStatus", {})
-            .get("rayClusterName")
-        )
-    )
-    backend.apply(HELLO)
-    backend.wait_ready(timeout=120)
-    statuses = {
-        "local": backend.status(),
-        other: kind._status_of(kube.get_rayservice("rayservice-tutorial", "ray-serve-app")),
-    }
-    for status in statuses.values():
-        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
-        assert ready["status"] == "True", status
-        app = status["activeServiceStatus"]["applicationStatuses"]["hello"]
-        assert app["status"] == "RUNNING" and "Hello" in app["serveDeploymentStatuses"]
-    assert set(statuses["local"]) == set(statuses[other])
-    local_app = statuses["local"]["activeServiceStatus"]["applicationStatuses"]["hello"]
-    kind_app = statuses[other]["activeServiceStatus"]["applicationStatuses"]["hello"]
-    assert set(local_app) == set(kind_app)
-    assert set(local_app["serveDeploymentStatuses"]["Hello"]) == set(kind_app["serveDeploymentStatuses"]["Hello"])
-    # The same step shows the same command (the local backend's namespace is the default one).
-    assert backend.kubectl.wait_ready("ray-serve-app").args[1:] == kind.kubectl.wait_ready("ray-serve-app").args[3:]
-
-
 def test_every_listener_is_on_loopback(backend):
     listeners = backend.listeners()
     assert len(backend.metrics_urls()) == 2
@@ -136,14 +95,11 @@ def test_every_listener_is_on_loopback(backend):
     assert backend.listening_addresses() == ["127.0.0.1"], listeners
 
 
-def test_the_dashboard_wants_ray_token(backend):
-    """The manifest's authOptions {mode: token}: Ray's token authentication on every Ray process."""
+def test_the_token_is_private_and_set_on_every_ray_process(backend):
+    """The manifest's authOptions {mode: token}: Ray's token authentication on every Ray process (what the
+    dashboard then asks for is tested on both backends in test_backends_alike.py)."""
     import stat
 
-    api = backend.urls()["dashboard"] + "/api/serve/applications/"
-    assert requests.get(api, timeout=10).status_code == 401
-    assert requests.get(api, headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 403
-    assert requests.get(api, headers={"Authorization": f"Bearer {backend.token()}"}, timeout=10).status_code == 200
     assert stat.S_IMODE(backend.token_file.stat().st_mode) == 0o600
     head = next(p for p in backend.our_processes() if "gcs_server" in p.name())
     assert head.environ().get("RAY_AUTH_MODE") == "token" and "RAY_AUTH_TOKEN" not in head.environ()
@@ -191,20 +147,6 @@ def test_serve_metrics_count_the_requests(backend):
     assert after.buckets and metrics.percentile(after.buckets, 50) is not None
 
 
-def test_failed_deploy_is_reported_and_the_rest_keeps_serving(backend):
-    broken = copy.deepcopy(MULTI.serve_config)
-    broken["applications"][2]["import_path"] = "predict_app:no_such_builder"
-    backend.apply(with_serve_config(MULTI, broken))
-    with pytest.raises(DeployFailedError) as info:
-        backend.wait_ready(timeout=120)
-    assert info.value.app == "predict-b" and "no_such_builder" in info.value.serve_message
-    assert get(backend, "/hello").status_code == 200
-    assert get(backend, "/predict-a?x=1").json()["prediction"] == 3.0
-    backend.apply(MULTI)  # roll back
-    backend.wait_ready(timeout=120)
-    assert get(backend, "/predict-b?x=1").json()["prediction"] == 2.0
-
-
 def test_cluster_shape_change_is_refused_without_changing_anything(backend):
     raw = copy.deepcopy(MULTI.raw)
     raw["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["replicas"] = 2
@@ -215,29 +157,9 @@ def test_cluster_shape_change_is_refused_without_changing_anything(backend):
     assert get(backend, "/predict-a?x=4").json()["prediction"] == 9.0
 
 
-def test_faults_kill_what_they_say_and_the_cluster_heals(backend, capsys):
-    from helpers import scenarios
+def test_kuberays_cluster_upgrade_is_kind_only(backend):
+    """The faults and their healing run on both backends in test_backends_alike.py; this one cannot."""
     from helpers.backends import KindOnly
-
-    before = {r["replica_id"] for r in backend.running_replicas("hello")}
-    capsys.readouterr()
-    killed = backend.kill_replica("hello")
-    assert killed["replica"] in before
-    # Each fault shows the kubectl a learner would type for it, then says the local backend does it itself.
-    shown = capsys.readouterr().out.splitlines()
-    assert shown[0].startswith(f"$ kubectl exec -n {NAMESPACE} ") and shown[0].endswith(f" -- kill -9 {killed['pid']}")
-    assert shown[1].startswith("(local backend, no Kubernetes here:")
-    scenarios.back_to_target(backend, "hello", 120)(killed)
-    assert killed["replica"] not in {r["replica_id"] for r in backend.running_replicas("hello")}
-
-    old_pgid = backend.describe()["workers"][0]["pgid"]
-    lost = backend.lose_worker(0)
-    assert lost["node"] == "workers-1" and backend.describe()["workers"][0]["pgid"] != old_pgid
-    pod = (backend.describe().get("pods") or {}).get("workers-1", "workers-1")
-    assert f"$ kubectl delete pod {pod} --wait=false -n {NAMESPACE}" in capsys.readouterr().out.splitlines()
-    assert backend.listening_addresses() == ["127.0.0.1"]
-    scenarios.back_to_target(backend, "hello", 120)(lost)
-    assert get(backend, "/hello").status_code == 200
 
     with pytest.raises(KindOnly, match="needs a real Kubernetes cluster"):
         backend.upgrade_cluster(MULTI, "2")

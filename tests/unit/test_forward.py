@@ -13,7 +13,6 @@ import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psutil
 import pytest
@@ -25,53 +24,11 @@ from helpers.backends.kube import KubernetesBackend
 from helpers.manifests import load_manifest, with_pod_env
 
 from ..fakes import FakeCommands, write_kubeconfig
+from ..kube_world import Pods
 from ..kuberay_timeline import KubeRayTimeline
 
 NS = "rayservice-tutorial"
 HELLO = load_manifest("manifests/ray-service.yaml")
-
-
-class Pods:
-    """One HTTP server per pod (started when first reached), answering with the pod's name; a pod the
-    timeline no longer has refuses connections, as a deleted pod does."""
-
-    def __init__(self, timeline: KubeRayTimeline | None = None):
-        self.timeline = timeline
-        self.servers: dict[str, ThreadingHTTPServer] = {}
-        self.reached: list[tuple[str, int]] = []
-
-    def server(self, pod: str) -> ThreadingHTTPServer:
-        if pod not in self.servers:
-
-            class Handler(BaseHTTPRequestHandler):
-                protocol_version = "HTTP/1.1"  # keep-alive, as requests.Session uses it
-
-                def do_GET(self):
-                    body = pod.encode()
-                    self.send_response(200)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-
-                def log_message(self, *args):
-                    pass
-
-            server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-            server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            self.servers[pod] = server
-        return self.servers[pod]
-
-    def connect(self, pod: str, port: int) -> socket.socket:
-        if self.timeline is not None and pod not in self.timeline.live_pods():
-            raise ConnectionRefusedError(f"pod {pod} is gone")
-        self.reached.append((pod, port))
-        return socket.create_connection(("127.0.0.1", self.server(pod).server_address[1]), timeout=5)
-
-    def close(self):
-        for server in self.servers.values():
-            server.shutdown()
-            server.server_close()
 
 
 @pytest.fixture
@@ -364,6 +321,8 @@ def test_lesson_04_head_pod_loss_through_the_backend_then_the_forward_reaches_th
     backend = KubernetesBackend(
         state_dir=tmp_path, commands=FakeCommands(responses={("kubectl",): timeline.kubectl}), api=timeline
     )
+    monkeypatch.setattr(backend, "ensure_port_forwards", lambda: None)  # the forward is the one below
+    backend.serve_api = types.SimpleNamespace(details=lambda: {"applications": {}})  # no Serve in these pods
     backend.apply(HELLO)
     cluster = deployed(timeline)
     with follower(timeline, pods, f"{HELLO.name}-head-svc", 8265) as dashboard:

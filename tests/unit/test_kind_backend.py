@@ -50,8 +50,20 @@ SERVE_DETAILS = {
                     "status": "HEALTHY",
                     "target_num_replicas": 2,
                     "replicas": [
-                        {"state": "RUNNING", "node_ip": "10.244.0.7", "pid": 321, "replica_id": "abc"},
-                        {"state": "RUNNING", "node_ip": "10.244.0.8", "pid": 654, "replica_id": "def"},
+                        {
+                            "state": "RUNNING",
+                            "node_ip": "10.244.0.7",
+                            "node_id": "n-head0123",
+                            "pid": 321,
+                            "replica_id": "abc",
+                        },
+                        {
+                            "state": "RUNNING",
+                            "node_ip": "10.244.0.8",
+                            "node_id": "n-work0123",
+                            "pid": 654,
+                            "replica_id": "def",
+                        },
                     ],
                 }
             },
@@ -338,8 +350,17 @@ def test_faults_use_kuberay_labels(kind, capsys):
     delete_head = CTX + ["delete", "pod", "ray-serve-app-abcde-head-x1", "--wait=false"] + NS
     new_head = [pod("ray-serve-app-abcde-head-z9", "headgroup", "head", "10.244.0.10")]
     commands.responses[tuple(delete_head)] = lambda args: (kube.pods.update({head: new_head}), (0, "", ""))[1]
+    # lose_worker(i): worker pod i by name, with the replicas Serve placed on it (matched by the pod's IP).
+    backend.serve_api = StubServeAPI(SERVE_DETAILS)
+    lost = backend.lose_worker(1)
+    assert lost == {"pod": "ray-serve-app-abcde-workers-worker-b2", "node": lost["pod"], "replicas": ["def"]}
+    with pytest.raises(BackendError, match="There is no worker pod 2: the active cluster has 2"):
+        backend.lose_worker(2)
+    capsys.readouterr()
     # KubeRay's new head pod (a new name) is waited for: the head is back when it is ready.
+    backend.serve_api = StubServeAPI(SERVE_DETAILS)
     lost = backend.delete_head_pod()
+    assert lost["replicas"] == ["abc"]  # the replica whose node IP is the head pod's
     assert (lost["pod"], lost["head"], lost["gcs_fault_tolerance"]) == (
         "ray-serve-app-abcde-head-x1",
         "ray-serve-app-abcde-head-z9",
@@ -352,7 +373,7 @@ def test_faults_use_kuberay_labels(kind, capsys):
     assert not [c for c in kube.calls if c[0] == "delete_pod"]  # kubectl, not a second API path
     backend.serve_api = StubServeAPI(SERVE_DETAILS)
     killed = backend.kill_replica("hello")
-    assert killed == {"pod": "ray-serve-app-abcde-head-x1", "pid": 321, "replica": "abc"}
+    assert killed == {"pod": "ray-serve-app-abcde-head-x1", "pid": 321, "replica": "abc", "node": "n-head01"}
     # The namespace goes before `--`: kubectl hands everything after it to the command.
     kill = CTX + ["exec", *NS, "ray-serve-app-abcde-head-x1", "--", "kill", "-9", "321"]
     assert commands.calls[-1] == kill

@@ -1,0 +1,166 @@
+"""One behaviour, two backends: every test here runs on the local backend (this session's real Ray cluster on
+127.0.0.1) and on the kind backend (unchanged, against the KubeRay and Serve fakes of tests/kube_world.py,
+since kind cannot run here). The same calls, the same waits the lessons use, the same checks: a fault returns
+what ``FAULT_RESULTS`` promises, shows the kubectl command a learner would type for it, hits what it says, and
+the cluster heals.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import requests
+
+from helpers import scenarios
+from helpers.backends import DeployFailedError
+from helpers.backends.base import FAULT_RESULTS
+from helpers.manifests import with_serve_config
+from tests.integration.conftest import HELLO, MULTI
+from tests.kube_world import KindWorld
+
+pytestmark = pytest.mark.integration
+NAMESPACE = "rayservice-tutorial"
+
+
+@pytest.fixture(params=["local", "kind"])
+def either(request, tmp_path, monkeypatch):
+    """A backend with hello applied and Ready: the session's local cluster, or a kind cluster played here."""
+    if request.param == "local":
+        backend = request.getfixturevalue("backend")
+        backend.up(HELLO)
+        backend.apply(HELLO)
+        backend.wait_ready(timeout=120)
+        yield backend
+        return
+    with KindWorld(tmp_path, monkeypatch) as world:
+        world.backend.up(HELLO)
+        world.backend.apply(HELLO)
+        world.backend.wait_ready(timeout=600)
+        yield world.backend
+
+
+def get(backend, path: str) -> requests.Response:
+    return requests.get(backend.serve_url + path, timeout=10)
+
+
+def shown(capsys) -> list[str]:
+    """The `$ kubectl ...` lines a step printed."""
+    return [line for line in capsys.readouterr().out.splitlines() if line.startswith("$ kubectl")]
+
+
+def replica_ids(backend, app: str = "hello") -> set[str]:
+    return {r["replica_id"] for r in backend.running_replicas(app)}
+
+
+def test_apply_then_wait_ready_gives_ready_and_every_replica(either):
+    assert either.wait_ready(timeout=120) >= 0
+    status = either.status()
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "NonZeroServeEndpoints")
+    hello = status["activeServiceStatus"]["applicationStatuses"]["hello"]
+    assert hello["status"] == "RUNNING" and hello["routePrefix"] == "/hello"
+    assert hello["serveDeploymentStatuses"]["Hello"]["replicaStates"] == {"RUNNING": 2}
+    assert len(replica_ids(either)) == 2
+    assert get(either, "/hello").status_code == 200
+    assert get(either, "/no-such-app").status_code == 404
+
+
+def test_the_dashboard_wants_the_clusters_token_and_serve_does_not(either):
+    api = either.urls()["dashboard"] + "/api/serve/applications/"
+    token = either.token()
+    assert token
+    assert requests.get(api, timeout=10).status_code == 401
+    assert requests.get(api, headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 403
+    assert requests.get(api, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+    assert get(either, "/hello").status_code == 200
+
+
+def test_a_failed_deploy_is_named_and_the_other_apps_keep_serving(either):
+    either.apply(MULTI)
+    either.wait_ready(timeout=120)
+    broken = copy.deepcopy(MULTI.serve_config)
+    broken["applications"][2]["import_path"] = "predict_app:no_such_builder"
+    either.apply(with_serve_config(MULTI, broken))
+    with pytest.raises(DeployFailedError) as info:
+        either.wait_ready(timeout=120)
+    assert info.value.app == "predict-b" and "no_such_builder" in info.value.serve_message
+    assert get(either, "/hello").status_code == 200
+    assert get(either, "/predict-a?x=1").status_code == 200
+    either.apply(MULTI)  # roll back
+    either.wait_ready(timeout=120)
+    assert get(either, "/predict-b?x=1").status_code == 200
+
+
+def test_kill_replica_kills_the_one_it_names_and_serve_replaces_it(either, capsys):
+    before = replica_ids(either)
+    capsys.readouterr()
+    killed = either.kill_replica("hello")
+    assert FAULT_RESULTS["kill_replica"] <= set(killed)
+    assert killed["replica"] in before
+    assert shown(capsys)[0] == "$ " + either.kubectl.exec(killed["pod"], "kill", "-9", str(killed["pid"])).text
+    scenarios.back_to_target(either, "hello", 120)(killed)
+    after = replica_ids(either)
+    assert killed["replica"] not in after and len(after) == 2
+    assert get(either, "/hello").status_code == 200
+
+
+def test_lose_worker_deletes_a_worker_pod_and_its_replicas_come_back(either, capsys):
+    before = replica_ids(either)
+    capsys.readouterr()
+    lost = either.lose_worker(0)
+    assert FAULT_RESULTS["lose_worker"] <= set(lost)
+    assert shown(capsys)[0] == "$ " + either.kubectl.delete_pod(lost["pod"]).text
+    assert lost["replicas"] is not None and set(lost["replicas"]) <= before
+    scenarios.back_to_target(either, "hello", 120)(lost)
+    assert not set(lost["replicas"]) & replica_ids(either)
+    assert get(either, "/hello").status_code == 200
+
+
+def test_kill_proxy_kills_the_heads_proxy_and_serve_starts_a_new_one(either, capsys):
+    capsys.readouterr()
+    killed = either.kill_proxy()
+    assert FAULT_RESULTS["kill_proxy"] <= set(killed)
+    assert shown(capsys)[0] == "$ " + either.kubectl.exec(killed["pod"], "pkill", "-9", "-f", "ray::ProxyActor").text
+    assert killed["proxy_actor"] and killed["node_id"]
+    scenarios.proxy_replaced(either, 120)(killed)
+    proxy = either.proxies()[killed["node_id"]]
+    assert proxy["actor_id"] != killed["proxy_actor"] and proxy["status"] == "HEALTHY"
+    assert get(either, "/hello").status_code == 200
+
+
+def test_head_pod_loss_without_fault_tolerance_deploys_the_apps_again(either, capsys):
+    before = replica_ids(either)
+    capsys.readouterr()
+    lost = either.delete_head_pod()
+    assert FAULT_RESULTS["delete_head_pod"] <= set(lost)
+    assert shown(capsys)[0] == "$ " + either.kubectl.delete_pod(lost["pod"]).text
+    assert lost["gcs_fault_tolerance"] is False and lost["head_back_s"] > 0
+    assert set(lost["replicas"]) <= before
+    either.wait_ready(timeout=300)
+    scenarios.back_to_target(either, "hello", 120)(lost)
+    assert not before & replica_ids(either)  # the state died with the head: every replica is new
+    assert get(either, "/hello").status_code == 200
+
+
+def test_both_report_the_same_status_shape_and_show_the_same_kubectl_step(backend, tmp_path, monkeypatch):
+    """Side by side: the local backend's status (from Serve's API) and the kind backend's (from the
+    RayService's status, with Serve's replica counts) have the same fields, down to a deployment's."""
+    backend.up(HELLO)
+    backend.apply(HELLO)
+    backend.wait_ready(timeout=120)
+    local = backend.status()
+    with KindWorld(tmp_path, monkeypatch) as world:
+        world.backend.up(HELLO)
+        world.backend.apply(HELLO)
+        world.backend.wait_ready(timeout=600)
+        kind = world.backend.status()
+        kind_step = world.backend.kubectl.wait_ready(HELLO.name).args
+    assert set(local) == set(kind)
+    local_app = local["activeServiceStatus"]["applicationStatuses"]["hello"]
+    kind_app = kind["activeServiceStatus"]["applicationStatuses"]["hello"]
+    assert set(local_app) == set(kind_app)
+    assert local_app["serveDeploymentStatuses"]["Hello"] == kind_app["serveDeploymentStatuses"]["Hello"]
+    # The same step shows the same command (the local backend's namespace is the default one; kind adds its
+    # kubeconfig context).
+    assert backend.kubectl.wait_ready(HELLO.name).args[1:] == kind_step[3:]
