@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from helpers import scenarios
-from helpers.backends import DeployFailedError
+from helpers.backends import DeployFailedError, NotRunningError
 from helpers.backends.base import FAULT_RESULTS
 from helpers.manifests import with_serve_config
 from tests.integration.conftest import HELLO, MULTI
@@ -141,6 +141,17 @@ def test_head_pod_loss_without_fault_tolerance_deploys_the_apps_again(either, ca
     scenarios.back_to_target(either, "hello", 120)(lost)
     assert not before & replica_ids(either)  # the state died with the head: every replica is new
     assert get(either, "/hello").status_code == 200
+
+
+def test_delete_service_leaves_nothing_applied(either):
+    either.delete_service(timeout=120)
+    with pytest.raises(NotRunningError):
+        either.status()
+    try:
+        answered = get(either, "/hello").status_code
+    except requests.ConnectionError:
+        answered = None  # nothing listens (local) or no pod is behind the Service (kind)
+    assert answered != 200
 
 
 def test_both_report_the_same_status_shape_and_show_the_same_kubectl_step(backend, tmp_path, monkeypatch):
