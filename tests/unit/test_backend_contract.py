@@ -39,6 +39,17 @@ def test_the_contract_lists_what_lessons_and_scenarios_call():
     assert {"delete_head_pod", "upgrade_cluster", "on_kubernetes", "kubectl", "serve_url", "token"} <= names
 
 
+
+def test_every_fault_of_the_contract_says_what_it_returns():
+    """FAULT_RESULTS names the keys each fault returns on every backend (tests/integration/
+    test_backends_alike.py runs each fault on both and checks them)."""
+    from helpers.backends.base import FAULT_RESULTS
+
+    faults = {"kill_replica", "lose_worker", "kill_proxy", "delete_head_pod"}
+    assert set(FAULT_RESULTS) == faults and faults <= set(contract())
+    assert all({"pod"} <= keys for keys in FAULT_RESULTS.values())  # every fault names the pod it hit
+
+
 @pytest.mark.parametrize("backend", BACKENDS, ids=lambda b: b.__name__)
 @pytest.mark.parametrize("name", sorted(contract()), ids=str)
 def test_every_backend_implements_every_operation_with_the_same_parameters(backend, name):
