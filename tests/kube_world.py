@@ -1,4 +1,5 @@
-"""A kind cluster played on this machine: the kind backend, unchanged, against KubeRay and Serve fakes.
+"""A Kubernetes cluster played on this machine: the kind (or kubernetes) backend, unchanged, against KubeRay
+and Serve fakes.
 
 What cannot run here (Docker, kind, the API server, Ray inside pods) is played by stand-ins; everything else
 is the real code the lessons run:
@@ -28,6 +29,7 @@ from pathlib import Path
 from helpers import config, progress
 from helpers.backends.forward import Forwarder, endpoint_resolver
 from helpers.backends.kind import KindBackend
+from helpers.backends.kube import KubernetesBackend
 
 from .fakes import FakeCommands
 from .kuberay_timeline import KubeRayTimeline
@@ -145,28 +147,36 @@ def ray_pod_answer(timeline: ServeOnKubeRay) -> Answer:
     return answer
 
 
-class PlayedKind(KindBackend):
-    """The kind backend with its detached forward processes replaced by the world's in-thread forwards."""
+def played(base: type[KubernetesBackend]) -> type[KubernetesBackend]:
+    """``base`` (the kind or the kubernetes backend) with its detached forward processes replaced by the
+    world's in-thread forwards, which follow their Services from the start and are never restarted."""
 
-    def __init__(self, world: KindWorld, **kwargs):
-        self.world = world
-        super().__init__(**kwargs)
+    class Played(base):
+        def __init__(self, world: KubeWorld, **kwargs):
+            self.world = world
+            super().__init__(**kwargs)
 
-    def ensure_port_forwards(self) -> None:
-        self.world.forwarded += 1  # the forwards follow their Services: started once, never restarted
+        def ensure_port_forwards(self) -> None:
+            self.world.forwarded += 1
 
-    def _dashboard_forwarded(self) -> bool:
-        return True
+        def _dashboard_forwarded(self) -> bool:
+            return True
 
-    def stop_port_forwards(self) -> int:
-        return 0
+        def stop_port_forwards(self) -> int:
+            return 0
+
+    Played.__name__ = f"Played{base.__name__}"
+    return Played
 
 
-class KindWorld:
-    """``with KindWorld(tmp_path, monkeypatch) as world:`` ``world.backend`` is a kind backend whose waits
-    run on the timeline's fake clock (``world.timeline``); leaving stops every server and forward."""
+class KubeWorld:
+    """``with KubeWorld(tmp_path, monkeypatch) as world:`` ``world.backend`` is the kind backend (or, with
+    ``backend="kubernetes"``, the kubernetes one) whose waits run on the timeline's fake clock
+    (``world.timeline``); leaving stops every server and forward."""
 
-    def __init__(self, state_dir: Path, monkeypatch, **timeline_options):
+    BACKENDS = {"kind": KindBackend, "kubernetes": KubernetesBackend}
+
+    def __init__(self, state_dir: Path, monkeypatch, backend: str = "kind", **timeline_options):
         self.timeline = ServeOnKubeRay(**timeline_options)
         self.pods = Pods(self.timeline, ray_pod_answer(self.timeline))
         self.forwarded = 0
@@ -189,9 +199,11 @@ class KindWorld:
         self.commands = FakeCommands(responses=responses)
         clock = types.SimpleNamespace(sleep=self.timeline.advance, monotonic=self.timeline.clock, time=time.time)
         monkeypatch.setattr(progress, "time", clock)
-        self.backend = PlayedKind(self, state_dir=state_dir, ports=ports, commands=self.commands, api=self.timeline)
+        self.backend = played(self.BACKENDS[backend])(
+            self, state_dir=state_dir, ports=ports, commands=self.commands, api=self.timeline
+        )
 
-    def __enter__(self) -> KindWorld:
+    def __enter__(self) -> KubeWorld:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -53,7 +53,7 @@ FAULT_RESULTS = {
 
 
 class Backend(Protocol):
-    """Every operation the lessons, labs, scenarios and graders call: both backends implement all of it
+    """Every operation the lessons, labs, scenarios and graders call: every backend implements all of it
     with the same parameters (tests/unit/test_backend_contract.py). Where the local backend cannot do
     what Kubernetes does, it says so (``KindOnly``) instead of faking it."""
 

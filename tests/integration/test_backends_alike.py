@@ -1,8 +1,8 @@
-"""One behaviour, two backends: every test here runs on the local backend (this session's real Ray cluster on
-127.0.0.1) and on the kind backend (unchanged, against the KubeRay and Serve fakes of tests/kube_world.py,
-since kind cannot run here). The same calls, the same waits the lessons use, the same checks: a fault returns
-what ``FAULT_RESULTS`` promises, shows the kubectl command a learner would type for it, hits what it says, and
-the cluster heals.
+"""One behaviour, every backend: each test here runs on the local backend (this session's real Ray cluster on
+127.0.0.1) and on the kind and kubernetes backends (unchanged, against the KubeRay and Serve fakes of
+tests/kube_world.py, since no Kubernetes cluster can run here). The same calls, the same waits the lessons
+use, the same checks: a fault returns what ``FAULT_RESULTS`` promises, shows the kubectl command a learner
+would type for it, hits what it says, and the cluster heals.
 """
 
 from __future__ import annotations
@@ -17,15 +17,16 @@ from helpers.backends import DeployFailedError, NotRunningError
 from helpers.backends.base import FAULT_RESULTS
 from helpers.manifests import with_serve_config
 from tests.integration.conftest import HELLO, MULTI
-from tests.kube_world import KindWorld
+from tests.kube_world import KubeWorld
 
 pytestmark = pytest.mark.integration
 NAMESPACE = "rayservice-tutorial"
 
 
-@pytest.fixture(params=["local", "kind"])
+@pytest.fixture(params=["local", "kind", "kubernetes"])
 def either(request, tmp_path, monkeypatch):
-    """A backend with hello applied and Ready: the session's local cluster, or a kind cluster played here."""
+    """A backend with hello applied and Ready: the session's local cluster, or a Kubernetes cluster played
+    here for the kind backend or the kubernetes one (a cluster of your own, reached by your kubectl context)."""
     if request.param == "local":
         backend = request.getfixturevalue("backend")
         backend.up(HELLO)
@@ -33,7 +34,7 @@ def either(request, tmp_path, monkeypatch):
         backend.wait_ready(timeout=120)
         yield backend
         return
-    with KindWorld(tmp_path, monkeypatch) as world:
+    with KubeWorld(tmp_path, monkeypatch, backend=request.param) as world:
         world.backend.up(HELLO)
         world.backend.apply(HELLO)
         world.backend.wait_ready(timeout=600)
@@ -161,7 +162,7 @@ def test_both_report_the_same_status_shape_and_show_the_same_kubectl_step(backen
     backend.apply(HELLO)
     backend.wait_ready(timeout=120)
     local = backend.status()
-    with KindWorld(tmp_path, monkeypatch) as world:
+    with KubeWorld(tmp_path, monkeypatch) as world:
         world.backend.up(HELLO)
         world.backend.apply(HELLO)
         world.backend.wait_ready(timeout=600)

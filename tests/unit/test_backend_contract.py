@@ -39,7 +39,6 @@ def test_the_contract_lists_what_lessons_and_scenarios_call():
     assert {"delete_head_pod", "upgrade_cluster", "on_kubernetes", "kubectl", "serve_url", "token"} <= names
 
 
-
 def test_every_fault_of_the_contract_says_what_it_returns():
     """FAULT_RESULTS names the keys each fault returns on every backend (tests/integration/
     test_backends_alike.py runs each fault on both and checks them)."""
