@@ -491,21 +491,17 @@ class KubernetesBackend:
             raise NotRunningError("The RayService has no active cluster yet: wait_ready() first.")
         return self.api.list_pods(self.namespace, ray_pod_selector(active, node_type))
 
-    def delete_worker_pod(self, index: int = 0) -> str:
-        """Delete worker pod ``index`` (by name): KubeRay creates a new one, Serve re-places its replicas."""
-        names = sorted(p["metadata"]["name"] for p in self.ray_pods("worker") if not _terminating(p))
-        if not 0 <= index < len(names):
-            raise BackendError(f"There is no worker pod {index}: the active cluster has {len(names)}.")
-        self.on_kubernetes(self.kubectl.delete_pod(names[index]), check=True)
-        return names[index]
-
     def lose_worker(self, index: int = 0, restart_after: float = 0.0, timeout: float = 120) -> dict[str, Any]:
-        """Delete worker pod ``index`` (the local backend's node loss); KubeRay creates a new pod in its place.
-        Returns the pod and the replicas it held (None when Serve's API could not say)."""
+        """Delete worker pod ``index`` (by name; the local backend's node loss): KubeRay creates a new pod in
+        its place and Serve re-places its replicas. Returns the pod and the replicas it held (None when Serve's
+        API could not say)."""
         pods = sorted((p for p in self.ray_pods("worker") if not _terminating(p)), key=lambda p: p["metadata"]["name"])
-        held = self._replicas_in(pods[index]) if 0 <= index < len(pods) else None
-        pod = self.delete_worker_pod(index)
-        return {"pod": pod, "node": pod, "replicas": held}
+        if not 0 <= index < len(pods):
+            raise BackendError(f"There is no worker pod {index}: the active cluster has {len(pods)}.")
+        held = self._replicas_in(pods[index])
+        name = pods[index]["metadata"]["name"]
+        self.on_kubernetes(self.kubectl.delete_pod(name), check=True)
+        return {"pod": name, "node": name, "replicas": held}
 
     def _replicas_in(self, pod: dict[str, Any]) -> list[str] | None:
         """The ids of the replicas (of every application) running in ``pod``, from Serve's API."""

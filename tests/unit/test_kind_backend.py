@@ -343,7 +343,8 @@ def test_faults_use_kuberay_labels(kind, capsys):
     kube.pods["ray.io/cluster=ray-serve-app-abcde"] = kube.pods[head] + kube.pods[worker]
     capsys.readouterr()
     # Each fault runs the builder's kubectl command and shows exactly that command.
-    assert backend.delete_worker_pod() == "ray-serve-app-abcde-workers-worker-a1"
+    backend.serve_api = StubServeAPI(SERVE_DETAILS)
+    assert backend.lose_worker(0)["pod"] == "ray-serve-app-abcde-workers-worker-a1"
     delete_worker = CTX + ["delete", "pod", "ray-serve-app-abcde-workers-worker-a1", "--wait=false"] + NS
     assert commands.calls[-1] == delete_worker
     assert capsys.readouterr().out.splitlines()[0] == "$ " + shlex.join(delete_worker)
@@ -351,14 +352,12 @@ def test_faults_use_kuberay_labels(kind, capsys):
     new_head = [pod("ray-serve-app-abcde-head-z9", "headgroup", "head", "10.244.0.10")]
     commands.responses[tuple(delete_head)] = lambda args: (kube.pods.update({head: new_head}), (0, "", ""))[1]
     # lose_worker(i): worker pod i by name, with the replicas Serve placed on it (matched by the pod's IP).
-    backend.serve_api = StubServeAPI(SERVE_DETAILS)
     lost = backend.lose_worker(1)
     assert lost == {"pod": "ray-serve-app-abcde-workers-worker-b2", "node": lost["pod"], "replicas": ["def"]}
     with pytest.raises(BackendError, match="There is no worker pod 2: the active cluster has 2"):
         backend.lose_worker(2)
     capsys.readouterr()
     # KubeRay's new head pod (a new name) is waited for: the head is back when it is ready.
-    backend.serve_api = StubServeAPI(SERVE_DETAILS)
     lost = backend.delete_head_pod()
     assert lost["replicas"] == ["abc"]  # the replica whose node IP is the head pod's
     assert (lost["pod"], lost["head"], lost["gcs_fault_tolerance"]) == (
