@@ -43,12 +43,26 @@ class ServeAPI:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def _request(self, method: str, path: str, timeout: float | None, **kwargs) -> requests.Response:
-        try:
-            return self._session.request(
-                method, self.url + path, timeout=timeout or self.timeout, headers=self._headers(), **kwargs
-            )
-        except requests.RequestException as exc:
-            raise ServeAPIError(f"cannot reach the Ray dashboard at {self.url}: {exc}", transient=True) from None
+        for attempt in (1, 2):
+            try:
+                return self._session.request(
+                    method, self.url + path, timeout=timeout or self.timeout, headers=self._headers(), **kwargs
+                )
+            except requests.ConnectionError as exc:
+                # On Kubernetes a kept-alive connection leads to the pod the forward picked when it opened: after
+                # a head pod is replaced or a RayCluster promoted, that pod is gone. A read is asked again once, on
+                # a new connection, which the forward sends to the pod behind the Service now.
+                if attempt == 1 and method == "GET":
+                    self._new_session()
+                    continue
+                raise ServeAPIError(f"cannot reach the Ray dashboard at {self.url}: {exc}", transient=True) from None
+            except requests.RequestException as exc:
+                raise ServeAPIError(f"cannot reach the Ray dashboard at {self.url}: {exc}", transient=True) from None
+        raise AssertionError("unreachable")
+
+    def _new_session(self) -> None:
+        self._session.close()
+        self._session = requests.Session()
 
     def _call(self, method: str, path: str = PATH, timeout: float | None = None, **kwargs) -> requests.Response:
         response = self._request(method, path, timeout, **kwargs)
@@ -57,8 +71,7 @@ class ServeAPI:
             # (read for the active cluster) and the head a kept-alive connection reaches can briefly belong to
             # different clusters. Once: a new connection (the forward picks the Service's pod now) and the
             # token read again.
-            self._session.close()
-            self._session = requests.Session()
+            self._new_session()
             time.sleep(RETRY_AFTER_401_S)
             response = self._request(method, path, timeout, **kwargs)
         if response.status_code in (401, 403):

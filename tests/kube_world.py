@@ -25,6 +25,7 @@ import types
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from helpers import config, progress
 from helpers.backends.forward import Forwarder, endpoint_resolver
@@ -102,11 +103,16 @@ class Pods:
             server.server_close()
 
 
-def ray_pod_answer(timeline: ServeOnKubeRay) -> Answer:
+def ray_pod_answer(timeline: ServeOnKubeRay, lock: threading.RLock) -> Answer:
     """What the Ray processes in a pod answer: the head's dashboard (Serve's REST API, Ray's token
-    authentication as KubeRay's authOptions {mode: token} turns it on) and every pod's Serve proxy."""
+    authentication as KubeRay's authOptions {mode: token} turns it on) and every pod's Serve proxy, whose
+    answer names the RayCluster as its ``version`` and the pod as its ``replica`` (what the traffic records)."""
 
     def answer(pod: str, port: int, request: BaseHTTPRequestHandler) -> tuple[int, bytes, str] | None:
+        with lock:
+            return in_pod(pod, port, request)
+
+    def in_pod(pod: str, port: int, request: BaseHTTPRequestHandler) -> tuple[int, bytes, str] | None:
         p = timeline.pods.get(pod)
         if p is None or p.deleted_at is not None:
             return None
@@ -122,7 +128,7 @@ def ray_pod_answer(timeline: ServeOnKubeRay) -> Answer:
             )
             if prefix is None:
                 return 404, b"Path not found", "text/plain"
-            body = json.dumps({"app": routes[prefix], "pod": pod, "cluster": p.cluster}).encode()
+            body = json.dumps({"app": routes[prefix], "version": p.cluster, "replica": pod}).encode()
             return 200, body, "application/json"
         return 200, b"# metrics of " + pod.encode() + b"\n", "text/plain"
 
@@ -145,6 +151,25 @@ def ray_pod_answer(timeline: ServeOnKubeRay) -> Answer:
         return 200, json.dumps(details).encode(), "application/json"
 
     return answer
+
+
+class Serialized:
+    """Every method call into ``target`` under ``lock``: the backend, the forwards, the pods' servers and the
+    clock reach the timeline from different threads."""
+
+    def __init__(self, target: Any, lock: threading.RLock):
+        self._target, self._lock = target, lock
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if not callable(value):
+            return value
+
+        def call(*args, **kwargs):
+            with self._lock:
+                return value(*args, **kwargs)
+
+        return call
 
 
 def played(base: type[KubernetesBackend]) -> type[KubernetesBackend]:
@@ -171,18 +196,26 @@ def played(base: type[KubernetesBackend]) -> type[KubernetesBackend]:
 
 class KubeWorld:
     """``with KubeWorld(tmp_path, monkeypatch) as world:`` ``world.backend`` is the kind backend (or, with
-    ``backend="kubernetes"``, the kubernetes one) whose waits run on the timeline's fake clock
-    (``world.timeline``); leaving stops every server and forward."""
+    ``backend="kubernetes"``, the kubernetes one); leaving stops every server, forward and clock.
+
+    The timeline's clock (``world.timeline``) moves only while the backend waits (its sleeps advance it): a
+    wait of minutes takes no time. With ``speed``, it runs on its own instead, ``speed`` times faster than
+    real time, so real traffic (``helpers.traffic``, in threads) can run through a fault or an upgrade as it
+    does in the lessons."""
 
     BACKENDS = {"kind": KindBackend, "kubernetes": KubernetesBackend}
 
-    def __init__(self, state_dir: Path, monkeypatch, backend: str = "kind", **timeline_options):
+    def __init__(
+        self, state_dir: Path, monkeypatch, backend: str = "kind", speed: float | None = None, **timeline_options
+    ):
         self.timeline = ServeOnKubeRay(**timeline_options)
-        self.pods = Pods(self.timeline, ray_pod_answer(self.timeline))
+        self.lock = threading.RLock()
+        self.api = Serialized(self.timeline, self.lock)
+        self.pods = Pods(self.api, ray_pod_answer(self.timeline, self.lock))
         self.forwarded = 0
         name = "ray-serve-app"
         self.forwards = {
-            label: Forwarder(service, 0, endpoint_resolver(self.timeline, NS, remote), self.pods.connect, backoff=0.05)
+            label: Forwarder(service, 0, endpoint_resolver(self.api, NS, remote), self.pods.connect, backoff=0.05)
             for label, service, remote in (
                 ("serve", f"{name}-serve-svc", 8000),
                 ("dashboard", f"{name}-head-svc", 8265),
@@ -194,14 +227,27 @@ class KubeWorld:
         ports = config.Ports(**{label: fwd.port for label, fwd in self.forwards.items()})
         responses = {
             ("docker", "info"): (0, "28.2.2 25769803776", ""),
-            ("kubectl",): self.timeline.kubectl,
+            ("kubectl",): self.api.kubectl,
         }
         self.commands = FakeCommands(responses=responses)
-        clock = types.SimpleNamespace(sleep=self.timeline.advance, monotonic=self.timeline.clock, time=time.time)
-        monkeypatch.setattr(progress, "time", clock)
+        self._stopping = threading.Event()
+        self._clock: threading.Thread | None = None
+        if speed is None:
+            clock = types.SimpleNamespace(sleep=self.api.advance, monotonic=self.timeline.clock, time=time.time)
+            monkeypatch.setattr(progress, "time", clock)
+        else:
+            self._clock = threading.Thread(target=self._run_clock, args=(speed,), name="timeline clock", daemon=True)
+            self._clock.start()
         self.backend = played(self.BACKENDS[backend])(
-            self, state_dir=state_dir, ports=ports, commands=self.commands, api=self.timeline
+            self, state_dir=state_dir, ports=ports, commands=self.commands, api=self.api
         )
+
+    def _run_clock(self, speed: float, tick: float = 0.02) -> None:
+        last = time.monotonic()
+        while not self._stopping.wait(tick):
+            now = time.monotonic()
+            self.api.advance((now - last) * speed)
+            last = now
 
     def __enter__(self) -> KubeWorld:
         return self
@@ -211,3 +257,6 @@ class KubeWorld:
         for fwd in self.forwards.values():
             fwd.stop()
         self.pods.close()
+        self._stopping.set()
+        if self._clock is not None:
+            self._clock.join(timeout=5)

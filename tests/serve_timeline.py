@@ -24,6 +24,7 @@ REST schema, snake_case); the RayService's ``applicationStatuses`` follow the sa
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,7 @@ class Proxy:
     dead_until: float | None = None  # killed: UNHEALTHY until the controller starts a new actor then
 
 
+@functools.cache
 def import_error(import_path: str) -> str | None:
     """Serve's error for ``module:attr`` against the application code every manifest mounts (None: imports)."""
     module, _, attr = import_path.partition(":")

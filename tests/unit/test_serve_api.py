@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -73,3 +74,59 @@ def test_a_token_that_changed_under_us_is_read_again_once_on_a_new_connection(da
     with pytest.raises(ServeAPIError, match="403"):  # still wrong after the retry: explained, not looped
         ServeAPI(url, token=lambda: "wrong").details()
     assert len(seen) == 2
+
+
+@pytest.fixture
+def dropping_dashboard():
+    """Answers on keep-alive; the second request on any connection gets no answer (the pod behind it gone)."""
+    connections = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            super().setup()
+            self.answered = 0
+            connections.append(self)
+
+        def do_GET(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.answered:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self.answered += 1
+            body = json.dumps({"applications": {}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_PUT = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", connections
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_read_on_a_connection_to_a_gone_pod_is_asked_again_on_a_new_one(dropping_dashboard):
+    url, connections = dropping_dashboard
+    api = ServeAPI(url)
+    assert api.details() == {"applications": {}}
+    assert api.details() == {"applications": {}}  # the kept-alive connection dropped it: once more, anew
+    assert len(connections) == 2
+
+
+def test_a_write_is_not_sent_twice(dropping_dashboard):
+    url, connections = dropping_dashboard
+    api = ServeAPI(url)
+    api.put_config({"applications": []})
+    with pytest.raises(ServeAPIError, match="cannot reach the Ray dashboard") as info:
+        api.put_config({"applications": []})  # a PUT may have been applied: the caller decides
+    assert info.value.transient and len(connections) == 1
