@@ -25,8 +25,8 @@ listener closed.
 from __future__ import annotations
 
 import argparse
-import itertools
 import logging
+import random
 import select
 import signal
 import socket
@@ -73,7 +73,9 @@ class Forwarder:
         self._threads: set[threading.Thread] = set()
         self._sockets: set[Any] = set()
         self._lock = threading.Lock()
-        self._turn = itertools.count()  # spreads connections over the ready pods, as the Service would
+        # A random ready pod for each new connection, as kube-proxy picks a Service's endpoint. (Taking them in
+        # turn would pin two clients sending in step, such as lesson 04's pair, to one pod each.)
+        self._pick = random.Random()
 
     @property
     def port(self) -> int:
@@ -176,7 +178,7 @@ class Forwarder:
             if not endpoints:
                 problem = "no ready endpoint"
                 continue
-            first = next(self._turn) % len(endpoints)
+            first = self._pick.randrange(len(endpoints))
             for pod, port in endpoints[first:] + endpoints[:first]:
                 try:
                     upstream = self.connect(pod, port)

@@ -104,6 +104,14 @@ def test_an_open_connection_stays_on_its_pod_new_ones_follow(pods):
         assert get(fwd.port) == "pod-new"
 
 
+def test_each_new_connection_picks_a_ready_pod_at_random_so_clients_in_step_see_every_pod(pods):
+    """Two clients sending in step (lesson 04's pair) take turns at the forward; a pick in turn would give
+    each one pod for good. kube-proxy picks at random; so does the forward."""
+    with Forwarder("ray-serve-app-serve-svc", 0, lambda s: [("pod-a", 8000), ("pod-b", 8000)], pods.connect) as fwd:
+        reached = [get(fwd.port) for _ in range(40)]
+    assert set(reached[0::2]) == set(reached[1::2]) == {"pod-a", "pod-b"}
+
+
 def test_a_failed_connect_re_resolves(pods):
     answers = [[("pod-gone", 8000)], [("pod-gone", 8000)], [("pod-new", 8000)]]
 
