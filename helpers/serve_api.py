@@ -43,22 +43,24 @@ class ServeAPI:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def _request(self, method: str, path: str, timeout: float | None, **kwargs) -> requests.Response:
-        for attempt in (1, 2):
+        def send() -> requests.Response:
+            return self._session.request(
+                method, self.url + path, timeout=timeout or self.timeout, headers=self._headers(), **kwargs
+            )
+
+        try:
             try:
-                return self._session.request(
-                    method, self.url + path, timeout=timeout or self.timeout, headers=self._headers(), **kwargs
-                )
-            except requests.ConnectionError as exc:
+                return send()
+            except requests.ConnectionError:
+                if method != "GET":
+                    raise  # a write may have arrived: the caller decides
                 # On Kubernetes a kept-alive connection leads to the pod the forward picked when it opened: after
                 # a head pod is replaced or a RayCluster promoted, that pod is gone. A read is asked again once, on
                 # a new connection, which the forward sends to the pod behind the Service now.
-                if attempt == 1 and method == "GET":
-                    self._new_session()
-                    continue
-                raise ServeAPIError(f"cannot reach the Ray dashboard at {self.url}: {exc}", transient=True) from None
-            except requests.RequestException as exc:
-                raise ServeAPIError(f"cannot reach the Ray dashboard at {self.url}: {exc}", transient=True) from None
-        raise AssertionError("unreachable")
+                self._new_session()
+                return send()
+        except requests.RequestException as exc:
+            raise ServeAPIError(f"cannot reach the Ray dashboard at {self.url}: {exc}", transient=True) from None
 
     def _new_session(self) -> None:
         self._session.close()

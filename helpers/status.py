@@ -52,17 +52,24 @@ def serve_endpoints(details: dict[str, Any]) -> int:
     )
 
 
+def replicas(details: dict[str, Any], app: str | None = None, state: str | None = "RUNNING") -> list[dict[str, Any]]:
+    """Serve's replicas in ``details`` (of ``app``, or of every application) in ``state`` (None: in any)."""
+    apps = details.get("applications") or {}
+    chosen = [apps.get(app) or {}] if app is not None else list(apps.values())
+    return [
+        r
+        for a in chosen
+        for dep in (a.get("deployments") or {}).values()
+        for r in dep.get("replicas") or []
+        if state is None or r.get("state") == state
+    ]
+
+
 def _serving_nodes(details: dict[str, Any]) -> set[str]:
     """The nodes whose proxy should serve: the head (Serve's controller runs there) and every node with a
     RUNNING replica."""
     head = (details.get("controller_info") or {}).get("node_id")
-    nodes = {
-        r.get("node_id")
-        for app in (details.get("applications") or {}).values()
-        for dep in (app.get("deployments") or {}).values()
-        for r in dep.get("replicas") or []
-        if r.get("state") == "RUNNING"
-    }
+    nodes = {r.get("node_id") for r in replicas(details)}
     return {node for node in nodes | {head} if node}
 
 

@@ -33,6 +33,7 @@ from helpers.backends.kind import KindBackend
 from helpers.backends.kube import KubernetesBackend
 
 from .fakes import FakeCommands
+from .http_stub import http_server
 from .kuberay_timeline import KubeRayTimeline
 from .serve_timeline import ServeOnKubeRay
 
@@ -63,33 +64,7 @@ class Pods:
             return self.servers[(pod, port)]
 
     def _start(self, pod: str, port: int) -> ThreadingHTTPServer:
-        answer = self.answer
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as requests.Session uses it
-
-            def _reply(self):
-                found = answer(pod, port, self)
-                if found is None:  # the process behind the port is gone: the connection drops
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                status, body, kind = found
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_PUT = do_DELETE = _reply
-
-            def log_message(self, *args):
-                pass
-
-        server = ThreadingHTTPServer((config.LOOPBACK, 0), Handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return server
+        return http_server(lambda request: self.answer(pod, port, request))
 
     def connect(self, pod: str, port: int) -> socket.socket:
         if self.timeline is not None and pod not in self.timeline.live_pods():
@@ -120,7 +95,7 @@ def ray_pod_answer(timeline: ServeOnKubeRay, lock: threading.RLock) -> Answer:
             return dashboard(p.cluster, pod, request)
         if port == 8000:
             routes = timeline.routes(pod)
-            if not routes and not timeline._proxy_healthy(pod):
+            if not routes and not timeline.proxy_healthy(pod):
                 return None  # no proxy process listening
             path = request.path.split("?")[0]
             prefix = max(

@@ -180,7 +180,7 @@ class ServeOnKubeRay(KubeRayTimeline):
         self._log(f"replica {victim.replica_id} (pid {pid}) on {pod} killed")
         return 0, "", ""
 
-    def _proxy_healthy(self, pod: str) -> bool:
+    def proxy_healthy(self, pod: str) -> bool:
         proxy = self.proxy_actors.get(pod)
         return proxy is not None and proxy.dead_until is None
 
@@ -258,7 +258,7 @@ class ServeOnKubeRay(KubeRayTimeline):
         """Route prefix -> application, for the applications ``pod``'s proxy can send a request to now
         (RUNNING, with a RUNNING replica); empty when the pod has no healthy proxy."""
         p = self.pods.get(pod)
-        if p is None or not self._proxy_healthy(pod):
+        if p is None or not self.proxy_healthy(pod):
             return {}
         cluster = self.clusters.get(p.cluster)
         if cluster is None:

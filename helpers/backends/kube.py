@@ -507,17 +507,11 @@ class KubernetesBackend:
         """The ids of the replicas (of every application) running in ``pod``, from Serve's API."""
         try:
             self.ensure_port_forwards()
-            apps = self.serve_api.details().get("applications") or {}
+            details = self.serve_api.details()
         except (ServeAPIError, BackendError):
             return None
         ip = (pod.get("status") or {}).get("pod_ip")
-        return [
-            r["replica_id"]
-            for app in apps.values()
-            for d in (app.get("deployments") or {}).values()
-            for r in d.get("replicas") or []
-            if r.get("node_ip") == ip and r.get("state") == "RUNNING"
-        ]
+        return [r["replica_id"] for r in status_mod.replicas(details) if r.get("node_ip") == ip]
 
     def kill_proxy(self) -> dict[str, Any]:
         """SIGKILL the HTTP proxy inside the head pod; Serve restarts it after failed health checks."""
@@ -616,8 +610,7 @@ class KubernetesBackend:
     def running_replicas(self, app: str) -> list[dict[str, Any]]:
         """The RUNNING replicas of ``app`` (id, pid, node IP), from Serve's API via the port-forward."""
         self.ensure_port_forwards()
-        deployments = ((self.serve_api.details().get("applications") or {}).get(app) or {}).get("deployments") or {}
-        return [r for d in deployments.values() for r in d.get("replicas") or [] if r.get("state") == "RUNNING"]
+        return status_mod.replicas(self.serve_api.details(), app)
 
     def kill_replica(self, app: str) -> dict[str, Any]:
         """SIGKILL one replica process of ``app`` inside its pod; Serve starts a replacement."""

@@ -551,8 +551,7 @@ class LocalBackend:
     def running_replicas(self, app: str) -> list[dict[str, Any]]:
         """The RUNNING replicas of ``app``: id, pid, node."""
         self._require_up()
-        deployments = ((self.api.details().get("applications") or {}).get(app) or {}).get("deployments") or {}
-        return [r for d in deployments.values() for r in d.get("replicas") or [] if r.get("state") == "RUNNING"]
+        return status_mod.replicas(self.api.details(), app)
 
     def kill_replica(self, app: str) -> dict[str, Any]:
         """SIGKILL one replica process of ``app`` (a crash); Serve's controller starts a replacement."""
@@ -589,13 +588,7 @@ class LocalBackend:
         worker = state["workers"][index]
         members = procs.group_members([worker["pgid"]])
         pids = {p.pid for p in members}
-        lost = [
-            r["replica_id"]
-            for app in self.api.details().get("applications", {}).values()
-            for d in (app.get("deployments") or {}).values()
-            for r in d.get("replicas") or []
-            if r.get("pid") in pids
-        ]
+        lost = [r["replica_id"] for r in status_mod.replicas(self.api.details(), state=None) if r.get("pid") in pids]
         pod = self._pod_of(worker["name"])
         self.on_kubernetes(self.kubectl.delete_pod(pod))
         for proc in members:
@@ -740,16 +733,10 @@ class LocalBackend:
 
     def _replicas_on(self, pids: set[int]) -> list[dict[str, Any]]:
         try:
-            apps = self.api.details().get("applications") or {}
+            details = self.api.details()
         except ServeAPIError:
             return []
-        return [
-            r
-            for app in apps.values()
-            for d in (app.get("deployments") or {}).values()
-            for r in d.get("replicas") or []
-            if r.get("pid") in pids
-        ]
+        return [r for r in status_mod.replicas(details, state=None) if r.get("pid") in pids]
 
     def _wait_head_gone(self, timeout: float = 30.0) -> None:
         """Until the head's own ports are free again (a process of ours still holding one is killed too)."""

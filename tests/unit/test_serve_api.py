@@ -3,40 +3,27 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from helpers.serve_api import ServeAPI, ServeAPIError
+
+from ..http_stub import serving
 
 
 @pytest.fixture
 def dashboard():
     seen = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def _reply(self):
-            seen.append((self.command, self.path, self.headers.get("Authorization")))
-            if self.headers.get("Authorization") != "Bearer right":
-                status, body = (401 if not self.headers.get("Authorization") else 403), b"Unauthorized"
-            else:
-                status, body = 200, json.dumps({"applications": {}}).encode()
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(request):
+        sent = request.headers.get("Authorization")
+        seen.append((request.command, request.path, sent))
+        if sent != "Bearer right":
+            return (401 if not sent else 403), b"Unauthorized", "text/plain"
+        return 200, json.dumps({"applications": {}}).encode(), "application/json"
 
-        do_GET = do_PUT = do_DELETE = _reply
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", seen
-    server.shutdown()
+    with serving(answer) as url:
+        yield url, seen
 
 
 def test_every_call_carries_the_token(dashboard):
@@ -81,38 +68,14 @@ def dropping_dashboard():
     """Answers on keep-alive; the second request on any connection gets no answer (the pod behind it gone)."""
     connections = []
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(request):
+        if request.connection in connections:
+            return None
+        connections.append(request.connection)
+        return 200, json.dumps({"applications": {}}).encode(), "application/json"
 
-        def setup(self):
-            super().setup()
-            self.answered = 0
-            connections.append(self)
-
-        def do_GET(self):
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.answered:
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return
-            self.answered += 1
-            body = json.dumps({"applications": {}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_PUT = do_GET
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", connections
-    server.shutdown()
-    server.server_close()
+    with serving(answer) as url:
+        yield url, connections
 
 
 def test_a_read_on_a_connection_to_a_gone_pod_is_asked_again_on_a_new_one(dropping_dashboard):
