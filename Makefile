@@ -14,7 +14,7 @@ UNIT    := $(PYTEST) -n 2 --dist loadfile tests/unit
 LEFT_OUT := rfc3987-syntax lark
 space    := $(subst ,, )
 
-.PHONY: bench bench-tables notebooks help ko run test test-fast test-unit test-kind workshop-prep lab down clean lock venv reset lint grade
+.PHONY: host-build host-env bench bench-tables notebooks help ko run test test-fast test-unit test-kind workshop-prep lab down clean lock venv reset lint grade
 
 help:
 	@echo "make run       execute every notebook (BACKEND=$(BACKEND)) and print a summary (LESSONS=\"03 07\": only those)"
@@ -26,6 +26,8 @@ help:
 	@echo "make reset     down, then a fresh cluster (a learner's clean slate; labs/answers/ is kept)"
 	@echo "make lint      check every RayService manifest (FILES=... for others)"
 	@echo "make grade     LAB=lab03: re-run one lab's check on the saved answer; without LAB: every lab's result"
+	@echo "make host-build build the host backend (Kubernetes, containerd, KubeRay, images) into the cache, once"
+	@echo "make host-env  print the export lines that point a terminal's kubectl at the host cluster"
 	@echo "make test-kind the lessons on a real kind cluster (needs Docker, kind, kubectl, helm)"
 	@echo "make workshop-prep  pull every image once and load it into the kind cluster"
 	@echo "make clean     down, then remove build/ and .state/"
@@ -76,6 +78,19 @@ test-fast: $(STAMP)
 
 test-unit: $(STAMP)
 	$(UNIT)
+
+# The host backend's build: Kubernetes, etcd, containerd, runc, the CNI plugins, crictl, CoreDNS and the KubeRay
+# operator from their Go modules (host/), and the images, into the cache outside the repository. A no-op when the
+# cache is current; the first build takes long (CONTRIBUTING.md has the figures). Debian's tools it needs first.
+HOST_APT := debootstrap nftables iproute2
+host-build: $(STAMP)
+	@missing=$$(for p in $(HOST_APT); do dpkg -s $$p > /dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "apt-get install $$missing"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing > /dev/null; fi
+	$(BIN)/python -m helpers host-build
+
+host-env: $(STAMP)
+	@$(BIN)/python -m helpers host-env
 
 # The lessons on kind (papermill + nbval with tests/kind/sanitize-kind.cfg). Not part of `make test`:
 # it needs a Docker engine. .github/workflows/kind-e2e.yml runs it.

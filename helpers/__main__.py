@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--backend", default=config.DEFAULT_BACKEND)
+    host_build = sub.add_parser("host-build", help="build the host backend's Kubernetes, runtime and images (cached)")
+    host_build.add_argument("--only", nargs="*", metavar="COMPONENT", help="only these components")
+    sub.add_parser("host-env", help="print the export lines for a terminal's kubectl on the host cluster")
     lint = sub.add_parser("lint", help="check RayService manifests for common mistakes (exit 1 on an error)")
     lint.add_argument("files", nargs="*", metavar="FILE")
     lint.add_argument("--rules", action="store_true", help="list the rules and exit")
@@ -66,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         return _lint(args)
     if args.command == "grade":
         return _grade(args)
+    if args.command == "host-build":
+        return _host_build(args)
+    if args.command == "host-env":
+        from helpers.host import build, components
+
+        print(f"export KUBECONFIG={components.kubeconfig('admin')}")
+        print(f'export PATH="{build.BY_NAME["kubernetes"].bin_dir}:$PATH"')
+        return 0
     if args.command == "bench" and args.tables:
         return _bench_tables()
 
@@ -123,6 +134,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    return 0
+
+
+def _host_build(args) -> int:
+    from helpers.host import build, images
+
+    try:
+        build.build_all(args.only)
+        if not args.only:
+            images.build_all()
+    except build.BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -20,12 +20,36 @@ PROMETHEUS_STACK_REPO = "https://prometheus-community.github.io/helm-charts"
 PROMETHEUS_STACK_CHART = "prometheus-community/kube-prometheus-stack"
 PROMETHEUS_STACK_VERSION = "80.4.1"
 MONITORING_NAMESPACE = "prometheus-system"
-KIND_NODE_IMAGE = "kindest/node:v1.33.1"  # the default node image of kind v0.29.0
+KIND_NODE_IMAGE = "kindest/node:v1.34.0"  # the default node image of kind v0.30.0 (v0.31.0 moved to 1.35)
 # The tools the kind-e2e workflow installs, pinned together: kind whose default node image is the one above,
 # kubectl within one minor version of that node's Kubernetes (kubectl's supported skew), Helm 3.
-KIND_VERSION = "v0.29.0"
-KUBECTL_VERSION = "v1.33.1"
+KIND_VERSION = "v0.30.0"
+KUBECTL_VERSION = "v1.34.4"
 HELM_VERSION = "v3.17.3"
+
+# The host backend: a real single-node Kubernetes built on this machine from the upstream Go modules, one module
+# per project under host/ (its go.mod pins the same version: tests/unit/test_host_build.py keeps them equal).
+# Kubernetes 1.34: the last minor that runs on cgroup v1 without `failCgroupV1: false`, and kind v0.30.0's node.
+HOST_VERSIONS = {
+    "kubernetes": "v1.34.4",
+    "etcd": "v3.6.5",  # the etcd of Kubernetes 1.34 (its build/dependencies.yaml)
+    "containerd": "v2.1.9",  # containerd and runc keep cgroup v1 (deprecated, maintained until 2029)
+    "runc": "v1.3.7",
+    "cni-plugins": "v1.7.1",  # the CNI plugins of Kubernetes 1.34
+    "cri-tools": "v1.34.0",
+    "coredns": "v1.12.1",  # the CoreDNS of Kubernetes 1.34 (kubeadm's CoreDNSVersion)
+    # The operator's module at v1.7.0 is refused by the Go module proxy ("This module version is not available",
+    # 403): the host backend runs the newest v1.6.x, which has authOptions and EndpointSlices.
+    "kuberay": "v1.6.1",
+}
+HOST_PREFIX = "rst"  # every process, network object and mount the host backend makes carries it
+
+
+def host_cache() -> Path:
+    """The host backend's build cache, outside the repository (override: RAYSERVICE_TUTORIAL_HOST_CACHE)."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rayservice-tutorial" / "host"
+    return Path(os.environ.get("RAYSERVICE_TUTORIAL_HOST_CACHE", default)).resolve()
+
 
 # Where things live.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +59,7 @@ NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 BUILD_DIR = PROJECT_ROOT / "build"
 
 LOOPBACK = "127.0.0.1"
-BACKENDS = ("local", "kind", "kubernetes")
+BACKENDS = ("local", "kind", "kubernetes", "host")
 DEFAULT_BACKEND = "local"
 
 

@@ -320,6 +320,10 @@ def run(backend: str = config.DEFAULT_BACKEND, commands=None, manifest=None) -> 
         return [Check(f"backend {backend!r}", False, f"unknown: set BACKEND to one of {', '.join(config.BACKENDS)}")]
     if backend == "local":
         return local_checks()
+    if backend == "host":
+        from helpers.host.preflight import host_checks
+
+        return host_checks()
     from helpers.backends.commands import Commands
 
     commands = commands or Commands()

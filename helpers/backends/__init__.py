@@ -18,6 +18,10 @@ def get_backend(name: str = config.DEFAULT_BACKEND, **kwargs) -> Backend:
         from helpers.backends.kind import KindBackend
 
         return KindBackend(**kwargs)
+    if key == "host":
+        from helpers.backends.host import HostBackend
+
+        return HostBackend(**kwargs)
     if key == "kubernetes":
         from helpers.backends.kube import KubernetesBackend
 

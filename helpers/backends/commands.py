@@ -6,6 +6,7 @@ each command exactly.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from helpers.backends.base import BackendError
 INSTALL_HINTS = {
     "docker": "install Docker Desktop or Docker Engine (https://docs.docker.com/get-docker/) and start it",
     "kind": "install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation), e.g. `go install "
-    "sigs.k8s.io/kind@v0.29.0` or `brew install kind`",
+    "sigs.k8s.io/kind@v0.30.0` or `brew install kind`",
     "kubectl": "install kubectl (https://kubernetes.io/docs/tasks/tools/), e.g. `brew install kubectl`",
     "helm": "install Helm 3 (https://helm.sh/docs/intro/install/), e.g. `brew install helm`",
 }
@@ -42,10 +43,16 @@ class Result:
 
 
 class Commands:
-    """Runs commands for real."""
+    """Runs commands for real; ``extra_env`` (e.g. a cluster's KUBECONFIG and PATH) is laid over the environment."""
+
+    def __init__(self, extra_env: dict[str, str] | None = None):
+        self.extra_env = dict(extra_env or {})
+
+    def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        return {**(os.environ if base is None else base), **self.extra_env}
 
     def which(self, tool: str) -> str | None:
-        return shutil.which(tool)
+        return shutil.which(tool, path=self.env().get("PATH"))
 
     def run(self, args: list[str], check: bool = True, timeout: float = 600, progress: str | None = None) -> Result:
         """Run ``args``; with ``progress``, show a status line while it runs (for long commands)."""
@@ -55,7 +62,9 @@ class Commands:
             done = self._run_with_progress(args, timeout, progress)
         else:
             try:
-                done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+                done = subprocess.run(
+                    args, capture_output=True, text=True, timeout=timeout, check=False, env=self.env()
+                )
             except subprocess.TimeoutExpired:
                 raise BackendError(f"`{' '.join(args)}` did not finish within {timeout:.0f} s") from None
         result = Result(list(args), done.returncode, done.stdout, done.stderr)
@@ -66,14 +75,13 @@ class Commands:
             )
         return result
 
-    @staticmethod
-    def _run_with_progress(args: list[str], timeout: float, what: str) -> subprocess.CompletedProcess:
+    def _run_with_progress(self, args: list[str], timeout: float, what: str) -> subprocess.CompletedProcess:
         import tempfile
 
         from helpers.progress import wait_for
 
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            proc = subprocess.Popen(args, stdout=out, stderr=err, text=True)
+            proc = subprocess.Popen(args, stdout=out, stderr=err, text=True, env=self.env())
             try:
                 wait_for(what, lambda: (proc.poll() is not None, f"`{args[0]} {args[1]}` running"), timeout, 1.0)
             except (TimeoutError, KeyboardInterrupt):
@@ -88,4 +96,4 @@ class Commands:
         """Start a long-running command (a port-forward) detached; return its PID."""
         if not self.which(args[0]):
             raise ToolMissing(args[0])
-        return procs.start_detached(args, env, log).pid
+        return procs.start_detached(args, self.env(env), log).pid

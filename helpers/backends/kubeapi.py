@@ -120,14 +120,16 @@ def api_error(what: str, exc, right: tuple[str, str, str | None] | None = None) 
 
 
 class KubeAPI:
-    def __init__(self, context: str | None = None):
+    def __init__(self, context: str | None = None, kubeconfig: str | None = None):
         import os
 
         from kubernetes import client, config, dynamic
 
         try:
             # KUBECONFIG is read now (the client reads it once, at import).
-            api_client = config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"), context=context)
+            api_client = config.new_client_from_config(
+                config_file=kubeconfig or os.environ.get("KUBECONFIG"), context=context
+            )
         except Exception as exc:  # noqa: BLE001 - kubeconfig problems come in many types
             raise BackendError(
                 f"Cannot load the kubeconfig{f' context {context!r}' if context else ''}: {exc}. "

@@ -8,11 +8,12 @@ import inspect
 import pytest
 
 from helpers.backends.base import Backend
+from helpers.backends.host import HostBackend
 from helpers.backends.kind import KindBackend
 from helpers.backends.kube import KubernetesBackend
 from helpers.backends.local import LocalBackend
 
-BACKENDS = [LocalBackend, KubernetesBackend, KindBackend]
+BACKENDS = [LocalBackend, KubernetesBackend, KindBackend, HostBackend]
 
 
 def contract() -> dict[str, inspect.Signature | None]:

@@ -149,7 +149,7 @@ def test_up_creates_the_cluster_installs_kuberay_and_ships_the_app_code(kind):
         "--config",
         str(KIND_CONFIG),
         "--image",
-        "kindest/node:v1.33.1",
+        "kindest/node:v1.34.0",
         "--wait",
         "180s",
     ] in commands.calls

@@ -43,8 +43,8 @@ def test_tool_versions_are_pinned_and_consistent():
     assert kind["kubectl_version"] == config.KUBECTL_VERSION
     assert step("azure/setup-helm")["with"]["version"] == config.HELM_VERSION
     assert config.HELM_VERSION.startswith("v3.")
-    # kind v0.29.0's default node image; kubectl within one minor version of the node's Kubernetes.
-    assert config.KIND_VERSION == "v0.29.0" and config.KIND_NODE_IMAGE == "kindest/node:v1.33.1"
+    # kind v0.30.0's default node image; kubectl within one minor version of the node's Kubernetes.
+    assert config.KIND_VERSION == "v0.30.0" and config.KIND_NODE_IMAGE == "kindest/node:v1.34.0"
     assert abs(minor(config.KUBECTL_VERSION) - minor(config.KIND_NODE_IMAGE.split(":")[1] + ".")) <= 1
 
 

@@ -1,0 +1,2 @@
+// Package cniplugins only names what this module builds: see the tool lines in go.mod.
+package cniplugins

@@ -1,0 +1,2 @@
+// Package coredns only names what this module builds: see the tool lines in go.mod.
+package coredns
