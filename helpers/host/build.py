@@ -197,20 +197,20 @@ def build(c: Component) -> float:
     started = time.monotonic()
     with open(log, "w") as f:
         # One `go build` for all of a component's binaries where their names are the packages' last elements.
-        groups: list[tuple[list[str], Path]] = []
+        groups: list[tuple[list[str], str]] = []
         if all(pkg.rsplit("/", 1)[-1] == name for name, pkg in c.binaries.items()):
-            groups.append((list(c.binaries.values()), Path(str(out) + "/")))
+            groups.append((list(c.binaries.values()), f"{out}/"))  # a directory: go build names each binary
         else:
-            groups += [([pkg], out / name) for name, pkg in c.binaries.items()]
+            groups += [([pkg], str(out / name)) for name, pkg in c.binaries.items()]
         for pkgs, target in groups:
-            cmd = [*base, "-o", str(target), *pkgs]
+            cmd = [*base, "-o", target, *pkgs]
             f.write("$ " + " ".join(cmd) + "\n")
             f.flush()
             proc = subprocess.Popen(cmd, cwd=GO_MODULES / c.name, env=env, stdout=f, stderr=subprocess.STDOUT)
             while proc.poll() is None:
                 time.sleep(2)
                 compiled = sum(1 for _ in open(log, errors="replace"))
-                line.update(f"{compiled} packages compiled")
+                line.update(f"{compiled // 100 * 100}+ packages compiled")
             if proc.returncode != 0:
                 line.failed(f"go build exited {proc.returncode}")
                 tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])

@@ -100,9 +100,9 @@ def started_pids() -> dict[str, int]:
 
 
 def cache_processes() -> list[int]:
-    """Every process running a binary from the build cache (shims included), by its executable's path."""
-    cache = str(config.host_cache())
-    return [int(p) for p in os.listdir("/proc") if p.isdigit() and _exe(int(p)).startswith(cache + "/")]
+    """Every process running one of the built binaries (containerd's shims included), by its executable's path."""
+    dirs = tuple(f"{c.bin_dir}/" for c in build.COMPONENTS)
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and _exe(int(p)).startswith(dirs)]
 
 
 def cgroup_dirs() -> list[Path]:
@@ -198,8 +198,8 @@ def _alive(pid: int) -> bool:
 
 
 def our_mounts() -> list[str]:
-    """Mount points under STATE or RUN (or the build cache: containerd's snapshots), deepest first."""
-    roots = (str(STATE), str(RUN), str(config.host_cache()))
+    """Mount points under STATE or RUN or containerd's root (its snapshots), deepest first."""
+    roots = (str(STATE), str(RUN), str(components.CONTAINERD_ROOT))
     found = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         point = line.split()[4].replace("\\040", " ")

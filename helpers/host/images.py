@@ -67,7 +67,7 @@ def debootstrap(root: Path, packages: list[str], log: Path) -> None:
 
 
 def _chroot(root: Path, args: list[str], what: str, log: Path) -> None:
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
     _run([shutil.which("chroot") or "/usr/sbin/chroot", str(root), *args], what, log, env=env)
 
 
@@ -194,12 +194,24 @@ def write_archive(root: Path, image: Image, settings: dict, target: Path) -> Non
     partial.rename(target)
 
 
+def unmount_under(path: Path) -> None:
+    """Unmount whatever debootstrap left mounted in a root file system (/proc, /sys), before it is removed."""
+    points = [
+        line.split()[4]
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        if line.split()[4].startswith(f"{path}/")
+    ]
+    for point in reversed(points):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
 def build_image(image: Image) -> float:
     started = time.monotonic()
     work = config.host_cache() / "images" / "work" / image.archive.stem
     log = config.host_cache() / "logs" / f"image-{image.archive.stem}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
+    unmount_under(work)
     shutil.rmtree(work, ignore_errors=True)
     root = work / "rootfs"
     root.mkdir(parents=True)
@@ -211,6 +223,7 @@ def build_image(image: Image) -> float:
         line.failed(f"see {log}")
         raise
     finally:
+        unmount_under(work)
         shutil.rmtree(work, ignore_errors=True)
     image.archive.with_suffix(".built").write_text(_key(image) + "\n")
     line.done(f"{image.archive.name}, {image.archive.stat().st_size / 2**20:.0f} MiB")

@@ -1,0 +1,100 @@
+"""A real single-node Kubernetes on this machine, with the real KubeRay operator (BACKEND=host).
+
+In file order: the node and the add-ons, the RayService of manifests/ray-service.yaml reaching Ready through the
+operator's own status, /hello from this machine (the backend's forward) and from a pod (cluster DNS and
+kube-proxy), a worker pod deleted and replaced by the operator, and `down` leaving nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from helpers import config
+from helpers.host import addons, cluster, components, network
+
+from .conftest import NAMESPACE, machine_snapshot
+
+MANIFEST = config.MANIFESTS_DIR / "ray-service.yaml"
+
+
+def kubectl_json(*args: str) -> dict:
+    return json.loads(addons.kubectl(*args, "-o", "json").stdout)
+
+
+def test_the_node_is_ready_and_runs_the_pinned_kubernetes(host_backend):
+    node = kubectl_json("get", "node", components.NODE)
+    ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
+    assert ready == "True"
+    assert node["status"]["nodeInfo"]["kubeletVersion"] == config.HOST_VERSIONS["kubernetes"]
+    assert node["status"]["nodeInfo"]["containerRuntimeVersion"] == f"containerd://{config.HOST_VERSIONS['containerd']}"
+    addresses = {a["type"]: a["address"] for a in node["status"]["addresses"]}
+    assert addresses["InternalIP"] == network.NODE_IP
+
+
+def test_coredns_and_the_operator_run_from_images_built_here(host_backend):
+    for namespace, deployment in (("kube-system", "coredns"), (config.OPERATOR_NAMESPACE, config.OPERATOR_DEPLOYMENT)):
+        status = kubectl_json("-n", namespace, "get", "deployment", deployment)["status"]
+        assert status.get("availableReplicas") == 1, f"{namespace}/{deployment}: {status}"
+
+
+def test_the_rayservice_reaches_ready_through_the_operator(host_backend):
+    host_backend.apply(MANIFEST)
+    host_backend.wait_ready(timeout=600)
+    service = kubectl_json("-n", NAMESPACE, "get", "rayservice", "ray-serve-app")
+    conditions = {c["type"]: c for c in service["status"]["conditions"]}
+    assert conditions["Ready"]["status"] == "True"
+    apps = service["status"]["activeServiceStatus"]["applicationStatuses"]
+    assert apps["hello"]["status"] == "RUNNING"
+
+
+def test_hello_answers_through_the_forward_on_this_machine(host_backend):
+    with urllib.request.urlopen(f"{host_backend.serve_url}/hello", timeout=10) as resp:
+        assert resp.status == 200
+        assert resp.read()
+
+
+def test_hello_answers_from_inside_the_cluster_by_service_name(host_backend):
+    """A pod resolves the serve Service with CoreDNS and reaches it through kube-proxy's rules."""
+    head = addons.kubectl(
+        "-n", NAMESPACE, "get", "pods", "-l", "ray.io/node-type=head", "-o", "jsonpath={.items[0].metadata.name}"
+    ).stdout
+    url = f"http://ray-serve-app-serve-svc.{NAMESPACE}.svc.cluster.local:8000/hello"
+    out = addons.kubectl("-n", NAMESPACE, "exec", head, "-c", "ray-head", "--", "wget", "-qO-", url)
+    assert out.stdout.strip()
+
+
+def test_a_deleted_worker_pod_is_replaced_by_the_operator(host_backend):
+    def workers() -> list[dict]:
+        return kubectl_json("-n", NAMESPACE, "get", "pods", "-l", "ray.io/node-type=worker")["items"]
+
+    (old,) = workers()
+    addons.kubectl("-n", NAMESPACE, "delete", "pod", old["metadata"]["name"], "--wait=false")
+    deadline = time.monotonic() + 300
+    new = []
+    while time.monotonic() < deadline:
+        new = [
+            p
+            for p in workers()
+            if p["metadata"]["name"] != old["metadata"]["name"]
+            and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+        ]
+        if new:
+            break
+        time.sleep(2)
+    assert new, f"no new worker pod became Ready within 300 s: {[p['metadata']['name'] for p in workers()]}"
+    events = kubectl_json("-n", NAMESPACE, "get", "events", "--field-selector", "involvedObject.kind=RayCluster")
+    assert any(e["reason"] == "CreatedWorkerPod" for e in events["items"])  # recorded on the RayCluster
+
+
+def test_down_leaves_nothing_and_a_second_down_is_a_no_op(host_backend):
+    host_backend.down(quiet=True)
+    assert cluster.leftovers() == []
+    after = machine_snapshot()
+    assert after == host_backend.snapshot_before
+    assert cluster.stop(quiet=True) == []
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"https://{network.NODE_IP}:6443/readyz", timeout=2)

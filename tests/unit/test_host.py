@@ -1,0 +1,158 @@
+"""The host backend's pieces that need no root and no cluster: pins, certificates, configuration, the cache."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from cryptography import x509
+
+from helpers import config
+from helpers.host import build, components, images, network
+from helpers.host.pki import PKI
+
+
+@pytest.mark.parametrize("component", build.COMPONENTS, ids=lambda c: c.name)
+def test_each_go_module_requires_the_pinned_upstream_version(component):
+    go_mod = (build.GO_MODULES / component.name / "go.mod").read_text()
+    assert re.search(rf"^require {re.escape(component.module)} {re.escape(component.version)}$", go_mod, re.M)
+    assert (build.GO_MODULES / component.name / "go.sum").stat().st_size > 0
+    # every binary it builds is a tool of the module, so `go mod tidy` keeps what the build needs
+    for package in component.binaries.values():
+        assert package in go_mod
+
+
+def test_kubernetes_staging_modules_are_replaced_at_the_matching_release():
+    go_mod = (build.GO_MODULES / "kubernetes" / "go.mod").read_text()
+    staging = re.findall(r"^\s+(k8s\.io/\S+) => (\S+) (\S+)$", go_mod, re.M)
+    assert len(staging) > 25
+    minor = config.HOST_VERSIONS["kubernetes"].replace("v1.", "v0.", 1)
+    assert all(module == target and version == minor for module, target, version in staging)
+
+
+def test_the_add_ons_run_the_images_the_build_makes():
+    built = {image.name for image in images.images()}
+    for path in sorted((config.MANIFESTS_DIR / "host").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc["kind"] == "Deployment":
+                for container in doc["spec"]["template"]["spec"]["containers"]:
+                    assert container["image"] in built, f"{path.name}: {container['image']} is not built here"
+                    assert container["imagePullPolicy"] == "Never"
+
+
+def test_every_listener_is_on_loopback_or_the_bridge():
+    for name, (host, _port) in components.PORTS.items():
+        assert host in ("127.0.0.1", network.NODE_IP), name
+    # and the flags say the same
+    for process in components.control_plane() + components.node():
+        for arg in process.argv:
+            assert "0.0.0.0" not in arg, f"{process.name}: {arg}"
+    assert 'stream_server_address = "127.0.0.1"' in components.containerd_config()
+
+
+def test_everything_the_backend_makes_carries_the_prefix():
+    prefix = config.HOST_PREFIX
+    assert network.BRIDGE.startswith(prefix)
+    assert components.STATE.name.startswith(prefix) and components.RUN.name.startswith(prefix)
+    assert components.CGROUP_ROOT.lstrip("/").startswith(prefix)
+    assert components.NODE.startswith(prefix)
+
+
+def test_the_node_is_set_up_for_this_machine():
+    kubelet = components.kubelet_config()
+    assert kubelet["cgroupDriver"] == "cgroupfs"  # no systemd here
+    assert kubelet["imageGCHighThresholdPercent"] == 100  # nothing can be pulled again
+    assert kubelet["address"] == network.NODE_IP and kubelet["healthzBindAddress"] == "127.0.0.1"
+    assert kubelet["clusterDNS"] == [network.DNS_SERVICE_IP]
+    proxy = yaml.safe_load(components.kube_proxy().files[components.STATE / "kube-proxy.yaml"])
+    assert proxy["mode"] == "nftables"
+
+
+def test_pod_and_service_ranges_avoid_the_resolver():
+    import ipaddress
+
+    resolver = ipaddress.ip_address("10.255.255.53")
+    for cidr in (network.POD_CIDR, network.SERVICE_CIDR):
+        assert resolver not in ipaddress.ip_network(cidr)
+    assert ipaddress.ip_address(network.NODE_IP) in ipaddress.ip_network(network.POD_CIDR)
+    assert ipaddress.ip_address(network.DNS_SERVICE_IP) in ipaddress.ip_network(network.SERVICE_CIDR)
+
+
+def test_certificates_name_each_identity_and_the_api_server_addresses(tmp_path):
+    pki = PKI(tmp_path / "pki")
+    pki.create("rst-node", network.NODE_IP, network.API_SERVICE_IP)
+
+    def cert(name):
+        return x509.load_pem_x509_certificate(pki.path(f"{name}.crt").read_bytes())
+
+    sans = cert("apiserver").extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    ips = {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
+    assert {network.NODE_IP, network.API_SERVICE_IP, "127.0.0.1"} <= ips
+    assert "kubernetes.default.svc" in sans.get_values_for_type(x509.DNSName)
+    kubelet = cert("kubelet").subject.rfc4514_string()
+    assert "CN=system:node:rst-node" in kubelet and "O=system:nodes" in kubelet
+    assert "CN=system:kube-controller-manager" in cert("controller-manager").subject.rfc4514_string()
+    assert oct(pki.path("ca.key").stat().st_mode & 0o777) == "0o600"
+    kubeconfig = yaml.safe_load(pki.kubeconfig("admin", components.API_SERVER).read_text())
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == components.API_SERVER
+
+
+def test_a_build_is_current_only_for_the_same_version_and_module_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAYSERVICE_TUTORIAL_HOST_CACHE", str(tmp_path))
+    c = build.BY_NAME["cri-tools"]
+    assert not build.is_current(c)
+    c.bin_dir.mkdir(parents=True)
+    (c.bin_dir / "crictl").write_text("")
+    (c.home / ".built").write_text(build._digest(c))
+    assert build.is_current(c)
+    assert "cri-tools" not in " ".join(build.missing())
+    (c.home / ".built").write_text("another go.sum")
+    assert not build.is_current(c)
+    monkeypatch.setitem(config.HOST_VERSIONS, "cri-tools", "v1.37.0")  # another version: another directory
+    assert not build.is_current(c) and c.home.name == "cri-tools-v1.37.0"
+
+
+def test_the_image_archive_is_what_ctr_and_kind_import(tmp_path, monkeypatch):
+    import json
+    import tarfile
+
+    monkeypatch.setenv("RAYSERVICE_TUTORIAL_HOST_CACHE", str(tmp_path))
+    root = tmp_path / "rootfs"
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / "hello").write_text("#!/bin/sh\n")
+    image = images.Image("docker.io/library/example:1", lambda r, log: {})
+    target = tmp_path / "example.tar"
+    images.write_archive(root, image, {"Entrypoint": ["/bin/hello"]}, target)
+    with tarfile.open(target) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+        assert manifest[0]["RepoTags"] == ["docker.io/library/example:1"]
+        image_config = json.load(tar.extractfile(manifest[0]["Config"]))
+        assert image_config["config"]["Labels"] == images.LABEL
+        assert image_config["rootfs"]["diff_ids"][0].startswith("sha256:")
+        with tarfile.open(fileobj=tar.extractfile("layer.tar")) as layer:
+            assert "bin/hello" in layer.getnames()
+
+
+def test_the_sysctls_the_cluster_changes_are_recorded_and_restored(tmp_path, monkeypatch):
+    values = {"net/ipv4/ip_forward": "0", "kernel/panic": "0"}
+    monkeypatch.setattr(network, "read_sysctls", lambda: dict(values))
+    written = {}
+    monkeypatch.setattr(network, "links", lambda: [])
+
+    class FakePath:
+        def __init__(self, name):
+            self.name = name
+
+        def write_text(self, value):
+            written[self.name] = value
+            values[self.name] = value
+
+    monkeypatch.setattr(network, "_sysctl_path", FakePath)
+    record = tmp_path / "sysctls.json"
+    record.write_text('{"net/ipv4/ip_forward": "0", "kernel/panic": "0"}')
+    values.update({"net/ipv4/ip_forward": "1", "kernel/panic": "10"})  # what kubelet and the backend set
+    done = network.remove(record)
+    assert values == {"net/ipv4/ip_forward": "0", "kernel/panic": "0"}
+    assert "sysctl net.ipv4.ip_forward=0" in done and not record.exists()
+    assert network.remove(record) == []  # a second time: nothing to do
