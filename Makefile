@@ -82,7 +82,7 @@ test-unit: $(STAMP)
 # The host backend's build: Kubernetes, etcd, containerd, runc, the CNI plugins, crictl, CoreDNS and the KubeRay
 # operator from their Go modules (host/), and the images, into the cache outside the repository. A no-op when the
 # cache is current; the first build takes long (CONTRIBUTING.md has the figures). Debian's tools it needs first.
-HOST_APT := debootstrap nftables iproute2
+HOST_APT := debootstrap nftables iproute2 libseccomp-dev
 host-build: $(STAMP)
 	@missing=$$(for p in $(HOST_APT); do dpkg -s $$p > /dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then echo "apt-get install $$missing"; apt-get update -qq && \

@@ -39,6 +39,7 @@ class Component:
     binaries: dict[str, str]  # output name -> package
     subdir: str = "bin"  # where the binaries go inside the component's cache directory
     cgo: bool = False
+    static: bool = False  # link C libraries statically (no run-time dependency on this machine's)
     tags: str = ""
     ldflags: tuple[str, ...] = field(default_factory=tuple)
 
@@ -95,12 +96,15 @@ def _components() -> tuple[Component, ...]:
             tags="no_btrfs no_devmapper",
             ldflags=(f"-X github.com/containerd/containerd/v2/version.Version={v['containerd']}",),
         ),
-        # runc's nsenter is C: cgo on (no seccomp: the pods run Unconfined, as kubelet's default).
+        # runc's nsenter is C: cgo on; with seccomp (containerd gives every pod sandbox the runtime's default
+        # profile), linked statically against Debian's libseccomp-dev as runc's own release build does.
         Component(
             "runc",
             "github.com/opencontainers/runc",
             {"runc": "github.com/opencontainers/runc"},
             cgo=True,
+            tags="seccomp netgo osusergo",
+            static=True,
             ldflags=(f"-X main.version={v['runc'].lstrip('v')}",),
         ),
         Component(
@@ -159,7 +163,7 @@ def _digest(c: Component) -> str:
     h = hashlib.sha256()
     for f in ("go.mod", "go.sum"):
         h.update((GO_MODULES / c.name / f).read_bytes())
-    h.update(repr((c.binaries, c.cgo, c.tags, c.ldflags, c.subdir)).encode())
+    h.update(repr((c.binaries, c.cgo, c.static, c.tags, c.ldflags, c.subdir)).encode())
     return h.hexdigest()[:20]
 
 
@@ -192,7 +196,8 @@ def build(c: Component) -> float:
     out = partial / c.subdir
     out.mkdir(parents=True)
     env = go_env() | {"CGO_ENABLED": "1" if c.cgo else "0"}
-    base = ["go", "build", "-v", "-ldflags", " ".join(("-s", "-w", *c.ldflags))] + (["-tags", c.tags] if c.tags else [])
+    ld = ("-s", "-w", *c.ldflags) + (("-extldflags=-static",) if c.static else ())
+    base = ["go", "build", "-v", "-ldflags", " ".join(ld)] + (["-tags", c.tags] if c.tags else [])
     line = StatusLine(f"building {c.name} {c.version}", every=30)
     started = time.monotonic()
     with open(log, "w") as f:

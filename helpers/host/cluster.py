@@ -115,6 +115,20 @@ def cgroup_dirs() -> list[Path]:
     ]
 
 
+def create_cgroups() -> None:
+    """kubelet's cgroup root in every cgroup v1 hierarchy (kubelet refuses to start without it); a new cpuset
+    cgroup gets its parent's CPUs and memory nodes, or no process could join it."""
+    name = components.CGROUP_ROOT.lstrip("/")
+    for hierarchy in sorted(Path("/sys/fs/cgroup").iterdir()):
+        if hierarchy.name == "unified" or not hierarchy.is_dir():
+            continue
+        target = hierarchy / name
+        target.mkdir(exist_ok=True)
+        for key in ("cpuset.cpus", "cpuset.mems"):
+            if (hierarchy / key).exists() and not (target / key).read_text().strip():
+                (target / key).write_text((hierarchy / key).read_text())
+
+
 def cgroup_processes() -> list[int]:
     pids: set[int] = set()
     for top in cgroup_dirs():
@@ -362,6 +376,7 @@ def start_all(with_node: bool = True) -> dict[str, float]:
             started = time.monotonic()
             import_images()
             took["images"] = time.monotonic() - started
+            create_cgroups()
             for process in (kubelet, kube_proxy):
                 start(process)
                 took[process.name] = wait_healthy(process)

@@ -179,12 +179,15 @@ def containerd_config() -> str:
         f'  sandbox = "{PAUSE_IMAGE}"',
         f"[{cri}]",
         "  netns_mounts_under_state_dir = true",
+        # This machine gives root no CAP_SYS_RESOURCE: a pod's oom_score_adj may not go below containerd's own.
+        "  restrict_oom_score_adj = true",
         f"[{cri}.containerd]",
         '  default_runtime_name = "runc"',
         f"[{runc}]",
         '  runtime_type = "io.containerd.runc.v2"',
         f"[{runc}.options]",
         f'  BinaryName = "{build.binary("runc")}"',
+        f'  Root = "{RUN / "runc"}"',
         "  SystemdCgroup = false",
         f"[{cri}.cni]",
         f'  bin_dirs = ["{build.BY_NAME["cni-plugins"].bin_dir}"]',
@@ -206,6 +209,7 @@ def cni_config() -> str:
                 "type": "bridge",
                 "bridge": network.BRIDGE,
                 "isGateway": True,
+                "isDefaultGateway": True,  # the pods reach the Service addresses through the node
                 "ipMasq": False,
                 "hairpinMode": True,
                 "ipam": {

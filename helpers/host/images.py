@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Callable
@@ -74,16 +75,16 @@ def _chroot(root: Path, args: list[str], what: str, log: Path) -> None:
 def make_ray(root: Path, log: Path) -> dict:
     """Debian with bash, wget, procps and Python 3.11, then Ray from PyPI pinned by the project's lock."""
     debootstrap(root, ["bash", "wget", "procps", "ca-certificates", "python3", "python3-venv", "tini"], log)
-    shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")  # for pip, removed below
     uid, gid = RAY_USER
     _chroot(root, ["useradd", "-m", "-u", str(uid), "-g", str(gid), "-s", "/bin/bash", "ray"], "useradd ray", log)
     _chroot(root, ["python3", "-m", "venv", RAY_VENV], "python3 -m venv", log)
-    shutil.copy(config.PROJECT_ROOT / "requirements.lock", root / "tmp" / "constraints.txt")
-    pip = [f"{RAY_VENV}/bin/pip", "install", "--no-cache-dir", "--quiet", "-c", "/tmp/constraints.txt"]
+    # The wheels are downloaded on this machine (its pip, its certificates) and installed offline in the image.
+    wheels = root / "tmp" / "wheels"
+    shutil.copytree(ray_wheels(log), wheels)
+    pip = [f"{RAY_VENV}/bin/pip", "install", "--no-cache-dir", "--quiet", "--no-index", "--find-links", "/tmp/wheels"]
     _chroot(root, [*pip, f"ray[serve]=={config.RAY_VERSION}"], f"pip install ray[serve]=={config.RAY_VERSION}", log)
     _chroot(root, ["chown", "-R", f"{uid}:{gid}", RAY_HOME], "chown /home/ray", log)
-    (root / "tmp" / "constraints.txt").unlink()
-    (root / "etc" / "resolv.conf").write_text("")
+    shutil.rmtree(wheels)
     return {
         "User": f"{uid}:{gid}",
         "WorkingDir": RAY_HOME,
@@ -93,6 +94,18 @@ def make_ray(root: Path, log: Path) -> dict:
         ],
         "Cmd": ["/bin/bash"],
     }
+
+
+def ray_wheels(log: Path) -> Path:
+    """Ray's wheels and their dependencies at the versions of the project's lock, downloaded once into the cache."""
+    wheels = config.host_cache() / "wheels" / f"ray-{config.RAY_VERSION}-{_lock_digest()}"
+    if not (wheels / ".complete").exists():
+        shutil.rmtree(wheels, ignore_errors=True)
+        lock = config.PROJECT_ROOT / "requirements.lock"
+        args = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "-d", str(wheels)]
+        _run([*args, "-c", str(lock), f"ray[serve]=={config.RAY_VERSION}"], "pip download ray[serve]", log)
+        (wheels / ".complete").write_text("")
+    return wheels
 
 
 def redis_version(root: Path) -> str:
