@@ -18,7 +18,7 @@ space    := $(subst ,, )
 
 help:
 	@echo "make run       execute every notebook (BACKEND=$(BACKEND)) and print a summary (LESSONS=\"03 07\": only those)"
-	@echo "make test      the whole test suite (unit, integration, notebooks)"
+	@echo "make test      the whole test suite (unit, integration, notebooks, the host cluster)"
 	@echo "make test-fast ruff and the unit tests (no Ray cluster; the inner loop)"
 	@echo "make ko        rebuild the Korean edition (notebooks/ko, labs/ko) from the English + translation files"
 	@echo "make lab       JupyterLab on 127.0.0.1"
@@ -60,6 +60,9 @@ test: $(STAMP)
 	$(PYTEST) --durations=8 tests/integration
 	$(PYTEST) --durations=8 tests/notebooks
 	$(BIN)/python -m helpers down
+	$(MAKE) --no-print-directory host-build
+	$(PYTEST) -rs --durations=8 tests/host
+	$(BIN)/python -m helpers down --backend host
 
 # The figures the docs quote: scenarios under traffic, every lesson and lab, twice. The result is committed in
 # bench/results.json (every run, medians and maxima); README's and INSTRUCTOR.md's tables are generated from it.

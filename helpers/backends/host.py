@@ -24,6 +24,20 @@ def host_env() -> dict[str, str]:
     return {"KUBECONFIG": env["KUBECONFIG"], "PATH": env["PATH"]}
 
 
+def host_forwards() -> list[int]:
+    """Every forward process to this cluster (`python -m helpers.backends.forward --context rayservice-host`)."""
+    import psutil
+
+    from helpers.host.pki import CLUSTER
+
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if "helpers.backends.forward" in cmd and "--context" in cmd and CLUSTER in cmd:
+            found.append(proc.pid)
+    return found
+
+
 class HostBackend(KubernetesBackend):
     name = "host"
 
@@ -77,6 +91,9 @@ class HostBackend(KubernetesBackend):
         from helpers.host import cluster
 
         found = [f"process {p.pid} ({p.name()})" for p in self.our_processes()]
+        found += [
+            f"forward process {pid}" for pid in host_forwards() if pid not in {p.pid for p in self.our_processes()}
+        ]
         return found + cluster.leftovers()
 
     def down(self, quiet: bool = False) -> int:
@@ -84,6 +101,12 @@ class HostBackend(KubernetesBackend):
         from helpers.host import cluster
 
         stopped = self.stop_port_forwards()
+        strays = host_forwards()  # forwards to this cluster from other namespaces or state folders (a crashed run)
+        if strays:
+            from helpers import procs
+
+            procs.stop_groups(strays, grace=1)
+            stopped += len(strays)
         self.state_file.unlink(missing_ok=True)
         done = cluster.stop(quiet=True)
         if not quiet:

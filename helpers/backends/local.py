@@ -137,6 +137,7 @@ class LocalBackend:
                 + (", GCS fault tolerance with Redis)." if running_ft else ").")
             )
             return self.describe()
+        _refuse_while_host_runs()
         if state or procs.find_marked(self.marker):
             print("Cleaning up what is left of an earlier cluster that is no longer running.")
             self.down(quiet=True)
@@ -812,3 +813,15 @@ def _name(proc) -> str:
         return proc.name() + " " + " ".join(proc.cmdline()[:1])
     except procs.psutil.Error:
         return ""
+
+
+def _refuse_while_host_runs() -> None:
+    """The local and host backends never run at once: kubelet's ports (10248-10259) fall in Ray's worker port range."""
+    from helpers.host.cluster import started_pids
+
+    running = started_pids()
+    if running:
+        raise BackendError(
+            f"The host backend's Kubernetes runs on this machine ({', '.join(sorted(running))}): the local backend "
+            "cannot start beside it. Stop it first: `make down BACKEND=host`."
+        )
