@@ -156,3 +156,74 @@ def test_the_sysctls_the_cluster_changes_are_recorded_and_restored(tmp_path, mon
     assert values == {"net/ipv4/ip_forward": "0", "kernel/panic": "0"}
     assert "sysctl net.ipv4.ip_forward=0" in done and not record.exists()
     assert network.remove(record) == []  # a second time: nothing to do
+
+
+def test_every_image_the_manifests_name_is_built_for_the_host_cluster():
+    """A manifest naming an image the host backend does not build would meet a real ErrImagePull there."""
+    from helpers.backends.kube import redis_image
+
+    built = {image.name for image in images.images()}
+    named = {redis_image()}
+    for path in sorted(config.MANIFESTS_DIR.glob("ray-service*.yaml")):
+        named.update(re.findall(r"image: (\S+)", path.read_text()))
+    for image in named:
+        assert qualified(image) in built, f"{image} is not built by make host-build"
+
+
+def qualified(image: str) -> str:
+    """The name containerd stores an image under, as kubelet normalises it."""
+    if "/" not in image:
+        return f"docker.io/library/{image}"
+    return image if "." in image.split("/")[0] else f"docker.io/{image}"
+
+
+def test_preflight_names_each_bad_situation_and_what_to_do(monkeypatch):
+    import os
+    import sys
+
+    from helpers.host import preflight
+
+    monkeypatch.setattr(sys, "platform", "darwin")
+    (check,) = preflight.platform_checks()
+    assert not check.ok and "BACKEND=kind or local" in check.detail
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    root = next(c for c in preflight.platform_checks() if c.name == "running as root")
+    assert not root.ok and "sudo" in root.detail
+    monkeypatch.setattr(build, "missing", lambda: ["kubernetes v1.34.4"])
+    monkeypatch.setattr(images, "missing", lambda: [])
+    monkeypatch.setattr(build, "check_go", lambda: "go1.26.8")
+    built = next(c for c in preflight.build_checks() if c.name == "host cluster built")
+    assert not built.ok and "make host-build" in built.detail and "kubernetes v1.34.4" in built.detail
+
+
+def test_preflight_names_the_holder_of_a_taken_port(monkeypatch):
+    from collections import namedtuple
+
+    import psutil
+
+    from helpers.host import cluster, preflight
+
+    Conn = namedtuple("Conn", "status laddr pid")
+    Addr = namedtuple("Addr", "ip port")
+    me = psutil.Process()
+    monkeypatch.setattr(
+        psutil, "net_connections", lambda kind: [Conn(psutil.CONN_LISTEN, Addr("127.0.0.1", 2379), me.pid)]
+    )
+    monkeypatch.setattr(cluster, "started_pids", lambda: {})
+    (check,) = preflight.port_checks()
+    assert not check.ok and "2379" in check.name and f"pid {me.pid}" in check.detail and me.name() in check.detail
+
+
+def test_go_too_old_is_a_clear_error(monkeypatch):
+    import subprocess
+
+    monkeypatch.setattr(build.shutil, "which", lambda tool: "/usr/bin/go")
+    monkeypatch.setattr(
+        build.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout="go1.22.3\n", stderr="")
+    )
+    with pytest.raises(build.BuildError, match="too old"):
+        build.check_go()
+    monkeypatch.setattr(build.shutil, "which", lambda tool: None)
+    with pytest.raises(build.BuildError, match="Go is not installed"):
+        build.check_go()

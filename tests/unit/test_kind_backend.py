@@ -156,7 +156,7 @@ def test_up_creates_the_cluster_installs_kuberay_and_ships_the_app_code(kind):
     # Only images Docker already has are loaded; the Ray image is pulled by the node instead.
     assert [c for c in commands.commands_of("kind") if c[1] == "load"] == [
         ["kind", "load", "docker-image", image, "--name", "rayservice-tutorial"]
-        for image in ("quay.io/kuberay/operator:v1.7.0", "redis:7.4.2")
+        for image in ("quay.io/kuberay/operator:v1.7.0", "redis:7.0.15")
     ]
     assert commands.commands_of("helm") == [
         ["helm", "version", "--short"],  # preflight

@@ -224,7 +224,7 @@ def test_the_kubectl_command_that_shows_redis(kind):
 
 
 def test_kind_loads_the_redis_image_with_the_others():
-    assert redis_image() == "redis:7.4.2" and redis_image() in IMAGES
+    assert redis_image() == "redis:7.0.15" and redis_image() in IMAGES
 
 
 # -- cleanup: the RayService first (KubeRay's Redis cleanup Job needs Redis), then Redis --------------------
