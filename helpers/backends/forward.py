@@ -233,7 +233,9 @@ def ready_endpoints(slices: list[dict[str, Any]], port_name: str | None) -> list
     """(pod, pod port) of every ready endpoint in a Service's EndpointSlices (the kubernetes client's
     ``to_dict()`` shape). The Service port is matched by its name: EndpointSlice ports carry the
     Service port's name and the pod's port number (its targetPort). ``ready`` unset
-    counts as ready, as the API documents; terminating endpoints are never ready."""
+    counts as ready, as the API documents; a terminating endpoint is never used, even marked ready: KubeRay's
+    head Services are headless with ``publishNotReadyAddresses: true``, so their EndpointSlices mark every head
+    pod ready, a terminating one too (seen on the host backend's cluster: tests/host/test_kuberay_behaviour.py)."""
     found = []
     for item in slices:
         # A Service with several ports names each; an unnamed port is the only one.
@@ -243,7 +245,7 @@ def ready_endpoints(slices: list[dict[str, Any]], port_name: str | None) -> list
         for endpoint in item.get("endpoints") or []:
             conditions = endpoint.get("conditions") or {}
             ready = conditions.get("ready")
-            if ready is False or (ready is None and conditions.get("terminating")):
+            if ready is False or conditions.get("terminating"):
                 continue
             target = endpoint.get("target_ref") or {}
             if target.get("kind", "Pod") == "Pod" and target.get("name"):

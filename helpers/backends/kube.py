@@ -357,10 +357,22 @@ class KubernetesBackend:
         )
 
     def wait_ready(self, timeout: float = 600) -> float:
-        """Wait until the operator has seen the latest spec, every app is RUNNING and Ready is True."""
+        """Wait until the operator has seen the latest spec, every app is RUNNING and Ready is True, on two reads
+        one reconcile apart: right after an in-place serveConfigV2 update KubeRay writes the new observedGeneration
+        with the OLD applications' statuses (RUNNING) for one reconcile, before its next one reads Serve's
+        (tests/host/test_kuberay_behaviour.py). After a promotion one read is enough: the apps are the new
+        RayCluster's."""
         wanted = self._state().get("apps", [])
+        streak = [0]  # consecutive reads that said "done", 2 s apart (wait_for's interval: one reconcile)
+        promoted = [False]  # a new RayCluster was promoted during this wait: its apps are the new config's
 
         def ready() -> tuple[bool, str]:
+            done, detail = check()
+            promoted[0] = promoted[0] or "pending cluster" in detail
+            streak[0] = streak[0] + 1 if done else 0
+            return streak[0] >= (1 if promoted[0] else 2), detail
+
+        def check() -> tuple[bool, str]:
             obj = self._resource()
             raw = obj.get("status") or {}
             for side in ("activeServiceStatus", "pendingServiceStatus"):

@@ -212,6 +212,8 @@ class LocalBackend:
                 # Keeps the node IP at 127.0.0.1 and Ray's listeners on loopback.
                 "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
                 "RAY_USAGE_STATS_ENABLED": "0",
+                # What KubeRay sets in every RayService pod, so both backends run Ray configured alike.
+                **RAYSERVICE_POD_ENV,
                 # Report metrics every 2 s instead of 10 s, so lesson 06's plots move.
                 "RAY_metrics_report_interval_ms": "2000",
                 # The dashboard gives each of its modules 30 s to start and otherwise stays up without an API;
@@ -813,6 +815,15 @@ def _name(proc) -> str:
         return proc.name() + " " + " ".join(proc.cmdline()[:1])
     except procs.psutil.Error:
         return ""
+
+
+# KubeRay v1.6/v1.7 add these to every Ray container of a RayService (its common/pod.go): a dead actor's death
+# info is not waited for, and the GCS and Serve's KV store time out in 5 s rather than Ray's defaults.
+RAYSERVICE_POD_ENV = {
+    "RAY_timeout_ms_task_wait_for_death_info": "0",
+    "RAY_gcs_server_request_timeout_seconds": "5",
+    "RAY_SERVE_KV_TIMEOUT_S": "5",
+}
 
 
 def _refuse_while_host_runs() -> None:

@@ -11,12 +11,10 @@ import json
 import time
 import urllib.request
 
-import pytest
-
 from helpers import config
-from helpers.host import addons, cluster, components, network
+from helpers.host import addons, components, network
 
-from .conftest import NAMESPACE, machine_snapshot
+from .conftest import NAMESPACE
 
 MANIFEST = config.MANIFESTS_DIR / "ray-service.yaml"
 
@@ -93,13 +91,3 @@ def test_a_deleted_worker_pod_is_replaced_by_the_operator(host_backend):
     assert any(e["reason"] == "CreatedWorkerPod" for e in events["items"])  # recorded on the RayCluster
     with urllib.request.urlopen(f"{host_backend.serve_url}/hello", timeout=10) as resp:
         assert resp.status == 200
-
-
-def test_down_leaves_nothing_and_a_second_down_is_a_no_op(host_backend):
-    host_backend.down(quiet=True)
-    assert cluster.leftovers() == []
-    after = machine_snapshot()
-    assert after == host_backend.snapshot_before
-    assert cluster.stop(quiet=True) == []
-    with pytest.raises(OSError):
-        urllib.request.urlopen(f"https://{network.NODE_IP}:6443/readyz", timeout=2)

@@ -1,0 +1,72 @@
+"""What the real KubeRay operator does over time, where our played cluster was wrong (after test_host_cluster.py,
+on the same cluster and RayService). The backend code these behaviours correct carries a line pointing here."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+from helpers import config
+from helpers.host import addons
+from helpers.manifests import load_manifest, with_user_config
+
+from .conftest import NAMESPACE
+
+MANIFEST = config.MANIFESTS_DIR / "ray-service.yaml"
+
+
+def kubectl_json(*args: str) -> dict:
+    return json.loads(addons.kubectl("-n", NAMESPACE, *args, "-o", "json").stdout)
+
+
+def serve_endpoints() -> dict[str, bool]:
+    """The pods behind `<name>-serve-svc`, with their `ready` condition, from its EndpointSlices."""
+    slices = kubectl_json("get", "endpointslices", "-l", "kubernetes.io/service-name=ray-serve-app-serve-svc")
+    return {
+        e["targetRef"]["name"]: bool(e.get("conditions", {}).get("ready"))
+        for s in slices["items"]
+        for e in s.get("endpoints") or []
+    }
+
+
+def pod_ready(name: str) -> bool:
+    pod = kubectl_json("get", "pod", name)
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+
+
+def test_a_worker_is_behind_the_serve_service_exactly_when_it_holds_a_replica(host_backend):
+    """Every worker carries ray.io/serve=true; its readiness probe (its Serve proxy's /-/healthz) decides: a
+    worker with no replica answers 503 there, is NotReady and outside <name>-serve-svc."""
+    deadline = time.monotonic() + 120
+    while True:
+        seen = []
+        for pod in host_backend.ray_pods("worker"):
+            name = pod["metadata"]["name"]
+            assert pod["metadata"]["labels"].get("ray.io/serve") == "true"
+            held = host_backend._replicas_in(pod)
+            seen.append((name, held, pod_ready(name), serve_endpoints().get(name, False)))
+        settled = all(held is not None and bool(held) == ready == behind for _, held, ready, behind in seen)
+        if settled or time.monotonic() > deadline:
+            break
+        time.sleep(3)  # the probe runs every 5 s
+    assert settled, f"(pod, replicas, Ready, behind serve-svc): {seen}"
+
+
+def test_head_services_publish_not_ready_addresses_and_the_serve_service_selects_the_active_cluster(host_backend):
+    head = kubectl_json("get", "service", "ray-serve-app-head-svc")["spec"]
+    assert head["clusterIP"] == "None" and head["publishNotReadyAddresses"] is True
+    active, pending = host_backend.cluster_names()
+    serve = kubectl_json("get", "service", "ray-serve-app-serve-svc")["spec"]
+    assert serve["selector"] == {"ray.io/cluster": active, "ray.io/serve": "true"} and pending is None
+
+
+def test_wait_ready_returns_only_once_an_in_place_update_is_applied(host_backend):
+    """An in-place serveConfigV2 change: KubeRay shows the new generation with the old RUNNING applications for
+    one reconcile; wait_ready must not return on that, so the very next request sees the new greeting."""
+    base = load_manifest(MANIFEST)
+    greeting = f"Bonjour {int(time.time())}"
+    host_backend.apply(with_user_config(base, "hello", "Hello", {"greeting": greeting}))
+    host_backend.wait_ready(timeout=300)
+    with urllib.request.urlopen(f"{host_backend.serve_url}/hello", timeout=10) as resp:
+        assert json.loads(resp.read())["message"].startswith(greeting)
