@@ -534,6 +534,17 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Serve는 넘치는 replica를 영원히 PENDING으로 둡니다. 가장 큰 몫은 {label}({share} CPU)입니다. "
         "num_replicas나 num_cpus를 낮추거나 워커 replica를 늘리세요",
     ),
+    "lint.upgrade_room": (
+        "the Ray pods request {need} CPUs in all, {twice} while a rayClusterConfig change runs two RayClusters, more "
+        "than a {node}-CPU node has for them ({room} beside CoreDNS and the operator): the new cluster's pods would "
+        "stay Pending and the upgrade never finish. Lower resources.requests.cpu (e.g. 200m); "
+        "resources.limits.cpu stays what Ray counts as the pod's CPUs",
+        "Ray 파드들이 모두 합쳐 CPU {need}개를 요청하고, rayClusterConfig 변경으로 RayCluster 두 개가 "
+        "함께 도는 동안에는 {twice}개를 요청합니다. CPU {node}개짜리 노드가 이들에게 줄 수 있는 양"
+        "({room}개, CoreDNS와 operator 몫을 뺀 값)보다 많으므로 새 클러스터의 파드는 Pending에 머물고 "
+        "업그레이드는 끝나지 않습니다. resources.requests.cpu를 낮추세요(예: 200m). Ray가 파드의 CPU로 "
+        "세는 값은 resources.limits.cpu 그대로입니다",
+    ),
     "lint.replica_packing": (
         "the replicas need {needed} CPUs and the cluster has {total}, but each replica needs its CPUs on ONE node "
         "and no placement fits them all ({layout}): placing the largest first, a replica of {label} ({cpus} "
@@ -634,6 +645,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "lint.rule.inline_credentials": (
         "no credentials written inline: reference a Kubernetes Secret instead",
         "자격 증명을 그대로 쓰지 않음: 대신 Kubernetes Secret을 참조",
+    ),
+    "lint.rule.upgrade_room": (
+        "two RayClusters' CPU requests fit a 2-CPU node: a new-cluster upgrade runs both",
+        "RayCluster 두 개의 CPU 요청이 CPU 2개짜리 노드에 들어감: 새 클러스터 업그레이드는 둘을 함께 실행",
     ),
     "lint.rule.replica_cpus": (
         "no replica asks for more CPUs than the largest node has",

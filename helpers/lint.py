@@ -689,6 +689,33 @@ def _replica_capacity(ctx: Context):
     )
 
 
+# The smallest node the tutorial runs on: the host backend's (this 2-core machine), or a kind node on a 2-core
+# laptop. Its pods beside the Ray pods on the host node: CoreDNS and the KubeRay operator, 50m each.
+SMALL_NODE_CPUS = 2.0
+ADDON_CPUS = 0.1
+
+
+@rule("upgrade-room", "two RayClusters' CPU requests fit a 2-CPU node: a new-cluster upgrade runs both", "warning")
+def _upgrade_room(ctx: Context):
+    from helpers.preflight import pod_resources
+
+    groups = [(ctx.cluster.get("headGroupSpec"), 1)] + [
+        (g, g.get("replicas", 1)) for g in ctx.cluster.get("workerGroupSpecs") or [] if isinstance(g, dict)
+    ]
+    try:
+        need = sum(pod_resources(g["template"])["requests.cpu"] * int(n or 0) for g, n in groups if g)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return  # a malformed group: cluster-config says what is wrong
+    room = SMALL_NODE_CPUS - ADDON_CPUS
+    if 2 * need > room + 1e-9:
+        yield (
+            f"the Ray pods request {need:g} CPUs in all, {2 * need:g} while a rayClusterConfig change runs two "
+            f"RayClusters, more than a {SMALL_NODE_CPUS:g}-CPU node has for them ({room:g} beside CoreDNS and the "
+            "operator): the new cluster's pods would stay Pending and the upgrade never finish. Lower "
+            "resources.requests.cpu (e.g. 200m); resources.limits.cpu stays what Ray counts as the pod's CPUs"
+        )
+
+
 @rule("replica-packing", "every replica's CPUs fit on ONE node: the replicas can be packed onto the nodes")
 def _replica_packing(ctx: Context):
     placement = _placement(ctx)

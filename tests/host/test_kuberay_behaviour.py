@@ -70,3 +70,26 @@ def test_wait_ready_returns_only_once_an_in_place_update_is_applied(host_backend
     host_backend.wait_ready(timeout=300)
     with urllib.request.urlopen(f"{host_backend.serve_url}/hello", timeout=10) as resp:
         assert json.loads(resp.read())["message"].startswith(greeting)
+
+
+def test_a_cluster_config_change_builds_a_second_raycluster_then_switches_and_deletes_the_old(host_backend):
+    """Lesson 05's new-cluster upgrade for real: both RayClusters scheduled on the 2-CPU node at once (the
+    manifests' 200m requests), the serve Service's selector switched at promotion, the old cluster deleted
+    after rayClusterDeletionDelaySeconds (60 s by default)."""
+    old, _ = host_backend.cluster_names()
+    host_backend.upgrade_cluster(load_manifest(MANIFEST), revision="2")
+    both = [r["metadata"]["name"] for r in kubectl_json("get", "rayclusters")["items"]]
+    assert old in both and len(both) == 2, both
+    host_backend.wait_ready(timeout=600)
+    new, pending = host_backend.cluster_names()
+    assert new != old and pending is None
+    pods = kubectl_json("get", "pods", "-l", f"ray.io/cluster={new}")["items"]
+    assert len(pods) == 2 and all(p["status"]["phase"] == "Running" for p in pods)
+    selector = kubectl_json("get", "service", "ray-serve-app-serve-svc")["spec"]["selector"]
+    assert selector["ray.io/cluster"] == new
+    with urllib.request.urlopen(f"{host_backend.serve_url}/hello", timeout=10) as resp:
+        assert resp.status == 200
+    deadline = time.monotonic() + 180
+    while old in [r["metadata"]["name"] for r in kubectl_json("get", "rayclusters")["items"]]:
+        assert time.monotonic() < deadline, f"the old RayCluster {old} is still there 180 s after the switch"
+        time.sleep(3)

@@ -110,6 +110,14 @@ BAD = {
         lambda r: serve(r, "num_replicas: 2", "num_replicas: 1000"),
         ["200 CPUs", "cluster has 2", "lower num_replicas"],
     ),
+    # The requests the manifests had before the host backend: 1 CPU for head + worker, 2 during an upgrade.
+    "upgrade-room": (
+        lambda r: [
+            head(r)["resources"]["requests"].update(cpu="500m"),
+            worker(r)["template"]["spec"]["containers"][0]["resources"]["requests"].update(cpu="500m"),
+        ],
+        ["request 1 CPUs in all, 2 while", "2-CPU node", "Lower resources.requests.cpu"],
+    ),
     # 3 x 0.6 CPU on two 1-CPU nodes: 1.8 <= 2 CPUs in all, but no node holds two of them.
     "replica-packing": (
         lambda r: [serve(r, "num_replicas: 2", "num_replicas: 3"), serve(r, "num_cpus: 0.2", "num_cpus: 0.6")],

@@ -110,7 +110,7 @@ def test_the_namespace_quota_fits_the_upgrade_and_a_replacement_pod():
         "limits.cpu": "5",
         "limits.memory": "13Gi",
         "pods": "5",
-        "requests.cpu": "2.5",
+        "requests.cpu": "1",
         "requests.memory": "13Gi",
     }
 
