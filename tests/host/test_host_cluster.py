@@ -91,3 +91,19 @@ def test_a_deleted_worker_pod_is_replaced_by_the_operator(host_backend):
     assert any(e["reason"] == "CreatedWorkerPod" for e in events["items"])  # recorded on the RayCluster
     with urllib.request.urlopen(f"{host_backend.serve_url}/hello", timeout=10) as resp:
         assert resp.status == 200
+
+
+def test_every_listener_of_the_cluster_is_on_loopback_or_the_bridge(host_backend):
+    """No component listens on 0.0.0.0 or on this machine's own interface (pods have their own namespaces)."""
+    import psutil
+
+    from helpers.host import cluster
+
+    ours = set(cluster.started_pids().values()) | set(cluster.cache_processes())
+    listening = [
+        (c.laddr.ip, c.laddr.port, c.pid)
+        for c in psutil.net_connections("inet")
+        if c.status == psutil.CONN_LISTEN and c.pid in ours
+    ]
+    assert listening, "no listener found for the cluster's processes"
+    assert all(ip in ("127.0.0.1", network.NODE_IP) for ip, _, _ in listening), listening
