@@ -72,6 +72,28 @@ def test_wait_ready_returns_only_once_an_in_place_update_is_applied(host_backend
         assert json.loads(resp.read())["message"].startswith(greeting)
 
 
+def test_a_killed_head_proxy_takes_the_head_out_of_the_serve_service_until_serve_restarts_it(host_backend):
+    """KubeRay checks the head's proxy on every reconcile and sets the head's ray.io/serve label to false while
+    it is down: the head leaves <name>-serve-svc, then comes back once Serve has started a new proxy."""
+    (head,) = [p["metadata"]["name"] for p in host_backend.ray_pods("head")]
+
+    def state() -> tuple[str, bool]:
+        labels = kubectl_json("get", "pod", head)["metadata"]["labels"]
+        return labels.get("ray.io/serve"), serve_endpoints().get(head, False)
+
+    assert state() == ("true", True)
+    host_backend.kill_proxy()
+    seen = []
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        seen.append(state())
+        if ("false", False) in seen and seen[-1] == ("true", True):
+            break
+        time.sleep(1)
+    assert ("false", False) in seen, f"the head never left the serve Service: {sorted(set(seen))}"
+    assert seen[-1] == ("true", True), f"the head did not come back within 180 s: {sorted(set(seen))}"
+
+
 def test_a_cluster_config_change_builds_a_second_raycluster_then_switches_and_deletes_the_old(host_backend):
     """Lesson 05's new-cluster upgrade for real: both RayClusters scheduled on the 2-CPU node at once (the
     manifests' 200m requests), the serve Service's selector switched at promotion, the old cluster deleted
