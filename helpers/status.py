@@ -114,9 +114,14 @@ def is_ready(status: dict[str, Any]) -> bool:
 
 
 def summary(status: dict[str, Any]) -> str:
-    """One line: 'hello RUNNING (2/2), predict-a DEPLOYING (0/1)'."""
+    """One line: 'hello RUNNING (2/2), predict-a DEPLOYING (0/1)'. Without Serve's own counts (a RayService's
+    status names each deployment but not its replicas) only the status: 'hello RUNNING'."""
     parts = []
     for name, app in status["activeServiceStatus"]["applicationStatuses"].items():
+        deployments = app["serveDeploymentStatuses"].values()
+        if deployments and all(d["targetReplicas"] is None for d in deployments):
+            parts.append(f"{name} {app['status']}")
+            continue
         running = sum(d["replicaStates"].get("RUNNING", 0) for d in app["serveDeploymentStatuses"].values())
         target = sum(d["targetReplicas"] or 0 for d in app["serveDeploymentStatuses"].values())
         parts.append(f"{name} {app['status']} ({running}/{target} replicas)")

@@ -227,3 +227,17 @@ def test_go_too_old_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(build.shutil, "which", lambda tool: None)
     with pytest.raises(build.BuildError, match="Go is not installed"):
         build.check_go()
+
+
+def test_a_rayservice_status_without_serves_counts_shows_no_made_up_replica_counts():
+    """KubeRay's status names each deployment but not its replicas: the wait line says 'hello RUNNING', not 0/0."""
+    from helpers import status
+
+    raw = {
+        "activeServiceStatus": {
+            "applicationStatuses": {
+                "hello": {"status": "RUNNING", "serveDeploymentStatuses": {"Hello": {"status": "HEALTHY"}}}
+            }
+        }
+    }
+    assert status.summary(status.from_custom_resource("ray-serve-app", raw, None)) == "hello RUNNING"
