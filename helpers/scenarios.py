@@ -182,8 +182,11 @@ def back_to_target(backend, app: str, timeout: float = 120.0) -> Callable[[Any],
             ok = app_status["status"] == "RUNNING" and all(
                 d["replicaStates"] == {"RUNNING": d["targetReplicas"]} for d in deployments
             )
-            if ok and gone:
-                ok = not ({r["replica_id"] for r in backend.running_replicas(app)} & gone)
+            if ok:
+                # Serve's deployment counts and its list of replicas can disagree for a moment after a replica
+                # dies: wait until the list, too, holds the target and none of the replicas the fault took.
+                listed = {r["replica_id"] for r in backend.running_replicas(app)}
+                ok = not (listed & gone) and len(listed) == sum(d["targetReplicas"] or 0 for d in deployments)
             return ok, status_mod.summary(current)
 
         return wait_for(f"{app} back to its target replicas", check, timeout)
