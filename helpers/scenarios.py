@@ -28,6 +28,9 @@ class Outcome:
     error: BackendError | None = None  # e.g. the DeployFailedError of a bad update
     traffic: Traffic | None = field(default=None, repr=False)
     start_s: float | None = None  # when the fault (or update) started, seconds after the traffic started
+    # From then on the fault reached no new request (the action returned, or the detail's ``contained_at``: a dead
+    # proxy's pod out of the Service). Requests open at some moment of [start_s, acted_s] bound the failures.
+    acted_s: float | None = None
     head_back_s: float | None = None  # a lost head: seconds from the fault until the new head answered
     # A lost head: the replicas RUNNING before the fault that are RUNNING again after it (the same replica ids).
     kept_replicas: list[str] | None = None
@@ -39,12 +42,14 @@ class Outcome:
     def retries(self) -> bool:
         return bool(self.traffic and self.traffic.retries)
 
-    def in_flight_during(self) -> int:
-        """Requests in flight at some moment between the fault and healthy again (or the end of the traffic):
-        the most that the fault can have cost, whatever the timing."""
+    def in_flight_at_fault(self) -> int:
+        """Requests open while the fault was being made: sent before it was contained and not answered before it
+        started. The kill itself takes a moment (``kubectl exec``), and on Kubernetes a dead proxy's pod gets new
+        connections until it leaves the Service (``contained_at``), so the window runs from the start of the action
+        to then. Without retries, a fault that cost more than this broke requests it should not have reached."""
         if self.traffic is None or self.start_s is None:
             return self.summary["sent"]
-        end = self.start_s + self.recovery_s if self.recovery_s is not None else self.traffic.now()
+        end = self.acted_s if self.acted_s is not None else self.traffic.now()
         return self.traffic.overlapping(self.start_s, end)
 
     @property
@@ -125,7 +130,7 @@ def measure(
         )
 
     clients = [client(retries)] + ([client(not retries)] if alongside else [])
-    detail = error = recovery = None
+    detail = error = recovery = acted = None
     for started, c in enumerate(clients):
         try:
             c.start()
@@ -138,6 +143,8 @@ def measure(
         starts = [c.mark(name) for c in clients]
         try:
             detail = action()
+            contained = detail.pop("contained_at", None) if isinstance(detail, dict) else None
+            acted = [c.now() if contained is None else contained - c.start_time for c in clients]
             if healthy is not None:
                 healthy(detail)
             ends = [c.mark("healthy again") for c in clients]
@@ -152,8 +159,10 @@ def measure(
     finally:
         for c in clients:
             c.stop()
+    acted = acted or [None] * len(clients)  # the action itself raised: the fault's moment is not known
     outcomes = [
-        Outcome(name, c.summary(), recovery, detail, error, c, start) for c, start in zip(clients, starts, strict=True)
+        Outcome(name, c.summary(), recovery, detail, error, c, start, acted_s=done)
+        for c, start, done in zip(clients, starts, acted, strict=True)
     ]
     if alongside:
         outcomes[0].companion = outcomes[1]

@@ -76,6 +76,8 @@ class FakeKube:
         self.secrets: dict = {}  # (namespace, name) -> data, base64-encoded as the API returns it
         self.deployments: dict = {}  # (namespace, name) -> polls of deployment_status left until it is ready
         self.deployment_polls_until_ready = 2
+        # Service -> the pods it sends to; unscripted, one pod that no fault takes away
+        self.behind: dict[str, list[str]] = {}
 
     def apply(self, obj):
         self.calls.append(("apply", copy.deepcopy(obj)))
@@ -151,6 +153,10 @@ class FakeKube:
 
     def delete_pod(self, namespace, name):
         self.calls.append(("delete_pod", namespace, name))
+
+    def pods_behind(self, namespace, service):
+        self.calls.append(("pods_behind", namespace, service))
+        return list(self.behind.get(service, ["a-pod-still-serving"]))
 
     def read_secret(self, namespace, name):
         self.calls.append(("read_secret", namespace, name))

@@ -51,6 +51,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from helpers.backends.kubeapi import ready_pods
+
 HEAD_PORTS = {"dashboard": 8265, "gcs-server": 6379, "client": 10001, "metrics": 8080, "serve": 8000}
 SERVE_PORTS = {"serve": 8000}
 ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generateName alphabet (no vowels)
@@ -533,6 +535,9 @@ class KubeRayTimeline:
                 "ports": [{"name": n, "port": p, "target_port": p, "protocol": "TCP"} for n, p in ports.items()],
             },
         }
+
+    def pods_behind(self, namespace: str, service: str) -> list[str]:
+        return ready_pods(self.list_endpoint_slices(namespace, service))
 
     def list_endpoint_slices(self, namespace: str, service: str) -> list[dict[str, Any]]:
         """The Service's EndpointSlices (label kubernetes.io/service-name=<service>): every pod its selector

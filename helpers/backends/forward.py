@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from helpers.backends.kubeapi import api_error
+from helpers.backends.kubeapi import api_error, ready_pods
 
 LOOPBACK = "127.0.0.1"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # set by Kubernetes on every EndpointSlice of a Service
@@ -242,14 +242,7 @@ def ready_endpoints(slices: list[dict[str, Any]], port_name: str | None) -> list
         numbers = [p.get("port") for p in item.get("ports") or [] if (p.get("name") or None) == port_name]
         if not numbers or numbers[0] is None:
             continue
-        for endpoint in item.get("endpoints") or []:
-            conditions = endpoint.get("conditions") or {}
-            ready = conditions.get("ready")
-            if ready is False or conditions.get("terminating"):
-                continue
-            target = endpoint.get("target_ref") or {}
-            if target.get("kind", "Pod") == "Pod" and target.get("name"):
-                found.append((target["name"], numbers[0]))
+        found.extend((pod, numbers[0]) for pod in ready_pods([item]))
     return sorted(set(found))
 
 
@@ -331,15 +324,64 @@ def pod_connector(api: EndpointsAPI, namespace: str) -> Connect:
     return lambda pod, port: api.connect(namespace, pod, port)
 
 
+# -- the pod network: where this machine reaches the Services as a pod does (the host backend) -----------------
+
+
+def address_resolver(api: Any, namespace: str, service_port: int) -> Resolve:
+    """``resolve(service)`` for a machine on the pod network: a Service with a cluster IP is its cluster IP (kube-proxy
+    picks the pod for each connection, as for every client in the cluster); a headless Service (KubeRay's head
+    Services) is the addresses of its ready, not terminating endpoints, as its DNS name gives them."""
+
+    def resolve(service: str) -> list[Endpoint]:
+        obj = api.read_service(namespace, service)
+        if obj is None:
+            return []
+        spec = obj.get("spec") or {}
+        if spec.get("cluster_ip") not in (None, "", "None"):
+            return [(spec["cluster_ip"], service_port)]
+        return ready_addresses(api.list_endpoint_slices(namespace, service), service_port_name(obj, service_port))
+
+    return resolve
+
+
+def ready_addresses(slices: list[dict[str, Any]], port_name: str | None) -> list[Endpoint]:
+    """(IP, pod port) of every ready, not terminating endpoint of a Service, for its port ``port_name``."""
+    found = set()
+    for item in slices:
+        numbers = [p.get("port") for p in item.get("ports") or [] if (p.get("name") or None) == port_name]
+        if not numbers or numbers[0] is None:
+            continue
+        for endpoint in item.get("endpoints") or []:
+            if ready_pods([{"endpoints": [endpoint]}]):
+                found.update((address, numbers[0]) for address in endpoint.get("addresses") or [])
+    return sorted(found)
+
+
+def address_connector(address: str, port: int) -> socket.socket:
+    """A TCP connection to ``address:port`` on the pod network (a refused one raises, as for any client)."""
+    sock = socket.create_connection((address, port), timeout=5.0)
+    sock.settimeout(None)
+    return sock
+
+
 def command(
-    python: str, service: str, local: int, remote: int, namespace: str, context: str | None = None
+    python: str,
+    service: str,
+    local: int,
+    remote: int,
+    namespace: str,
+    context: str | None = None,
+    pod_network: bool = False,
 ) -> list[str]:
-    """The command line of a detached forward: `kubectl port-forward`'s arguments, so it reads the same."""
+    """The command line of a detached forward: `kubectl port-forward`'s arguments, so it reads the same.
+    ``pod_network``: this machine is on the cluster's pod network (the host backend): connect to the Service's
+    cluster IP (or a headless Service's pod IPs) instead of through the API server."""
     return [
         python,
         "-m",
         "helpers.backends.forward",
         *(["--context", context] if context else []),
+        *(["--pod-network"] if pod_network else []),
         "port-forward",
         "--address",
         LOOPBACK,
@@ -353,6 +395,7 @@ def command(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.backends.forward", description=__doc__.split("\n")[0])
     parser.add_argument("--context")
+    parser.add_argument("--pod-network", action="store_true", help="reach the Service as a pod does")
     parser.add_argument("verb", choices=["port-forward"])
     parser.add_argument("--address", default=LOOPBACK, choices=[LOOPBACK])
     parser.add_argument("target", help="svc/<name>")
@@ -367,9 +410,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - kubeconfig problems come in many types
         log.error("Cannot load the kubeconfig%s: %s", f" context {args.context!r}" if args.context else "", exc)
         return 1
-    forwarder = Forwarder(
-        service, local, endpoint_resolver(api, args.namespace, remote), pod_connector(api, args.namespace)
-    )
+    if args.pod_network:
+        # One attempt: a connection the Service's pod refuses fails, as it does for a client in the cluster.
+        resolve, connect = address_resolver(api, args.namespace, remote), address_connector
+        forwarder = Forwarder(service, local, resolve, connect, attempts=1)
+    else:
+        resolve, connect = endpoint_resolver(api, args.namespace, remote), pod_connector(api, args.namespace)
+        forwarder = Forwarder(service, local, resolve, connect)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

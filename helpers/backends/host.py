@@ -40,6 +40,7 @@ def host_forwards() -> list[int]:
 
 class HostBackend(KubernetesBackend):
     name = "host"
+    pod_network = True  # this machine is the node: the pods' bridge and kube-proxy's rules are here
 
     def __init__(self, namespace: str = DEFAULT_NAMESPACE, commands: Commands | None = None, **kwargs):
         from helpers.host.pki import CLUSTER
@@ -47,6 +48,17 @@ class HostBackend(KubernetesBackend):
         # Every kubectl the backend runs or shows, its forwards and its API client reach this cluster: the built
         # kubectl (within one minor of the API server) and the admin kubeconfig, as `make host-env` gives a terminal.
         super().__init__(namespace=namespace, context=CLUSTER, commands=commands or Commands(host_env()), **kwargs)
+
+    def _routes_to(self, service: str, address: str) -> bool:
+        """kube-proxy's nftables rules on this machine, which the forwards go through (a cluster IP)."""
+        from helpers.host import network
+
+        return address in network.service_routes(self.namespace, service)
+
+    def _routes_somewhere(self, service: str) -> bool:
+        from helpers.host import network
+
+        return bool(network.service_routes(self.namespace, service))
 
     @property
     def api(self):

@@ -14,6 +14,7 @@ import hashlib
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,9 @@ HEAD_TIMEOUT = 300.0  # a new head pod: scheduling, the image, Ray's start (Kube
 class KubernetesBackend:
     name = "kubernetes"
     service_moves = True  # KubeRay repoints its Services (a new head pod, a promoted RayCluster)
+    # This machine is on the cluster's pod network (the host backend): the forwards connect to the Services as a
+    # pod does (kube-proxy's rules), not through the API server.
+    pod_network = False
 
     def __init__(
         self,
@@ -386,6 +390,12 @@ class KubernetesBackend:
             current = status_mod.from_custom_resource(obj["metadata"]["name"], raw, None)
             done = seen and running and not pending and status_mod.is_ready(current)
             detail = status_mod.summary(current) + (f"; pending cluster {pending}" if pending else "")
+            if done:
+                # The RayService's status is KubeRay's last word, which can be old: while there is no head it
+                # keeps what it last saw (RUNNING), and for a moment after a new head is ready it has not asked it
+                # yet. Serve's own word, and a pod behind the serve Service, are what a request will meet.
+                done, serving = self._serving(wanted)
+                detail += "" if done else f"; {serving}"
             return done, detail
 
         seconds = wait_for(
@@ -393,6 +403,30 @@ class KubernetesBackend:
         )
         self.ensure_port_forwards()
         return seconds
+
+    def _serving(self, apps: list[str]) -> tuple[bool, str]:
+        """Serve (through the forward to the head) reports every app in ``apps`` RUNNING, and ``<name>-serve-svc``
+        sends connections to at least one pod."""
+        try:
+            self.ensure_port_forwards()
+            listed = self.serve_api.details().get("applications") or {}
+        except (ServeAPIError, BackendError) as exc:
+            return False, f"Serve's API not answering ({str(exc).splitlines()[0]})"
+        states = {app: (listed.get(app) or {}).get("status") or "not listed" for app in apps}
+        if any(state != "RUNNING" for state in states.values()):
+            return False, "Serve says " + ", ".join(f"{a} {s}" for a, s in states.items())
+        service = serve_service(self._state().get("service") or "")
+        behind = self.api.pods_behind(self.namespace, service)
+        if not behind:
+            return False, f"no pod behind {service} yet"
+        if not self._routes_somewhere(service):
+            return False, f"kube-proxy's rules do not send {service} to {', '.join(behind)} yet"
+        return True, "serving"
+
+    def _routes_somewhere(self, service: str) -> bool:
+        """Whether connections to ``service`` reach a pod once its EndpointSlice has one: here at once (the forwards
+        read the EndpointSlice); the host backend reads kube-proxy's rules, which follow within their sync period."""
+        return True
 
     def diagnose(self) -> str:
         """What the cluster looks like: pods that are not ready and why, recent warnings, app messages."""
@@ -459,7 +493,9 @@ class KubernetesBackend:
             # Not `kubectl port-forward svc/...`: that picks one pod when it starts and never follows the
             # Service (kubernetes/kubectl#686). This forward resolves the Service's ready endpoints for every
             # new connection, so a replaced head pod or a promoted RayCluster is reached without a restart.
-            args = forward.command(sys.executable, service, local, remote, self.namespace, self.context)
+            args = forward.command(
+                sys.executable, service, local, remote, self.namespace, self.context, self.pod_network
+            )
             env = {**os.environ, procs.MARKER_VAR: self.marker}
             forwards[label] = self.commands.start(args, env, self.log_dir / f"port-forward-{label}.log")
             self._save(state)
@@ -534,7 +570,38 @@ class KubernetesBackend:
         head_node = (details.get("controller_info") or {}).get("node_id")
         old = ((details.get("proxies") or {}).get(head_node) or {}).get("actor_id")
         self.on_kubernetes(self.kubectl.exec(name, "pkill", "-9", "-f", "ray::ProxyActor"), check=True)
-        return {"pod": name, "node_id": head_node, "proxy_actor": old}
+        contained = self._wait_out_of_serve_service(head)
+        return {"pod": name, "node_id": head_node, "proxy_actor": old, "contained_at": contained}
+
+    def _wait_out_of_serve_service(self, pod: dict[str, Any], timeout: float = 60.0) -> float | None:
+        """Until ``pod`` gets no new connection through ``<name>-serve-svc``: KubeRay sets its ``ray.io/serve`` label
+        to false when its proxy does not answer, a deleted pod is terminating at once, and the Service's
+        EndpointSlice drops it (and, where kube-proxy's rules are on this machine, they drop it too). Until then
+        the Service still sends the pod new connections, which a dead proxy fails. Returns that moment
+        (``time.monotonic()``), None if the pod still got connections after ``timeout`` s."""
+        service = serve_service(self._state().get("service") or "")
+        name = pod["metadata"]["name"]
+        address = (pod.get("status") or {}).get("pod_ip")
+
+        def gone() -> tuple[bool, str]:
+            behind = self.api.pods_behind(self.namespace, service)
+            if name in behind:
+                return False, f"{service} sends to {', '.join(behind)}"
+            if address and self._routes_to(service, address):
+                return False, f"kube-proxy's rules still send {service} to {address}"
+            return True, f"{service} sends to {', '.join(behind) or 'no pod'}"
+
+        try:
+            wait_for(f"{name} to leave {service}", gone, timeout, interval=0.2)
+        except TimeoutError:
+            return None
+        return time.monotonic()
+
+    def _routes_to(self, service: str, address: str) -> bool:
+        """Whether connections to ``service`` still reach ``address`` once its EndpointSlice has dropped the pod:
+        here they do not (the forwards read the EndpointSlice for every connection); the host backend, whose
+        forwards go through kube-proxy's rules, reads those."""
+        return False
 
     def proxies(self) -> dict[str, dict[str, Any]]:
         """Serve's HTTP proxies by node id, from Serve's API via the port-forward."""
@@ -555,6 +622,20 @@ class KubernetesBackend:
 
         wait_for("KubeRay to build the new RayCluster and switch to it", promoted, timeout, interval=2.0)
         self.on_kubernetes(self.kubectl.get_rayclusters(), check=True)
+        if before:
+            self.wait_cluster_deleted(before)
+
+    def wait_cluster_deleted(self, name: str, timeout: float = 300) -> float:
+        """Until the pods of RayCluster ``name`` are gone: KubeRay deletes a replaced RayCluster after
+        ``rayClusterDeletionDelaySeconds`` (60 s by default). A measurement waits for this first: on the host
+        cluster, a head loss measured while the old pods went lost 31 requests more, all in the seconds they went."""
+        print(f"KubeRay deletes the old RayCluster {name} after rayClusterDeletionDelaySeconds (60 s by default).")
+
+        def gone() -> tuple[bool, str]:
+            left = [p["metadata"]["name"] for p in self.api.list_pods(self.namespace, f"ray.io/cluster={name}")]
+            return not left, f"{len(left)} pod(s) of {name} left"
+
+        return wait_for(f"RayCluster {name} to be deleted", gone, timeout, interval=2.0)
 
     def delete_head_pod(self) -> dict[str, Any]:
         """Delete the head pod and wait until KubeRay's new head pod (a new name) is ready.
@@ -569,9 +650,11 @@ class KubernetesBackend:
         old = head["metadata"]["name"]
         lost = self._replicas_in(head)
         self.on_kubernetes(self.kubectl.delete_pod(old), check=True)
+        contained = self._wait_out_of_serve_service(head)
         new, seconds = self._wait_new_head(old, HEAD_TIMEOUT)
         return {
             "pod": old,
+            "contained_at": contained,
             "head": new,
             "head_back_s": round(seconds, 1),
             "gcs_fault_tolerance": bool(self._state().get("gcs_ft")),
@@ -715,7 +798,7 @@ class KubernetesBackend:
             ("grafana", "prometheus-grafana", self.ports.grafana, 80),
             ("prometheus", "prometheus-kube-prometheus-prometheus", self.ports.prometheus, 9090),
         ):
-            args = forward.command(sys.executable, service, local, remote, ns, self.context)
+            args = forward.command(sys.executable, service, local, remote, ns, self.context, self.pod_network)
             env = {**os.environ, procs.MARKER_VAR: self.marker}
             self.commands.start(args, env, self.log_dir / f"port-forward-{label}.log")
             urls[label] = f"http://{config.LOOPBACK}:{local}"

@@ -35,6 +35,7 @@ KUBEAPI_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
     "delete_rayservice": (("delete", "rayservices.ray.io"),),
     "list_pods": (("list", "pods"),),
     "delete_pod": (("delete", "pods"),),
+    "pods_behind": (("list", "endpointslices.discovery.k8s.io"),),  # a fault's end: its pod out of the Service
     "read_secret": (("get", "secrets"),),  # the auth token KubeRay keeps in a Secret (authOptions: {mode: token})
     "list_events": (("list", "events"),),
     "delete_configmap": (("delete", "configmaps"),),
@@ -119,6 +120,20 @@ def api_error(what: str, exc, right: tuple[str, str, str | None] | None = None) 
     return BackendError(f"Kubernetes API: {what} failed ({exc.status} {exc.reason}): {exc.body}")
 
 
+def ready_pods(slices: list[dict[str, Any]]) -> list[str]:
+    """The pods a Service sends new connections to: ready (or ``ready`` unset) and not terminating."""
+    found = set()
+    for item in slices:
+        for endpoint in item.get("endpoints") or []:
+            conditions = endpoint.get("conditions") or {}
+            if conditions.get("ready") is False or conditions.get("terminating"):
+                continue
+            target = endpoint.get("target_ref") or {}
+            if target.get("kind", "Pod") == "Pod" and target.get("name"):
+                found.add(target["name"])
+    return sorted(found)
+
+
 class KubeAPI:
     def __init__(self, context: str | None = None, kubeconfig: str | None = None):
         import os
@@ -137,6 +152,7 @@ class KubeAPI:
             ) from None
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
+        self.discovery = client.DiscoveryV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
         self.extensions = client.ApiextensionsV1Api(api_client)
         self.dynamic = dynamic.DynamicClient(api_client)
@@ -271,6 +287,17 @@ class KubeAPI:
             right=("list", "pods", namespace),
         )
         return [p.to_dict() for p in pods.items] if pods else []
+
+    def pods_behind(self, namespace: str, service: str) -> list[str]:
+        """The pods Service ``service`` sends new connections to now, from its EndpointSlices."""
+        slices = self._call(
+            f"list the EndpointSlices of {service}",
+            self.discovery.list_namespaced_endpoint_slice,
+            namespace,
+            label_selector=f"kubernetes.io/service-name={service}",
+            right=("list", "endpointslices.discovery.k8s.io", namespace),
+        )
+        return ready_pods([s.to_dict() for s in slices.items] if slices else [])
 
     def delete_pod(self, namespace: str, name: str) -> None:
         self._call(

@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from helpers import config, procs, statefile
 from helpers import status as status_mod
 from helpers.backends import redis_server
@@ -634,7 +636,16 @@ class LocalBackend:
         old = (self.proxies().get(head_node) or {}).get("actor_id")
         self.on_kubernetes(self.kubectl.exec(self._pod_of("head"), "pkill", "-9", "-f", "ray::ProxyActor"))
         proxies[0].kill()
-        return {"pod": self._pod_of("head"), "pid": proxies[0].pid, "node_id": head_node, "proxy_actor": old}
+        # Its socket closes when it is gone: the kernel gives new connections on the shared port to the live proxies.
+        psutil.wait_procs(proxies[:1], timeout=10)
+        contained = time.monotonic()
+        return {
+            "pod": self._pod_of("head"),
+            "pid": proxies[0].pid,
+            "node_id": head_node,
+            "proxy_actor": old,
+            "contained_at": contained,
+        }
 
     def proxies(self) -> dict[str, dict[str, Any]]:
         """Serve's HTTP proxies by node id: actor id and status (HEALTHY, UNHEALTHY, STARTING...)."""
@@ -682,6 +693,7 @@ class LocalBackend:
         except OSError:
             pass
         self._wait_head_gone()
+        gone = time.monotonic()  # the head's sockets closed with its processes: no new request reaches them
         # A new head pod starts with an empty /tmp/ray; here the temp dir is shared with the worker nodes. Ray's
         # `ray start --head` refuses to start when the address its last start wrote (<temp dir>/ray_current_cluster)
         # is also on a live process's command line (the workers' raylets name the GCS): forget that address.
@@ -727,6 +739,7 @@ class LocalBackend:
             redeployed = True
         return {
             "pod": self._pod_of("head"),
+            "contained_at": gone,
             "gcs_fault_tolerance": ft,
             "replicas": lost,
             "head_back_s": head_back,

@@ -127,3 +127,23 @@ def changed_sysctls(record: Path) -> list[str]:
     before = json.loads(record.read_text())
     now = read_sysctls()
     return [f"sysctl {k.replace('/', '.')}={now.get(k)} (was {v})" for k, v in before.items() if now.get(k) != v]
+
+
+def service_routes(namespace: str, service: str) -> set[str]:
+    """The pod IPs kube-proxy's rules send new connections to Service ``namespace/service`` to now: the EndpointSlice
+    says what the Service should do, these rules are what this machine does (kube-proxy applies a change within
+    its sync period). Read from its nftables table: each service chain jumps to one endpoint chain per pod,
+    named ``endpoint-<hash>-<namespace>/<service>/tcp/<port name>__<pod IP>/<port>``."""
+    listed = subprocess.run(["nft", "list", "table", "ip", "kube-proxy"], check=False, capture_output=True, text=True)
+    if listed.returncode != 0:
+        return set()
+    marker = f"-{namespace}/{service}/tcp/"
+    found = set()
+    for line in listed.stdout.splitlines():
+        if "vmap" not in line and "goto endpoint-" not in line:
+            continue
+        for target in line.split("goto endpoint-")[1:]:
+            chain = target.split()[0].rstrip(",}")
+            if marker in f"-{chain.split('-', 1)[-1]}" and "__" in chain:
+                found.add(chain.rsplit("__", 1)[1].split("/")[0])
+    return found

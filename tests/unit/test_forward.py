@@ -194,6 +194,64 @@ def test_ready_endpoints_read_an_endpointslice_as_the_client_returns_it():
     assert ready_endpoints([], "dashboard") == []
 
 
+class ServiceReads:
+    """read_service and list_endpoint_slices, as the kubernetes client's to_dict() returns them."""
+
+    def __init__(self, cluster_ip, slices):
+        self.cluster_ip, self.slices = cluster_ip, slices
+
+    def read_service(self, namespace, name):
+        ports = [{"name": "serve", "port": 8000}]
+        return {"metadata": {"name": name}, "spec": {"cluster_ip": self.cluster_ip, "ports": ports}}
+
+    def list_endpoint_slices(self, namespace, service):
+        return self.slices
+
+
+def pod_endpoint(address, ready, terminating=False):
+    conditions = {"ready": ready, "terminating": terminating}
+    return {"addresses": [address], "conditions": conditions, "target_ref": {"kind": "Pod", "name": address}}
+
+
+def test_on_the_pod_network_a_service_is_its_cluster_ip_and_a_headless_one_its_ready_pods():
+    """The host backend's forwards reach a Service as a pod does: kube-proxy picks the pod behind a cluster IP;
+    a headless Service (KubeRay's head Services, publishNotReadyAddresses) gives its endpoints, never a
+    terminating one."""
+    slices = [
+        {
+            "ports": [{"name": "serve", "port": 8000}],
+            "endpoints": [pod_endpoint("10.244.0.7", True), pod_endpoint("10.244.0.5", True, terminating=True)],
+        }
+    ]
+    assert forward.address_resolver(ServiceReads("10.96.0.20", slices), NS, 8000)("svc") == [("10.96.0.20", 8000)]
+    assert forward.address_resolver(ServiceReads("None", slices), NS, 8000)("head-svc") == [("10.244.0.7", 8000)]
+    assert forward.address_resolver(ServiceReads("None", []), NS, 8000)("head-svc") == []
+
+
+def test_on_the_pod_network_a_refused_connection_fails_as_it_does_for_a_client_in_the_cluster(pods):
+    """One attempt: a connection the Service's pod refuses is closed, not sent elsewhere (kube-proxy does not
+    retry it either); a live address is reached by a plain TCP connection."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = closed.getsockname()[1]  # bound, never listening: refused
+        with Forwarder("svc", 0, lambda s: [("127.0.0.1", dead)], forward.address_connector, attempts=1) as fwd:
+            with socket.create_connection(("127.0.0.1", fwd.port), timeout=5) as client:
+                client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                try:
+                    assert client.recv(100) == b""
+                except ConnectionResetError:
+                    pass
+    live = pods.server("pod-a").server_address[1]
+    with Forwarder("svc", 0, lambda s: [("127.0.0.1", live)], forward.address_connector, attempts=1) as fwd:
+        assert get(fwd.port) == "pod-a"
+
+
+def test_the_forward_command_line_asks_for_the_pod_network_on_the_host_backend():
+    args = forward.command("python", "svc", 8000, 8000, NS, "rayservice-host", pod_network=True)
+    assert args[3:6] == ["--context", "rayservice-host", "--pod-network"]
+    assert "--pod-network" not in forward.command("python", "svc", 8000, 8000, NS, "kind-x")
+
+
 def test_the_real_client_lists_the_services_endpointslices(tmp_path, monkeypatch):
     """EndpointsAPI sends what KubeRay's Services need: the Service, then its EndpointSlices by label."""
 
@@ -427,6 +485,8 @@ def test_wait_ready_returns_after_promotion_and_new_connections_reach_the_new_cl
     monkeypatch.setattr(progress, "time", fake_time)
     backend = KubernetesBackend(state_dir=tmp_path, commands=FakeCommands(), api=timeline)
     monkeypatch.setattr(backend, "ensure_port_forwards", lambda: None)  # the forward is the one below
+    # This timeline plays KubeRay, not Serve: Serve's own word is that the app runs.
+    backend.serve_api = types.SimpleNamespace(details=lambda: {"applications": {"hello": {"status": "RUNNING"}}})
     backend.apply(HELLO)
     backend.wait_ready(timeout=600)
     first = backend.cluster_names()[0]

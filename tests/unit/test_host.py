@@ -241,3 +241,43 @@ def test_a_rayservice_status_without_serves_counts_shows_no_made_up_replica_coun
         }
     }
     assert status.summary(status.from_custom_resource("ray-serve-app", raw, None)) == "hello RUNNING"
+
+
+SVC = "rayservice-tutorial/ray-serve-app-serve-svc/tcp/serve"
+HEAD_SVC = "rayservice-tutorial/ray-serve-app-head-svc/tcp/serve"
+KUBE_PROXY_TABLE = f"""table ip kube-proxy {{
+\tmap service-ips {{
+\t\telements = {{ 10.96.37.185 . tcp . 8000 : goto service-6OXD3YKK-{SVC},
+\t\t\t     10.96.0.1 . tcp . 443 : goto service-2QRHZV4L-default/kubernetes/tcp/https }}
+\t}}
+\tchain endpoint-JL2E5QFI-{SVC}__10.244.0.4/8000 {{
+\t\tip saddr 10.244.0.4 jump mark-for-masquerade
+\t\tmeta l4proto tcp dnat to 10.244.0.4:8000
+\t}}
+\tchain service-6OXD3YKK-{SVC} {{
+\t\tip daddr 10.96.37.185 ip saddr != 10.244.0.0/24 jump mark-for-masquerade
+\t\tnumgen random mod 2 vmap {{ 0 : goto endpoint-JL2E5QFI-{SVC}__10.244.0.4/8000, \
+1 : goto endpoint-K3NSI7BL-{SVC}__10.244.0.5/8000 }}
+\t}}
+\tchain service-ABCDEFGH-{HEAD_SVC} {{
+\t\tnumgen random mod 1 vmap {{ 0 : goto endpoint-ZZZZZZZZ-{HEAD_SVC}__10.244.0.9/8000 }}
+\t}}
+}}
+"""
+
+
+def test_the_pods_kube_proxys_rules_send_a_service_to(monkeypatch):
+    """Read from kube-proxy's nftables table (its layout as listed on the host cluster): the endpoint chains a
+    Service's chain jumps to, not the endpoint chains left defined, nor another Service's."""
+    import subprocess
+
+    from helpers.host import network
+
+    listed = subprocess.CompletedProcess([], 0, KUBE_PROXY_TABLE, "")
+    monkeypatch.setattr(network.subprocess, "run", lambda *a, **k: listed)
+    assert network.service_routes("rayservice-tutorial", "ray-serve-app-serve-svc") == {"10.244.0.4", "10.244.0.5"}
+    assert network.service_routes("rayservice-tutorial", "ray-serve-app-head-svc") == {"10.244.0.9"}
+    assert network.service_routes("other", "ray-serve-app-serve-svc") == set()
+    gone = subprocess.CompletedProcess([], 1, "", "Error: No such file or directory")
+    monkeypatch.setattr(network.subprocess, "run", lambda *a, **k: gone)
+    assert network.service_routes("rayservice-tutorial", "ray-serve-app-serve-svc") == set()

@@ -77,6 +77,7 @@ def kind(tmp_path):
     commands = FakeCommands(responses=DOCKER_OK)
     kube = FakeKube()
     backend = KindBackend(state_dir=tmp_path, ports=PORTS, commands=commands, api=kube)
+    backend.serve_api.details = lambda: SERVE_DETAILS  # the stand-in forwards listen, but no dashboard answers
     yield backend, commands, kube
     backend.stop_port_forwards()
 

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from helpers.scenarios import Outcome
 from helpers.traffic import Record, Traffic
 
 
@@ -160,6 +161,19 @@ def test_requests_in_flight_during_a_window_and_the_outage():
     assert recorded(answer(1.0, "v1")).outage() is None
 
 
+def test_the_bound_of_a_fault_counts_only_the_requests_open_while_the_fault_was_made():
+    """A fault made between 2.0 and 2.1 s (the action's window), healthy again at 10 s. Open at some moment of
+    the window: the request sent at 1.95 (answered at 2.05) and the one sent at 2.05. The 50 requests sent
+    afterwards, failed or not, are not in the bound: a fault that cost them broke more than the bound allows."""
+    later = [Record(t=3.0 + i / 10, route="/hello", status=0, latency=0.01, attempts=1) for i in range(50)]
+    traffic = recorded(answer(1.0, "v1"), answer(1.95, "v1", 0.1), answer(2.05, "v1"), *later)
+    summary = {"sent": 53, "failed": 50}
+    outcome = Outcome("x", summary, 8.0, traffic=traffic, start_s=2.0, acted_s=2.1)
+    assert outcome.in_flight_at_fault() == 2
+    assert not outcome.failed <= outcome.in_flight_at_fault()
+    assert traffic.overlapping(2.0, 10.0) == 52  # what "between the fault and healthy again" let through
+
+
 @pytest.mark.parametrize("new_connections", [False, True])
 def test_a_new_connection_per_request_when_asked(server, new_connections):
     """Off the local backend the traffic opens a connection per request, so each one reaches the pod behind the
@@ -181,7 +195,6 @@ def test_retry_budget_outlasts_a_proxy_restart():
 
 
 def test_an_outcome_explains_its_failures_by_status():
-    from helpers.scenarios import Outcome
 
     summary = {"sent": 100, "failed": 0, "p50_ms": 1.0, "p99_ms": 2.0}
     assert Outcome("x", summary, 1.0).failure_reasons() == "without retries: 0 of 100 requests failed"

@@ -1,0 +1,88 @@
+"""Lessons 01-05 and labs 02-03 on the host cluster, as a learner runs them with `make run BACKEND=host`.
+
+nbval checks each lesson against its stored outputs, with BACKEND="host" injected the way papermill does it and
+sanitize-host.cfg for what a real cluster prints differently every run (pod and RayCluster names, IPs, ages).
+Where a checked cell prints something else on a real cluster than on the local backend, the host's output is
+kept in outputs-host.json (cell id -> text) and checked instead: `python -m helpers refresh-host` records it.
+The labs run strict with their solutions as the learner's answer files (their checks fail the notebook).
+
+These run after test_kuberay_behaviour.py (file order) on the session's cluster, in the lessons' own namespace:
+the session's RayService is deleted first, so the 2-CPU node holds one RayService at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers import config, runner
+
+from . import lessons
+
+SANITIZE = Path(__file__).with_name("sanitize-host.cfg")
+OUT = config.BUILD_DIR / "host-notebooks"
+
+
+@pytest.fixture(scope="module")
+def node_for_the_lessons(host_backend):
+    host_backend.delete_service()
+    yield host_backend
+
+
+def nbval(*paths: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--nbval-lax",
+            f"--nbval-kernel-name={runner.KERNEL}",
+            f"--nbval-sanitize-with={SANITIZE}",
+            *map(str, paths),
+        ],
+        cwd=config.NOTEBOOKS_DIR,
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.timeout(2400)
+def test_lessons_01_to_05_on_the_host_cluster_match_their_stored_outputs(node_for_the_lessons, tmp_path):
+    copies = []
+    for path in lessons.HOST_LESSONS:
+        copy = tmp_path / path.name
+        nbformat.write(lessons.for_host(path), copy)
+        copies.append(copy)
+    result = nbval(*copies)
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+    cells = sum(1 for p in copies for c in nbformat.read(p, as_version=4).cells if c.cell_type == "code")
+    assert f"{cells} passed" in result.stdout, result.stdout[-2000:]
+
+
+@pytest.mark.timeout(1200)
+def test_labs_02_and_03_on_the_host_cluster_pass_with_their_solutions(node_for_the_lessons, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAYSERVICE_TUTORIAL_LABS_ANSWERS", str(tmp_path / "answers"))
+    monkeypatch.setenv("RAYSERVICE_HEADLESS", "1")
+    for lab in lessons.HOST_LABS:
+        runner.with_answer(lab, runner.lab_solution(lab), Path(os.environ["RAYSERVICE_TUTORIAL_LABS_ANSWERS"]))
+        result = runner.run_notebook(lab, OUT, {"BACKEND": "host", "STRICT": True}, cwd=lab.parent)
+        assert result.status == "ok", f"{lab.name}: {result.error}\n{result.detail}"
+
+
+def test_a_wrong_host_output_fails(tmp_path):
+    """The host's stored outputs are checked: a changed one would fail (else the test above proves nothing)."""
+    stored = lessons.host_outputs()
+    assert stored, "no host outputs recorded"
+    notebook, cells = next(iter(stored.items()))
+    nb = lessons.for_host(config.NOTEBOOKS_DIR / notebook)
+    cell_id, text = next(iter(cells.items()))
+    (cell,) = [c for c in nb.cells if c.id == cell_id]
+    assert cell.outputs[0]["text"] == text
