@@ -14,7 +14,7 @@ UNIT    := $(PYTEST) -n 2 --dist loadfile tests/unit
 LEFT_OUT := rfc3987-syntax lark
 space    := $(subst ,, )
 
-.PHONY: host-build host-env bench bench-tables notebooks help ko run test test-fast test-unit test-kind workshop-prep lab down clean lock venv reset lint grade
+.PHONY: host-build host-env transcripts bench bench-tables notebooks help ko run test test-fast test-unit test-kind workshop-prep lab down clean lock venv reset lint grade
 
 help:
 	@echo "make run       execute every notebook (BACKEND=$(BACKEND)) and print a summary (LESSONS=\"03 07\": only those)"
@@ -28,6 +28,7 @@ help:
 	@echo "make grade     LAB=lab03: re-run one lab's check on the saved answer; without LAB: every lab's result"
 	@echo "make host-build build the host backend (Kubernetes, containerd, KubeRay, images) into the cache, once"
 	@echo "make host-env  print the export lines that point a terminal's kubectl at the host cluster"
+	@echo "make transcripts  record what the lessons' kubectl steps print on the host cluster (shown on local)"
 	@echo "make test-kind the lessons on a real kind cluster (needs Docker, kind, kubectl, helm)"
 	@echo "make workshop-prep  pull every image once and load it into the kind cluster"
 	@echo "make clean     down, then remove build/ and .state/"
@@ -57,10 +58,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(UNIT)
-	$(PYTEST) --durations=8 tests/integration
+	$(PYTEST) --durations=8 -m "not host" tests/integration
 	$(PYTEST) --durations=8 tests/notebooks
 	$(BIN)/python -m helpers down
 	$(MAKE) --no-print-directory host-build
+	$(PYTEST) -rs --durations=8 -m host tests/integration/test_backends_alike.py
 	$(PYTEST) -rs --durations=8 tests/host
 	$(BIN)/python -m helpers down --backend host
 
@@ -91,6 +93,11 @@ host-build: $(STAMP)
 	if [ -n "$$missing" ]; then echo "apt-get install $$missing"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing > /dev/null; fi
 	$(BIN)/python -m helpers host-build
+
+# Maintainers: lessons 01-06 on the host backend, recording what every "On Kubernetes" step prints, into
+# helpers/data/transcripts.json (the local backend shows it under each step). Again after changing a manifest.
+transcripts: host-build
+	$(BIN)/python -m helpers.transcripts
 
 host-env: $(STAMP)
 	@$(BIN)/python -m helpers host-env

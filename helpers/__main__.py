@@ -213,7 +213,7 @@ def _run(backend, args) -> int:
     korean = args.lang == "ko"
     folder = config.NOTEBOOKS_DIR / i18n.EDITION_FOLDER if korean else config.NOTEBOOKS_DIR
     try:
-        notebooks = runner.select_lessons(args.only, folder) if args.only else runner.lesson_notebooks(folder)
+        notebooks = runner.select_lessons(args.only, folder) if args.only else runner.tutorial_notebooks(folder)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

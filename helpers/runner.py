@@ -69,19 +69,36 @@ def lesson_notebooks(folder: Path = config.NOTEBOOKS_DIR) -> list[Path]:
     return sorted(p for p in folder.glob("*.ipynb") if re.match(r"\d\d_", p.name))
 
 
-def select_lessons(names: list[str], folder: Path = config.NOTEBOOKS_DIR) -> list[Path]:
-    """Lessons by name, in the order given: ``03_routing``, ``03_routing.ipynb`` or ``03`` all name the same one."""
+def tutorial_notebooks(folder: Path = config.NOTEBOOKS_DIR) -> list[Path]:
+    """What `make run` executes: every lesson, then every lab, then the last lesson (cleanup) once the labs, which
+    use the lessons' cluster, are done."""
     lessons = lesson_notebooks(folder)
+    labs = config.PROJECT_ROOT / "labs"
+    if folder.resolve() != config.NOTEBOOKS_DIR.resolve():  # an edition: notebooks/ko -> labs/ko
+        labs = labs / folder.name
+    return lessons[:-1] + lab_notebooks(labs) + lessons[-1:]
+
+
+def select_lessons(names: list[str], folder: Path = config.NOTEBOOKS_DIR) -> list[Path]:
+    """Lessons (and labs) by name, in the order given: ``03_routing``, ``03_routing.ipynb`` or ``03`` all name the
+    same lesson; ``lab03_chaos`` or ``lab03`` a lab."""
+    lessons = tutorial_notebooks(folder)
     chosen = []
     for name in names:
         stem = Path(name).name.removesuffix(".ipynb")
         match = [p for p in lessons if p.stem == stem or p.stem.split("_")[0] == stem]
         if len(match) != 1:
             raise ValueError(
-                f"no lesson called {name!r}: write one of " + ", ".join(p.stem for p in lessons) + " (or its number)"
+                f"no lesson or lab called {name!r}: write one of "
+                + ", ".join(p.stem for p in lessons)
+                + " (or its number)"
             )
         chosen.append(match[0])
     return chosen
+
+
+def is_lab(path: Path) -> bool:
+    return re.match(r"lab\d\d_", path.name) is not None
 
 
 def lab_notebooks(folder: Path = config.PROJECT_ROOT / "labs") -> list[Path]:
@@ -104,14 +121,22 @@ def with_answer(path: Path, solution: Path, answers: Path) -> Path:
     return answer
 
 
+LAB_ANSWERS = "RAYSERVICE_TUTORIAL_LABS_ANSWERS"
+
+
+def _lab_answers_dir(out_dir: Path) -> None:
+    """The labs' answer files go to ``out_dir``/answers, fresh, never to a learner's labs/answers."""
+    if LAB_ANSWERS not in os.environ:
+        shutil.rmtree(out_dir / "answers", ignore_errors=True)
+        os.environ[LAB_ANSWERS] = str(out_dir / "answers")
+
+
 def run_labs(backend: str, out_dir: Path | None = None) -> list[Result]:
     """Every lab with its solution as the learner's answer file, strict (a check that fails fails the notebook)."""
     out_dir = out_dir or config.BUILD_DIR / "labs"
-    if "RAYSERVICE_TUTORIAL_LABS_ANSWERS" not in os.environ:  # never a learner's labs/answers; a fresh one each time
-        shutil.rmtree(out_dir / "answers", ignore_errors=True)
-        os.environ["RAYSERVICE_TUTORIAL_LABS_ANSWERS"] = str(out_dir / "answers")
+    _lab_answers_dir(out_dir)
     os.environ.setdefault("RAYSERVICE_HEADLESS", "1")
-    answers = Path(os.environ["RAYSERVICE_TUTORIAL_LABS_ANSWERS"])
+    answers = Path(os.environ[LAB_ANSWERS])
     results = []
     for path in lab_notebooks():
         with_answer(path, lab_solution(path), answers)
@@ -158,6 +183,7 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict, cwd: Path | None =
 
     out_dir.mkdir(parents=True, exist_ok=True)
     output = _display_path(out_dir / path.name)
+    os.environ["RAYSERVICE_LESSON"] = path.stem  # the kernel's lesson (helpers.transcripts)
     start = time.monotonic()
     try:
         papermill.execute_notebook(
@@ -199,7 +225,12 @@ def run_all(backend: str, out_dir: Path | None = None, notebooks: list[Path] | N
             results.append(Result(path.name, "skipped"))
             continue
         print(f"▶ {path.name:<{width}}  ", end="", flush=True)
-        result = run_notebook(path, out_dir, {"BACKEND": backend})
+        if is_lab(path):  # with its solution as the learner's answer file, strict: a check that fails fails it
+            _lab_answers_dir(out_dir)
+            with_answer(path, lab_solution(path), Path(os.environ[LAB_ANSWERS]))
+            result = run_notebook(path, out_dir, {"BACKEND": backend, "STRICT": True}, cwd=path.parent)
+        else:
+            result = run_notebook(path, out_dir, {"BACKEND": backend})
         print(f"{result.status} in {result.seconds:.1f} s", flush=True)
         results.append(result)
         failed = result.status == "failed"

@@ -203,11 +203,18 @@ def back_to_target(backend, app: str, timeout: float = 120.0) -> Callable[[Any],
     return wait
 
 
-def kind_only(backend, what: str) -> bool:
-    """True on kind/kubernetes; on local, print that the step needs a real cluster and return False."""
+def kind_only(backend, what: str, on_host: bool = True) -> bool:
+    """True on a real Kubernetes (kind, kubernetes, and host unless ``on_host`` is False); otherwise print that the
+    step needs one and return False."""
     if backend.name == "local":
         print(
             f'{what}: kind only. Run this lesson with BACKEND = "kind" to see it; the local backend does not pretend.'
+        )
+        return False
+    if backend.name == "host" and not on_host:
+        print(
+            f"{what}: kind only. The host backend builds only the tutorial's own images, and this step's come from "
+            'registries: run this lesson with BACKEND = "kind" to see it.'
         )
         return False
     return True
@@ -243,7 +250,9 @@ def node_loss(backend, retries: bool, timeout: float = 120.0, **traffic) -> Outc
 
 
 def proxy_replaced(backend, timeout: float = 120.0) -> Callable[[Any], float]:
-    """A wait: the killed proxy's node has a new, HEALTHY proxy actor."""
+    """A wait: the killed proxy's node has a new, HEALTHY proxy actor, and the service is Ready again (on
+    Kubernetes the serve Service may have had no pod behind it meanwhile: the head's proxy was the only one with a
+    replica behind it, and the head comes back into the Service only after KubeRay sees its new proxy)."""
 
     def wait(detail: Any) -> float:
         def check() -> tuple[bool, str]:
@@ -251,7 +260,10 @@ def proxy_replaced(backend, timeout: float = 120.0) -> Callable[[Any], float]:
             new = proxy.get("actor_id") not in (None, detail["proxy_actor"])
             return new and proxy.get("status") == "HEALTHY", f"head proxy {proxy.get('status', 'gone')}"
 
-        return wait_for("a new HTTP proxy on the head node", check, timeout)
+        start = time.monotonic()
+        wait_for("a new HTTP proxy on the head node", check, timeout)
+        backend.wait_ready(max(1.0, timeout - (time.monotonic() - start)))
+        return time.monotonic() - start
 
     return wait
 

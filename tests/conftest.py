@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 
 import pytest
+
+from helpers import config
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -47,3 +50,47 @@ def no_stand_in_forward_left_running():
     if alive:
         procs.stop_groups(alive, grace=1)
         pytest.fail(f"stand-in port-forwards left running: pids {alive}", pytrace=False)
+
+
+# -- the host cluster (tests/host/ and the host half of tests/integration/test_backends_alike.py) ---------------
+HOST_NAMESPACE = "rst-tests"
+HOST_SNAPSHOT = config.BUILD_DIR / "host-tests-machine-before.json"  # read by the session that finds it running
+# A machine that cannot run it (not Linux, not root, not built) fails the session under CI (`CI=true`: a missing
+# prerequisite is a failure there) and elsewhere skips with the reason, shown in pytest's summary (-rs).
+
+
+def machine_snapshot() -> dict:
+    """What the host backend may change on this machine, read before it starts (compared after `down`)."""
+    from helpers.host import cluster, network
+
+    return {
+        "sysctls": network.read_sysctls(),
+        "links": sorted(link["ifname"] for link in network.links()),
+        "nft": cluster.nft_tables(),
+        "mounts": cluster.our_mounts(),
+    }
+
+
+@pytest.fixture(scope="session")
+def host_backend():
+    from helpers import preflight
+    from helpers.backends.host import HostBackend
+    from helpers.host.preflight import host_checks
+
+    failed = [c for c in host_checks() if not c.ok]
+    if failed:
+        report = "the host cluster cannot run here:\n" + preflight.report(failed)
+        if os.environ.get("CI") == "true":
+            pytest.fail(report, pytrace=False)
+        pytest.skip(report)
+    backend = HostBackend(namespace=HOST_NAMESPACE)
+    if not backend.running():  # this machine before the cluster: what `down` must give back (test_teardown.py)
+        HOST_SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
+        HOST_SNAPSHOT.write_text(json.dumps(machine_snapshot()))
+    backend.up(config.MANIFESTS_DIR / "ray-service.yaml")
+    backend.snapshot_before = json.loads(HOST_SNAPSHOT.read_text()) if HOST_SNAPSHOT.exists() else None
+    yield backend
+    # The cluster stays up when the session ends: `make test` runs two sessions on it (the host half of
+    # tests/integration/test_backends_alike.py, then tests/host/, whose test_teardown.py brings it down),
+    # then `python -m helpers down --backend host`. The forwards go: the next session starts its own.
+    backend.stop_port_forwards()

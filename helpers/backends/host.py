@@ -49,6 +49,14 @@ class HostBackend(KubernetesBackend):
         # kubectl (within one minor of the API server) and the admin kubeconfig, as `make host-env` gives a terminal.
         super().__init__(namespace=namespace, context=CLUSTER, commands=commands or Commands(host_env()), **kwargs)
 
+    def listeners(self) -> list[tuple[str, int, int]]:
+        """The forwards' listeners and the cluster's own (API server, etcd, kubelet...): on 127.0.0.1, or on the
+        bridge's address, which only this machine and its pods reach."""
+        from helpers import procs
+        from helpers.host import cluster
+
+        return super().listeners() + procs.listeners(set(cluster.started_pids().values()))
+
     def _routes_to(self, service: str, address: str) -> bool:
         """kube-proxy's nftables rules on this machine, which the forwards go through (a cluster IP)."""
         from helpers.host import network

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from helpers import config, procs, statefile
+from helpers import config, procs, statefile, transcripts
 from helpers import status as status_mod
 from helpers.backends import forward
 from helpers.backends.base import BackendError, DeployFailedError, NotRunningError
@@ -42,6 +42,9 @@ REDIS_LABELS = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": 
 # 300 s (RAYCLUSTER_GCS_FT_DELETION_TIMEOUT_DEFAULT), the pods' termination comes before that.
 DELETE_TIMEOUT = 360.0
 HEAD_TIMEOUT = 300.0  # a new head pod: scheduling, the image, Ray's start (KubeRay's own estimate is ~120 s)
+
+
+FAILED_CONFIRM_S = 5.0  # two of KubeRay's 2-s reconciles and more: how long a DEPLOY_FAILED must stay to count
 
 
 class KubernetesBackend:
@@ -94,6 +97,7 @@ class KubernetesBackend:
         output = (result.stdout + result.stderr).rstrip()
         if output:
             print(output)
+        transcripts.record(command.args, output)
         return output
 
     def _state(self) -> dict[str, Any]:
@@ -376,14 +380,27 @@ class KubernetesBackend:
             streak[0] = streak[0] + 1 if done else 0
             return streak[0] >= (1 if promoted[0] else 2), detail
 
+        failing_since: dict[str, float] = {}  # app -> when a read of the current spec first showed it DEPLOY_FAILED
+
         def check() -> tuple[bool, str]:
             obj = self._resource()
             raw = obj.get("status") or {}
+            seen = (raw.get("observedGeneration") or 0) >= (obj["metadata"].get("generation") or 0)
+            # A failure counts once the operator has seen the spec and still shows it FAILED_CONFIRM_S later: right
+            # after an apply the status can be the previous spec's (a rollback from a failed update shows that
+            # failure for a reconcile or two, seen on the host cluster), and a real failure stays.
+            failed = {}
             for side in ("activeServiceStatus", "pendingServiceStatus"):
                 for app, app_status in ((raw.get(side) or {}).get("applicationStatuses") or {}).items():
-                    if app_status.get("status") == "DEPLOY_FAILED":
-                        raise DeployFailedError(app, app_status.get("message", ""))
-            seen = (raw.get("observedGeneration") or 0) >= (obj["metadata"].get("generation") or 0)
+                    if seen and app_status.get("status") == "DEPLOY_FAILED":
+                        failed[app] = app_status.get("message", "")
+            now = time.monotonic()
+            for app in list(failing_since):
+                if app not in failed:
+                    del failing_since[app]
+            for app, message in failed.items():
+                if now - failing_since.setdefault(app, now) >= FAILED_CONFIRM_S:
+                    raise DeployFailedError(app, message)
             active = (raw.get("activeServiceStatus") or {}).get("applicationStatuses") or {}
             pending = (raw.get("pendingServiceStatus") or {}).get("rayClusterName")
             running = all((active.get(a) or {}).get("status") == "RUNNING" for a in wanted)

@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 
-from helpers import config, procs, statefile
+from helpers import config, procs, statefile, transcripts
 from helpers import status as status_mod
 from helpers.backends import redis_server
 from helpers.backends.base import BackendError, DeployFailedError, KindOnly, NotRunningError
@@ -65,6 +65,7 @@ class LocalBackend:
     def on_kubernetes(self, command: Command, check: bool = False) -> None:
         """Show ``command`` (from ``self.kubectl``) and what this backend does in its place; run nothing."""
         print(show_local(command))
+        transcripts.show(command.args)  # what it printed on a real cluster, recorded
 
     # -- addresses -------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import time
 import urllib.request
 
 from helpers import config
+from helpers.backends.kube import pod_ready as pod_is_ready
 from helpers.host import addons
 from helpers.manifests import load_manifest, with_user_config
 
@@ -115,3 +116,50 @@ def test_a_cluster_config_change_builds_a_second_raycluster_then_switches_and_de
     while old in [r["metadata"]["name"] for r in kubectl_json("get", "rayclusters")["items"]]:
         assert time.monotonic() < deadline, f"the old RayCluster {old} is still there 180 s after the switch"
         time.sleep(3)
+
+
+def test_head_loss_without_gcs_ft_recreates_the_head_only_and_the_workers_restart_in_place(host_backend):
+    """Without GCS fault tolerance: KubeRay recreates only the head pod; while no head is ready the RayService's
+    status keeps the applications it last saw; the new head is Ready before the applications are RUNNING again
+    (KubeRay deploys them anew); the worker pods stay (same names) and their containers restart in place (their
+    raylets exit when the new GCS does not know them)."""
+    (head,) = host_backend.ray_pods("head")
+    old_head = head["metadata"]["name"]
+    workers = {p["metadata"]["name"]: restarts(p) for p in host_backend.ray_pods("worker")}
+    before = shown_apps()
+    host_backend.api.delete_pod(NAMESPACE, old_head)
+    timeline = []  # (seconds, a new head pod Ready, the apps' statuses as the RayService shows them)
+    start = time.monotonic()
+    while time.monotonic() - start < 300:
+        heads = [p for p in host_backend.ray_pods("head") if p["metadata"]["name"] != old_head]
+        apps = shown_apps()
+        timeline.append((time.monotonic() - start, any(pod_is_ready(p) for p in heads), apps))
+        now = {p["metadata"]["name"]: restarts(p) for p in host_backend.ray_pods("worker")}
+        if timeline[-1][1] and running(apps) and any(now[w] > workers[w] for w in workers if w in now):
+            break
+        time.sleep(0.5)
+    new_heads = [p["metadata"]["name"] for p in host_backend.ray_pods("head")]
+    assert len(new_heads) == 1 and new_heads[0] != old_head
+    assert set(now) == set(workers), f"the worker pods changed: {sorted(workers)} -> {sorted(now)}"
+    assert all(now[w] > workers[w] for w in workers), f"worker restarts before {workers}, after {now}"
+    headless = [apps for _, head_ready, apps in timeline if not head_ready]
+    assert headless and all(apps == before for apps in headless), "the status changed while there was no head"
+    first_ready = next(t for t, head_ready, _ in timeline if head_ready)
+    redeployed = [t for t, head_ready, apps in timeline if head_ready and not running(apps)]
+    assert redeployed, "the applications were never shown other than RUNNING after the new head"
+    assert first_ready <= redeployed[0] < next(t for t, _, apps in timeline if t > redeployed[0] and running(apps))
+    host_backend.wait_ready(timeout=300)
+
+
+def restarts(pod: dict) -> int:
+    return sum(c.get("restart_count") or 0 for c in (pod.get("status") or {}).get("container_statuses") or [])
+
+
+def shown_apps() -> dict:
+    """The applications' statuses as the RayService shows them (KubeRay's word alone, not Serve's)."""
+    status = kubectl_json("get", "rayservice", "ray-serve-app")["status"]
+    return (status.get("activeServiceStatus") or {}).get("applicationStatuses") or {}
+
+
+def running(apps: dict) -> bool:
+    return bool(apps) and all(a.get("status") == "RUNNING" for a in apps.values())

@@ -1,8 +1,13 @@
-"""One behaviour, every backend: each test here runs on the local backend (this session's real Ray cluster on
-127.0.0.1) and on the kind and kubernetes backends (unchanged, against the KubeRay and Serve fakes of
-tests/kube_world.py, since no Kubernetes cluster can run here). The same calls, the same waits the lessons
-use, the same checks: a fault returns what ``FAULT_RESULTS`` promises, shows the kubectl command a learner
-would type for it, hits what it says, and the cluster heals.
+"""One behaviour, real backends: each test here runs on the local backend (this session's real Ray cluster on
+127.0.0.1) and on the host backend (a real Kubernetes API server, kubelet and KubeRay operator on this machine,
+tests/conftest.py's ``host_backend``). The same calls, the same waits the lessons use, the same checks: a fault
+returns what ``FAULT_RESULTS`` promises, shows the kubectl command a learner would type for it, hits what it
+says, and the cluster heals.
+
+The host half is marked ``host``: `make test` runs it after the host cluster is built (``-m host``), and the
+integration step leaves it out (``-m "not host"``). The kind and kubernetes backends are the host backend's
+Kubernetes code unchanged (``KubernetesBackend``); what only kind does (kind, helm, image loading) is checked by
+recorded commands in tests/unit/test_kind_backend.py.
 """
 
 from __future__ import annotations
@@ -13,32 +18,24 @@ import pytest
 import requests
 
 from helpers import scenarios
+from helpers import status as status_mod
 from helpers.backends import DeployFailedError, NotRunningError
 from helpers.backends.base import FAULT_RESULTS
+from helpers.backends.local import LocalBackend
 from helpers.manifests import with_serve_config
 from tests.integration.conftest import HELLO, MULTI
-from tests.kube_world import KubeWorld
 
 pytestmark = pytest.mark.integration
-NAMESPACE = "rayservice-tutorial"
 
 
-@pytest.fixture(params=["local", "kind", "kubernetes"])
-def either(request, tmp_path, monkeypatch):
-    """A backend with hello applied and Ready: the session's local cluster, or a Kubernetes cluster played
-    here for the kind backend or the kubernetes one (a cluster of your own, reached by your kubectl context)."""
-    if request.param == "local":
-        backend = request.getfixturevalue("backend")
-        backend.up(HELLO)
-        backend.apply(HELLO)
-        backend.wait_ready(timeout=120)
-        yield backend
-        return
-    with KubeWorld(tmp_path, monkeypatch, backend=request.param) as world:
-        world.backend.up(HELLO)
-        world.backend.apply(HELLO)
-        world.backend.wait_ready(timeout=600)
-        yield world.backend
+@pytest.fixture(params=["local", pytest.param("host", marks=pytest.mark.host)])
+def either(request):
+    """A backend with hello applied and Ready: the session's local cluster, or the host cluster."""
+    backend = request.getfixturevalue("backend" if request.param == "local" else "host_backend")
+    backend.up(HELLO)
+    backend.apply(HELLO)
+    backend.wait_ready(timeout=120 if request.param == "local" else 600)
+    return backend
 
 
 def get(backend, path: str) -> requests.Response:
@@ -155,24 +152,22 @@ def test_delete_service_leaves_nothing_applied(either):
     assert answered != 200
 
 
-def test_both_report_the_same_status_shape_and_show_the_same_kubectl_step(backend, tmp_path, monkeypatch):
-    """Side by side: the local backend's status (from Serve's API) and the kind backend's (from the
-    RayService's status, with Serve's replica counts) have the same fields, down to a deployment's."""
-    backend.up(HELLO)
-    backend.apply(HELLO)
-    backend.wait_ready(timeout=120)
-    local = backend.status()
-    with KubeWorld(tmp_path, monkeypatch) as world:
-        world.backend.up(HELLO)
-        world.backend.apply(HELLO)
-        world.backend.wait_ready(timeout=600)
-        kind = world.backend.status()
-        kind_step = world.backend.kubectl.wait_ready(HELLO.name).args
-    assert set(local) == set(kind)
+@pytest.mark.host
+def test_both_report_the_same_status_shape_and_show_the_same_kubectl_step(host_backend):
+    """Side by side on one Serve: the status the local backend builds from Serve's API and the host cluster's (the
+    RayService's status from KubeRay, with Serve's replica counts) have the same fields, down to a deployment's.
+    (The two backends never run at once: kubelet's ports fall in Ray's worker port range.)"""
+    host_backend.up(HELLO)
+    host_backend.apply(HELLO)
+    host_backend.wait_ready(timeout=600)
+    host = host_backend.status()
+    active, _ = host_backend.cluster_names()
+    local = status_mod.rayservice_status(host_backend.serve_api.details(), HELLO.name, active, activated=True)
+    assert set(local) == set(host)
     local_app = local["activeServiceStatus"]["applicationStatuses"]["hello"]
-    kind_app = kind["activeServiceStatus"]["applicationStatuses"]["hello"]
-    assert set(local_app) == set(kind_app)
-    assert local_app["serveDeploymentStatuses"]["Hello"] == kind_app["serveDeploymentStatuses"]["Hello"]
-    # The same step shows the same command (the local backend's namespace is the default one; kind adds its
-    # kubeconfig context).
-    assert backend.kubectl.wait_ready(HELLO.name).args[1:] == kind_step[3:]
+    host_app = host["activeServiceStatus"]["applicationStatuses"]["hello"]
+    assert set(local_app) == set(host_app)
+    assert local_app["serveDeploymentStatuses"]["Hello"] == host_app["serveDeploymentStatuses"]["Hello"]
+    # The same step shows the same command (the host backend adds its kubeconfig context; namespaces differ).
+    local_step = LocalBackend().kubectl.wait_ready(HELLO.name).args
+    assert local_step[1:-2] == host_backend.kubectl.wait_ready(HELLO.name).args[3:-2]

@@ -24,8 +24,8 @@ from helpers.backends.kube import KubernetesBackend
 from helpers.manifests import load_manifest, with_pod_env
 
 from ..fakes import FakeCommands, write_kubeconfig
-from ..kube_world import Pods
 from ..kuberay_timeline import KubeRayTimeline
+from ..pods import Pods
 
 NS = "rayservice-tutorial"
 HELLO = load_manifest("manifests/ray-service.yaml")

@@ -284,6 +284,21 @@ def test_wait_ready_surfaces_deploy_failed(kind):
         backend.wait_ready(timeout=30)
 
 
+def test_a_failure_of_the_previous_spec_is_not_the_new_ones(kind):
+    """After rolling back from a failed update, the status shows the old DEPLOY_FAILED until the operator has seen
+    the new spec, and for a reconcile after (seen on the host cluster): wait_ready waits past it."""
+    backend, _, kube = kind
+    backend.apply(HELLO)
+    old_failure = {"app_status": "DEPLOY_FAILED", "message": "AttributeError: no_such_app"}
+    kube.rayservices = [
+        rayservice(generation=3, observed=2, **old_failure),  # the operator has not seen the rollback yet
+        rayservice(generation=3, observed=3, **old_failure),  # seen, with the last reconcile's statuses
+        rayservice(generation=3, observed=3, app_status="DEPLOYING", ready=False),
+        rayservice(generation=3, observed=3),
+    ]
+    backend.wait_ready(timeout=60)
+
+
 def test_wait_ready_timeout_diagnoses_pods_events_and_apps(kind):
     backend, _, kube = kind
     backend.apply(HELLO)

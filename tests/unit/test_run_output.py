@@ -86,15 +86,28 @@ def test_a_failing_lesson_names_the_notebook_the_cell_and_the_whole_error(tmp_pa
 def test_select_lessons_by_name_or_number_in_the_order_given():
     chosen = runner.select_lessons(["07", "03_routing", "06_monitoring.ipynb"])
     assert [p.name for p in chosen] == ["07_cleanup.ipynb", "03_routing.ipynb", "06_monitoring.ipynb"]
-    with pytest.raises(ValueError, match="no lesson called '3_routing': write one of 00_setup, 01_cluster"):
+    with pytest.raises(ValueError, match="no lesson or lab called '3_routing': write one of 00_setup, 01_cluster"):
         runner.select_lessons(["3_routing"])
+    assert [p.name for p in runner.select_lessons(["lab03", "lab02_third_app"])] == [
+        "lab03_chaos.ipynb",
+        "lab02_third_app.ipynb",
+    ]
+
+
+def test_make_run_runs_every_lesson_then_every_lab_then_cleanup_last():
+    """The labs use the lessons' cluster: they run before 07_cleanup, which stops it."""
+    names = [p.name for p in runner.tutorial_notebooks()]
+    assert names[:7] == [p.name for p in runner.lesson_notebooks()][:7] and names[-1] == "07_cleanup.ipynb"
+    assert names[7:-1] == [p.name for p in runner.lab_notebooks()]
+    korean = runner.tutorial_notebooks(config.NOTEBOOKS_DIR / "ko")
+    assert korean[7].parent == config.PROJECT_ROOT / "labs" / "ko" and korean[-1].parent.name == "ko"
 
 
 def test_make_run_with_an_unknown_lesson_says_what_to_write(capsys):
     from helpers.__main__ import main
 
     assert main(["run", "--only", "99_nothing"]) == 2
-    assert "error: no lesson called '99_nothing': write one of" in capsys.readouterr().err
+    assert "error: no lesson or lab called '99_nothing': write one of" in capsys.readouterr().err
 
 
 def test_korean_lessons_selected_from_their_folder():
