@@ -134,6 +134,14 @@ def _signal(proc: psutil.Process, sig: int) -> None:
         pass
 
 
+def listener_pid(port: int) -> int | None:
+    """The process listening on TCP ``port`` (any address), if this user can see it."""
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+            return conn.pid
+    return None
+
+
 def port_holder(port: int) -> str | None:
     """Who listens on TCP ``port`` (any address), e.g. 'python3 (pid 123) on 0.0.0.0'; None if free."""
     for conn in psutil.net_connections(kind="tcp"):

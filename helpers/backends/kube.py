@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from helpers import config, procs, statefile, transcripts
 from helpers import status as status_mod
 from helpers.backends import forward
@@ -424,10 +426,10 @@ class KubernetesBackend:
     def _serving(self, apps: list[str]) -> tuple[bool, str]:
         """Serve (through the forward to the head) reports every app in ``apps`` RUNNING, and ``<name>-serve-svc``
         sends connections to at least one pod."""
+        self.ensure_port_forwards()  # a port held by another program is no passing state: it raises, naming it
         try:
-            self.ensure_port_forwards()
             listed = self.serve_api.details().get("applications") or {}
-        except (ServeAPIError, BackendError) as exc:
+        except ServeAPIError as exc:
             return False, f"Serve's API not answering ({str(exc).splitlines()[0]})"
         states = {app: (listed.get(app) or {}).get("status") or "not listed" for app in apps}
         if any(state != "RUNNING" for state in states.values()):
@@ -504,15 +506,20 @@ class KubernetesBackend:
                 continue
             if pid:
                 procs.stop_groups([pid], grace=1)
-            holder = procs.port_holder(local)
-            if holder:
-                raise BackendError(f"Cannot forward {service}: port {local} is in use by {holder}.")
             # Not `kubectl port-forward svc/...`: that picks one pod when it starts and never follows the
             # Service (kubernetes/kubectl#686). This forward resolves the Service's ready endpoints for every
             # new connection, so a replaced head pod or a promoted RayCluster is reached without a restart.
             args = forward.command(
                 sys.executable, service, local, remote, self.namespace, self.context, self.pod_network
             )
+            same = _same_forward(procs.listener_pid(local), args)
+            if same:  # the very forward, started from another state folder (another session): share it
+                forwards[label] = same
+                self._save(state)
+                continue
+            holder = procs.port_holder(local)
+            if holder:
+                raise BackendError(f"Cannot forward {service}: port {local} is in use by {holder}.")
             env = {**os.environ, procs.MARKER_VAR: self.marker}
             forwards[label] = self.commands.start(args, env, self.log_dir / f"port-forward-{label}.log")
             self._save(state)
@@ -971,6 +978,17 @@ def redis_image() -> str:
     """The Redis image manifests/redis/ pins (the kind backend loads it with the others)."""
     (deployment,) = [o for o in redis_objects(DEFAULT_NAMESPACE) if o["kind"] == "Deployment"]
     return deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def _same_forward(pid: int | None, args: list[str]) -> int | None:
+    """``pid`` if it is a forward started with exactly ``args`` (its interpreter aside), else None."""
+    if not pid:
+        return None
+    try:
+        cmdline = psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return None
+    return pid if cmdline[1:] == list(args[1:]) else None
 
 
 def pod_ready(pod: dict[str, Any]) -> bool:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from helpers import config, runner
@@ -26,7 +27,9 @@ def host_outputs() -> dict[str, dict[str, str]]:
 
 def for_host(path: Path) -> nbformat.NotebookNode:
     """The lesson with BACKEND="host" injected as papermill does, and the host's own stored outputs."""
-    nb = parameterize_notebook(nbformat.read(path, as_version=4), {"BACKEND": "host"})
+    nb = parameterize_notebook(
+        load_notebook_node(str(path)), {"BACKEND": "host"}
+    )  # papermill's read: every cell has tags
     own = host_outputs().get(path.name, {})
     for cell in nb.cells:
         if cell.get("id") in own:

@@ -13,8 +13,10 @@ the session's RayService is deleted first, so the 2-CPU node holds one RayServic
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -31,6 +33,7 @@ OUT = config.BUILD_DIR / "host-notebooks"
 @pytest.fixture(scope="module")
 def node_for_the_lessons(host_backend):
     host_backend.delete_service()
+    host_backend.stop_port_forwards()  # the lessons' backend forwards the same ports, to its own namespace
     yield host_backend
 
 
@@ -54,11 +57,19 @@ def nbval(*paths: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.fixture
+def beside_the_lessons():
+    """A folder next to notebooks/: the lessons' relative paths (../manifests, ../build) hold from it too."""
+    folder = Path(tempfile.mkdtemp(prefix=".host-lessons-", dir=config.PROJECT_ROOT))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.timeout(2400)
-def test_lessons_01_to_05_on_the_host_cluster_match_their_stored_outputs(node_for_the_lessons, tmp_path):
+def test_lessons_01_to_05_on_the_host_cluster_match_their_stored_outputs(node_for_the_lessons, beside_the_lessons):
     copies = []
     for path in lessons.HOST_LESSONS:
-        copy = tmp_path / path.name
+        copy = beside_the_lessons / path.name
         nbformat.write(lessons.for_host(path), copy)
         copies.append(copy)
     result = nbval(*copies)

@@ -6,12 +6,15 @@ workflow .github/workflows/kind-e2e.yml runs it on a Docker host.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 import pytest
+from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from helpers import config, preflight, runner
@@ -42,12 +45,14 @@ def test_papermill_runs_every_lesson_on_kind():
     assert all(r.status == "ok" for r in results), runner.table(results)
 
 
-def test_nbval_on_kind_matches_the_stored_outputs(tmp_path):
-    """The stored (local) reference outputs, with BACKEND="kind" injected the way papermill does it."""
+def test_nbval_on_kind_matches_the_stored_outputs():
+    """The stored (local) reference outputs, with BACKEND="kind" injected the way papermill does it. The copies sit
+    in a folder next to notebooks/, so the lessons' relative paths (../manifests, ../build) hold."""
+    folder = Path(tempfile.mkdtemp(prefix=".kind-lessons-", dir=config.PROJECT_ROOT))
     copies = []
     for path in runner.lesson_notebooks():
-        nb = parameterize_notebook(nbformat.read(path, as_version=4), {"BACKEND": "kind"})
-        copy = tmp_path / path.name
+        nb = parameterize_notebook(load_notebook_node(str(path)), {"BACKEND": "kind"})
+        copy = folder / path.name
         nbformat.write(nb, copy)
         copies.append(copy)
     result = subprocess.run(
@@ -67,4 +72,5 @@ def test_nbval_on_kind_matches_the_stored_outputs(tmp_path):
         capture_output=True,
         text=True,
     )
+    shutil.rmtree(folder, ignore_errors=True)
     assert result.returncode == 0, result.stdout[-8000:]
