@@ -97,7 +97,7 @@ host-build: $(STAMP)
 # Maintainers: lessons 01-06 on the host backend, recording what every "On Kubernetes" step prints, into
 # helpers/data/transcripts.json (the local backend shows it under each step). Again after changing a manifest.
 transcripts: host-build
-	$(BIN)/python -m helpers.transcripts
+	$(BIN)/python -m helpers transcripts
 
 host-env: $(STAMP)
 	@$(BIN)/python -m helpers host-env

@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     host_build = sub.add_parser("host-build", help="build the host backend's Kubernetes, runtime and images (cached)")
     host_build.add_argument("--only", nargs="*", metavar="COMPONENT", help="only these components")
     sub.add_parser("host-env", help="print the export lines for a terminal's kubectl on the host cluster")
+    sub.add_parser("transcripts", help="record what the lessons' kubectl steps print on the host cluster")
     lint = sub.add_parser("lint", help="check RayService manifests for common mistakes (exit 1 on an error)")
     lint.add_argument("files", nargs="*", metavar="FILE")
     lint.add_argument("--rules", action="store_true", help="list the rules and exit")
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         return _grade(args)
     if args.command == "host-build":
         return _host_build(args)
+    if args.command == "transcripts":
+        return _record_transcripts()
     if args.command == "host-env":
         from helpers.host import build, components
 
@@ -147,6 +150,31 @@ def _host_build(args) -> int:
     except build.BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _record_transcripts() -> int:
+    """``make transcripts``: lessons 01-06 on the host backend, recorded, then helpers/data/transcripts.json."""
+    from helpers import runner
+    from helpers.backends import get_backend
+    from helpers.transcripts import DATA, RECORD_ENV, build
+
+    recording = config.BUILD_DIR / "transcripts.jsonl"
+    recording.parent.mkdir(parents=True, exist_ok=True)
+    recording.unlink(missing_ok=True)
+    os.environ[RECORD_ENV] = str(recording)
+    try:
+        results = runner.run_all(
+            "host", config.BUILD_DIR / "transcripts", runner.select_lessons(["01", "02", "03", "04", "05", "06"])
+        )
+    finally:
+        get_backend("host").down()
+    print(runner.table(results))
+    if not all(r.status == "ok" for r in results):
+        return 1
+    versions = {k: config.HOST_VERSIONS[k] for k in ("kubernetes", "kuberay")} | {"ray": config.RAY_VERSION}
+    data = build(recording, versions)
+    print(f"wrote {DATA.relative_to(config.PROJECT_ROOT)}: {sum(map(len, data['lessons'].values()))} commands")
     return 0
 
 

@@ -135,31 +135,3 @@ def show(args: tuple[str, ...]) -> None:
     from IPython.display import HTML, display
 
     display(HTML(f"<details><summary>{html.escape(title)}</summary><pre>{html.escape(output)}</pre></details>"))
-
-
-def main() -> int:
-    """``make transcripts``: lessons 01-06 on the host backend, recorded, then helpers/data/transcripts.json."""
-    from helpers import runner
-    from helpers.backends import get_backend
-
-    recording = config.BUILD_DIR / "transcripts.jsonl"
-    recording.parent.mkdir(parents=True, exist_ok=True)
-    recording.unlink(missing_ok=True)
-    os.environ[RECORD_ENV] = str(recording)
-    try:
-        results = runner.run_all(
-            "host", config.BUILD_DIR / "transcripts", runner.select_lessons(["01", "02", "03", "04", "05", "06"])
-        )
-    finally:
-        get_backend("host").down()
-    print(runner.table(results))
-    if not all(r.status == "ok" for r in results):
-        return 1
-    versions = {k: config.HOST_VERSIONS[k] for k in ("kubernetes", "kuberay")} | {"ray": config.RAY_VERSION}
-    data = build(recording, versions)
-    print(f"wrote {DATA.relative_to(config.PROJECT_ROOT)}: {sum(map(len, data['lessons'].values()))} commands")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import nbformat
 import pytest
 
 from helpers import config, runner
+from tests.nbval_run import nbval
 
 from . import lessons
 
@@ -35,26 +34,6 @@ def node_for_the_lessons(host_backend):
     host_backend.delete_service()
     host_backend.stop_port_forwards()  # the lessons' backend forwards the same ports, to its own namespace
     yield host_backend
-
-
-def nbval(*paths: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--nbval-lax",
-            f"--nbval-kernel-name={runner.KERNEL}",
-            f"--nbval-sanitize-with={SANITIZE}",
-            *map(str, paths),
-        ],
-        cwd=config.NOTEBOOKS_DIR,
-        capture_output=True,
-        text=True,
-    )
 
 
 @pytest.fixture
@@ -72,7 +51,7 @@ def test_lessons_01_to_05_on_the_host_cluster_match_their_stored_outputs(node_fo
         copy = beside_the_lessons / path.name
         nbformat.write(lessons.for_host(path), copy)
         copies.append(copy)
-    result = nbval(*copies)
+    result = nbval(*copies, sanitize=SANITIZE)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
     cells = sum(1 for p in copies for c in nbformat.read(p, as_version=4).cells if c.cell_type == "code")
     assert f"{cells} passed" in result.stdout, result.stdout[-2000:]

@@ -7,8 +7,6 @@ workflow .github/workflows/kind-e2e.yml runs it on a Docker host.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from papermill.parameterize import parameterize_notebook
 
 from helpers import config, preflight, runner
 from helpers.backends.kind import KindBackend
+from tests.nbval_run import nbval
 
 CHECKS = preflight.run("kind")
 pytestmark = [
@@ -55,22 +54,6 @@ def test_nbval_on_kind_matches_the_stored_outputs():
         copy = folder / path.name
         nbformat.write(nb, copy)
         copies.append(copy)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--nbval-lax",
-            f"--nbval-kernel-name={runner.KERNEL}",
-            f"--nbval-sanitize-with={SANITIZE}",
-            *map(str, copies),
-        ],
-        cwd=config.NOTEBOOKS_DIR,
-        capture_output=True,
-        text=True,
-    )
+    result = nbval(*copies, sanitize=SANITIZE)
     shutil.rmtree(folder, ignore_errors=True)
     assert result.returncode == 0, result.stdout[-8000:]

@@ -12,7 +12,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -20,6 +19,7 @@ import pytest
 
 from helpers import config, runner
 from helpers.backends.local import LocalBackend
+from tests.nbval_run import nbval as run_nbval
 
 pytestmark = pytest.mark.notebooks
 
@@ -35,24 +35,7 @@ def stop_the_cluster_afterwards():
 
 
 def nbval(*paths: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--keep-duplicates",  # a notebook listed twice runs twice
-            "--nbval-lax",
-            f"--nbval-kernel-name={runner.KERNEL}",
-            f"--nbval-sanitize-with={SANITIZE}",
-            *map(str, paths),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    return run_nbval(*paths, sanitize=SANITIZE, cwd=ROOT, rerun=True)
 
 
 def test_the_lessons_exist():
