@@ -39,7 +39,8 @@ HOST_VERSIONS = {
     "cri-tools": "v1.34.0",
     "coredns": "v1.12.1",  # the CoreDNS of Kubernetes 1.34 (kubeadm's CoreDNSVersion)
     # The operator's module at v1.7.0 is refused by the Go module proxy ("This module version is not available",
-    # 403): the host backend runs the newest v1.6.x, which has authOptions and EndpointSlices.
+    # 403; asked again on 2026-12-06: its go.mod is served, its source zip still is not): the host backend runs
+    # the newest v1.6.x, which has authOptions and EndpointSlices.
     "kuberay": "v1.6.1",
 }
 HOST_PREFIX = "rst"  # every process, network object and mount the host backend makes carries it

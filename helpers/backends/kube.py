@@ -654,6 +654,11 @@ class KubernetesBackend:
         ``rayClusterDeletionDelaySeconds`` (60 s by default). A measurement waits for this first: on the host
         cluster, a head loss measured while the old pods went lost 31 requests more, all in the seconds they went."""
         print(f"KubeRay deletes the old RayCluster {name} after rayClusterDeletionDelaySeconds (60 s by default).")
+        return self._wait_pods_gone(name, timeout)
+
+    def _wait_pods_gone(self, name: str, timeout: float) -> float:
+        """Until no pod of RayCluster ``name`` is left. The RayCluster object goes first: its pods follow through
+        Kubernetes' garbage collector, each once the kubelet has stopped its containers."""
 
         def gone() -> tuple[bool, str]:
             left = [p["metadata"]["name"] for p in self.api.list_pods(self.namespace, f"ray.io/cluster={name}")]
@@ -839,16 +844,26 @@ class KubernetesBackend:
         return stopped
 
     def delete_service(self, timeout: float = 300) -> None:
-        """Delete the RayService and wait until it is gone (KubeRay's finalizer deletes its RayCluster and
-        Services first), so an apply right after creates a new one instead of editing one being deleted.
+        """Delete the RayService and wait until it and its pods are gone, so an apply right after creates a new
+        one instead of editing one being deleted, and nothing answers on the serve Service any more. KubeRay's
+        finalizer (ray.io/rayservice-finalizer) holds the RayService until its RayCluster *objects* are deleted;
+        their pods go afterwards through Kubernetes' garbage collector (on the host cluster a request right after
+        the RayService was gone still got 200), so their pods are waited for too.
 
         With GCS fault tolerance, each RayCluster has KubeRay's finalizer ray.io/gcs-ft-redis-cleanup-finalizer:
         once its head pod is gone KubeRay runs a Job (<cluster>-redis-cleanup) that deletes the cluster's keys
         from Redis, with the password from the Secret and the head's volumes (the app-code ConfigMap). So Redis,
         its Secret and the ConfigMap stay until the RayService is gone; Redis and its Secret go after it."""
         name = self._service_name()
+        try:
+            clusters = [c for c in self.cluster_names() if c]
+        except NotRunningError:
+            clusters = []
         self.api.delete_rayservice(self.namespace, name)
+        started = time.monotonic()
         self._wait_deleted(name, timeout)
+        for cluster in clusters:  # KubeRay's finalizer waits for the RayCluster objects, not for their pods
+            self._wait_pods_gone(cluster, max(timeout - (time.monotonic() - started), 10.0))
         if self._state().get("redis"):
             self.delete_redis()
 
