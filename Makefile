@@ -66,10 +66,11 @@ test: $(STAMP)
 	$(PYTEST) -rs --durations=8 tests/host
 	$(BIN)/python -m helpers down --backend host
 
-# The figures the docs quote: scenarios under traffic, every lesson and lab, twice. The result is committed in
-# bench/results.json (every run, medians and maxima); README's and INSTRUCTOR.md's tables are generated from it.
+# The figures the docs quote: scenarios under traffic, every lesson and lab, twice (RUNS). The result is committed
+# in bench/results.json (every run, medians and maxima, per backend); README's and INSTRUCTOR.md's tables are
+# generated from it. `make bench BACKEND=host RUNS=1`: the same scenarios on the host backend's real Kubernetes.
 bench: $(STAMP)
-	$(BIN)/python -m helpers bench --runs 2
+	$(BIN)/python -m helpers bench --runs $(or $(RUNS),2) --backend $(BACKEND)
 
 # Regenerate the docs' figure tables from the committed bench/results.json (no cluster needed).
 bench-tables: $(STAMP)

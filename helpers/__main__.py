@@ -91,11 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return _run(backend, args)
         if args.command == "bench":
-            if args.backend != "local":
-                raise BackendError("make bench measures the local backend (BACKEND=local)")
             from helpers import bench
 
-            bench.main(runs=args.runs)
+            if args.backend not in bench.BACKENDS:
+                raise BackendError(
+                    f"make bench measures the {' or the '.join(bench.BACKENDS)} backend, not {args.backend!r}: "
+                    "write BACKEND=local or BACKEND=host"
+                )
+            bench.main(runs=args.runs, backend=args.backend)
             return 0
         if args.command == "refresh":
             from helpers import runner

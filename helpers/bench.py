@@ -1,11 +1,13 @@
 """`make bench`: the tutorial's figures, measured on this machine, as JSON (bench/results.json, committed).
 
 Per run: cluster-up seconds, apply-to-Ready seconds, each fault/update scenario at 20 req/s (failed
-requests, recovery or switch seconds, latency), peak memory of the cluster's processes, and the
-seconds of every lesson notebook and of every lab run with its solution.
-Runs twice (by default), writes every run with the medians and maxima, and regenerates the figures
-tables of README.md and labs/INSTRUCTOR.md from that file (helpers/bench_tables.py): the docs quote one
-committed result, never hand-copied numbers. ``notebooks_ok`` / ``labs_ok`` summarise every run (all ok).
+requests, recovery or switch seconds, latency), peak memory of the cluster's processes, and (local backend)
+the seconds of every lesson notebook and of every lab run with its solution.
+Runs twice (by default), writes every run with the medians and maxima under the backend's name
+(``local``, ``host``: `make bench BACKEND=host` measures the same scenarios on the real Kubernetes of the
+host backend), and regenerates the figures tables of README.md and labs/INSTRUCTOR.md from that file
+(helpers/bench_tables.py): the docs quote one committed result, never hand-copied numbers.
+``notebooks_ok`` / ``labs_ok`` summarise every run (all ok).
 """
 
 from __future__ import annotations
@@ -20,13 +22,34 @@ from pathlib import Path
 from typing import Any
 
 from helpers import bench_tables, config, manifests, runner, scenarios
-from helpers.backends.local import LocalBackend
+from helpers.backends import get_backend
+from helpers.backends.base import Backend
+
+BACKENDS = ("local", "host")  # what `make bench` measures: the kind backend needs Docker and kind (not here)
+
+
+def cluster_processes(backend: Backend) -> list:
+    """The processes of the cluster: the local backend's Ray processes; on the host backend every process of
+    Kubernetes and containerd and every process in a pod (Ray's, in their containers)."""
+    if backend.name != "host":
+        return backend.our_processes()
+    import psutil
+
+    from helpers.host import cluster
+
+    found = []
+    for pid in {*cluster.cache_processes(), *cluster.cgroup_processes()}:
+        try:
+            found.append(psutil.Process(pid))
+        except psutil.Error:
+            continue
+    return found
 
 
 class PeakMemory:
     """Samples the summed RSS of the cluster's processes every ``interval`` seconds."""
 
-    def __init__(self, backend: LocalBackend, interval: float = 1.0):
+    def __init__(self, backend: Backend, interval: float = 1.0):
         self.backend, self.interval = backend, interval
         self.peak_bytes = 0
         self._stop = threading.Event()
@@ -35,7 +58,7 @@ class PeakMemory:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             total = 0
-            for proc in self.backend.our_processes():
+            for proc in cluster_processes(self.backend):
                 try:
                     total += proc.memory_info().rss
                 except Exception:  # noqa: BLE001 - a process may end while we look
@@ -51,7 +74,7 @@ class PeakMemory:
         self._thread.join()
 
 
-def run_scenarios(backend: LocalBackend, rate: float = 20.0) -> dict[str, Any]:
+def run_scenarios(backend: Backend, rate: float = 20.0) -> dict[str, Any]:
     base = manifests.with_deployment_options(
         manifests.load_manifest("manifests/ray-service.yaml"), "hello", "Hello", max_replicas_per_node=1
     )
@@ -109,10 +132,10 @@ def run_scenarios(backend: LocalBackend, rate: float = 20.0) -> dict[str, Any]:
         ("head_loss_ft_retries", "head_loss_ft_no_retries", "head_loss_ft_head_back_s", "head_loss_ft_apps_running_s"),
     )
     for (retrying, bare, head_back, apps_running), manifest in zip(head_keys, (four, four_ha), strict=True):
-        if manifest is four_ha:
+        if manifest is four_ha and backend.name == "local":
             backend.down(quiet=True)  # the GCS storage is chosen when the head starts: a new cluster, with Redis
             backend.up(manifest)
-        else:
+        else:  # on Kubernetes the RayService makes a new RayCluster (its apply makes Redis first)
             backend.delete_service()  # back to lesson 04's manifest (2 replicas, one per node)
         backend.apply(manifest)
         backend.wait_ready(180)
@@ -126,8 +149,10 @@ def run_scenarios(backend: LocalBackend, rate: float = 20.0) -> dict[str, Any]:
     return figures
 
 
-def run_once(rate: float = 20.0) -> dict[str, Any]:
-    backend = LocalBackend()
+def run_once(backend_name: str = "local", rate: float = 20.0) -> dict[str, Any]:
+    """One run of every scenario on a cluster started for it (the host cluster too: its start is a figure).
+    The lessons and labs are timed on the local backend only (INSTRUCTOR.md's agenda is the local one)."""
+    backend = get_backend(backend_name)
     backend.down(quiet=True)
     try:
         with PeakMemory(backend) as memory:
@@ -135,6 +160,8 @@ def run_once(rate: float = 20.0) -> dict[str, Any]:
         figures["peak_memory_mib"] = round(memory.peak_bytes / 2**20)
     finally:
         backend.down(quiet=True)
+    if backend_name != "local":
+        return figures
     results = runner.run_all("local", out_dir=config.BUILD_DIR / "bench-notebooks")
     backend.down(quiet=True)
     figures["notebooks_s"] = {r.notebook: round(r.seconds, 1) for r in results}
@@ -152,39 +179,48 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return bench_tables.medians(runs)
 
 
-def machine() -> dict[str, Any]:
+def machine(backend_name: str = "local") -> dict[str, Any]:
     import psutil
 
-    return {
+    found = {
         "cpus": os.cpu_count(),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "ray": config.RAY_VERSION,
     }
+    if backend_name == "host":
+        found |= {k: config.HOST_VERSIONS[k] for k in ("kubernetes", "kuberay")}
+    return found
 
 
-def main(runs: int = 2, out: Path | None = None, rate: float = 20.0) -> dict[str, Any]:
-    """Measure ``runs`` times, write every run with their medians and maxima to ``out`` (the committed
-    bench/results.json by default), then regenerate the figures tables of README.md and labs/INSTRUCTOR.md."""
+def main(runs: int = 2, out: Path | None = None, rate: float = 20.0, backend: str = "local") -> dict[str, Any]:
+    """Measure ``runs`` times on ``backend``, write every run with their medians and maxima under the
+    backend's name in ``out`` (the committed bench/results.json by default; the other backends' results stay),
+    then regenerate the figures tables of README.md and labs/INSTRUCTOR.md."""
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"make bench measures {' or '.join(BACKENDS)}, not {backend!r}: write BACKEND=local or BACKEND=host"
+        )
     out = out or bench_tables.RESULT
     all_runs = []
     for i in range(runs):
-        print(f"== bench run {i + 1}/{runs}", flush=True)
-        all_runs.append(run_once(rate))
+        print(f"== bench run {i + 1}/{runs} ({backend} backend)", flush=True)
+        all_runs.append(run_once(backend, rate))
     report = {
         "date": datetime.date.today().isoformat(),
         "rate": rate,
-        "machine": machine(),
+        "machine": machine(backend),
         "runs": all_runs,
         "median": bench_tables.medians(all_runs),
         "max": bench_tables.maxima(all_runs),
     }
+    result = (bench_tables.load(out) or {}) | {backend: report}
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(report["median"], indent=2))
-    print(f"wrote {out}")
+    print(f"wrote the {backend} backend's result into {out}")
     if out == bench_tables.RESULT:
-        for path in bench_tables.write(report):
+        for path in bench_tables.write(result):
             print(f"regenerated the figures in {bench_tables.shown(path)}")
-    return report
+    return result

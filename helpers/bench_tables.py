@@ -5,7 +5,9 @@
 
 A generated block sits between ``<!-- bench:NAME -->`` and ``<!-- /bench -->`` in the markdown; everything
 outside the markers is written by hand. Every figure is the median of the runs in the result (the slowest
-or worst run is shown next to it); every "ok" is true only if it was true in every run.
+or worst run is shown next to it); every "ok" is true only if it was true in every run. The result holds one
+report per backend (``local``; ``host`` once `make bench BACKEND=host` ran): the local figures first, then the
+host's beside the local ones with their ratio.
 ``tests/unit/test_bench_tables.py`` fails when a committed table differs from what this module generates.
 """
 
@@ -130,7 +132,7 @@ def _runs(report: dict[str, Any]) -> list[dict[str, Any]]:
     return list(report.get("runs") or [])
 
 
-def source_line(report: dict[str, Any]) -> str:
+def source_line(report: dict[str, Any], backend: str = "local") -> str:
     runs = _runs(report)
     m = report.get("machine", {})
     med = medians(runs)
@@ -142,16 +144,23 @@ def source_line(report: dict[str, Any]) -> str:
             m.get("platform", ""),
             f"Python {m['python']}" if m.get("python") else "",
             f"Ray {m['ray']}" if m.get("ray") else "",
+            f"Kubernetes {m['kubernetes']}" if m.get("kubernetes") else "",
+            f"KubeRay {m['kuberay']}" if m.get("kuberay") else "",
         )
         if x
     )
     date = f" of {report['date']}" if report.get("date") else ""
     rate = report.get("rate", 20)
+    command = "`make bench`" if backend == "local" else f"`make bench BACKEND={backend}`"
+    text = (
+        f"Medians of {len(runs)} run{'s' if len(runs) != 1 else ''} of {command} (`bench/results.json`{date}), "
+        f"in brackets the slowest or worst run when it differs; {machine}; {backend} backend, "
+        f"{_num(rate)} requests/s during every scenario."
+    )
+    if backend != "local":
+        return text
     return (
-        f"Medians of {len(runs)} run{'s' if len(runs) != 1 else ''} of `make bench` (`bench/results.json`{date}), "
-        f"in brackets the slowest or worst run when it differs; {machine}; local backend, "
-        f"{_num(rate)} requests/s during every scenario. "
-        f"Every lesson ran ok in every run: {_yes(med.get('notebooks_ok'))}; "
+        f"{text} Every lesson ran ok in every run: {_yes(med.get('notebooks_ok'))}; "
         f"every lab with its solution: {_yes(med.get('labs_ok'))}."
     )
 
@@ -215,6 +224,54 @@ def timings_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _ratio(host: Any, local: Any) -> str:
+    if not isinstance(host, (int, float)) or not isinstance(local, (int, float)) or not local:
+        return "–"
+    return f"{host / local:.1f}×"
+
+
+def comparison_tables(local: dict[str, Any], host: dict[str, Any]) -> str:
+    """The host backend's figures beside the local ones: each scenario's failed requests and seconds until
+    healthy again, each timing, and host / local."""
+    lm, hm = medians(_runs(local)), medians(_runs(host))
+    hw = maxima(_runs(host))
+    lines = [
+        "| scenario | client retries | failed / sent: local | failed / sent: host "
+        "| healthy again after: local | host | host / local |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    ls, hs = lm.get("scenarios") or {}, hm.get("scenarios") or {}
+    for key in [*ls, *(k for k in hs if k not in ls)]:
+        lo, ho, w = ls.get(key) or {}, hs.get(key) or {}, (hw.get("scenarios") or {}).get(key) or {}
+        retries = ho.get("retries", lo.get("retries"))
+
+        def sent(m: dict[str, Any], worst: dict[str, Any] | None = None) -> str:
+            if not m:
+                return NOT_MEASURED
+            failed = _pair(m.get("failed"), (worst or {}).get("failed"), digits=None)
+            return f"{failed} / {_num(m.get('sent'), None)}"
+
+        lines.append(
+            f"| {SCENARIOS.get(key, f'`{key}`')} | {_yes(retries)} | {sent(lo)} | {sent(ho, w)} "
+            f"| {_pair(lo.get('recovery_s'), None, 's') if lo else '–'} "
+            f"| {_pair(ho.get('recovery_s'), w.get('recovery_s'), 's') if ho else '–'} "
+            f"| {_ratio(ho.get('recovery_s'), lo.get('recovery_s'))} |"
+        )
+    lines += ["", "| what | local | host | host / local |", "|---|---|---|---|"]
+    for key, (label, unit) in FIGURES.items():
+        if key not in lm and key not in hm:
+            continue
+        lo, ho = lm.get(key), hm.get(key)
+        if unit == "MiB":
+            lo_gib, ho_gib = (None if v is None else round(v / 1024, 1) for v in (lo, ho))
+            lines.append(
+                f"| {label} | {_pair(lo_gib, None, 'GiB')} | {_pair(ho_gib, None, 'GiB')} | {_ratio(ho, lo)} |"
+            )
+        else:
+            lines.append(f"| {label} | {_pair(lo, None, unit)} | {_pair(ho, hw.get(key), unit)} | {_ratio(ho, lo)} |")
+    return "\n".join(lines)
+
+
 def agenda_table(report: dict[str, Any] | None, current: str) -> str:
     """INSTRUCTOR.md's agenda: the hand-written columns of ``current`` kept; the machine column (median
     seconds of each notebook, slowest run in brackets) and the totals generated."""
@@ -256,13 +313,23 @@ def load(path: Path | None = None) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def block(name: str, report: dict[str, Any] | None, current: str) -> str:
+def block(name: str, result: dict[str, Any] | None, current: str) -> str:
+    """Block ``name`` from ``result`` (one report per backend; None: no committed result)."""
+    report = (result or {}).get("local")
+    host = (result or {}).get("host")
     if name == "agenda":
         return agenda_table(report, current)
     if not report:
         return f"{NO_RESULT[0].upper()}{NO_RESULT[1:]}."
     if name == "figures":
-        return "\n\n".join((source_line(report), scenarios_table(report), timings_table(report)))
+        parts = [source_line(report), scenarios_table(report), timings_table(report)]
+        if host:
+            parts += [
+                "On the host backend (a real Kubernetes and KubeRay operator on this machine, the Ray pods in "
+                "containers), the same scenarios: " + source_line(host, "host"),
+                comparison_tables(report, host),
+            ]
+        return "\n\n".join(parts)
     if name == "source":
         return source_line(report)
     if name == "scenarios":
@@ -272,9 +339,9 @@ def block(name: str, report: dict[str, Any] | None, current: str) -> str:
     raise ValueError(f"unknown bench block {name!r}: use figures, source, scenarios, timings or agenda")
 
 
-def render(text: str, report: dict[str, Any] | None) -> str:
-    """``text`` with every generated block rewritten from ``report`` (None: no committed result)."""
-    return BLOCK.sub(lambda m: m[1] + block(m["name"], report, m["body"]).rstrip("\n") + "\n" + m[4], text)
+def render(text: str, result: dict[str, Any] | None) -> str:
+    """``text`` with every generated block rewritten from ``result`` (None: no committed result)."""
+    return BLOCK.sub(lambda m: m[1] + block(m["name"], result, m["body"]).rstrip("\n") + "\n" + m[4], text)
 
 
 def shown(path: Path) -> str:
@@ -285,10 +352,10 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-def write(report: dict[str, Any] | None = None, documents: tuple[Path, ...] | None = None) -> list[Path]:
-    """Rewrite the generated blocks of ``documents`` (README.md and labs/INSTRUCTOR.md) from ``report``
+def write(result: dict[str, Any] | None = None, documents: tuple[Path, ...] | None = None) -> list[Path]:
+    """Rewrite the generated blocks of ``documents`` (README.md and labs/INSTRUCTOR.md) from ``result``
     (default: the committed result); returns the files that changed."""
-    report = load() if report is None else report
+    report = load() if result is None else result
     changed = []
     for path in documents or DOCUMENTS:
         text = path.read_text()

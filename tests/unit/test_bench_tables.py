@@ -22,8 +22,15 @@ README, INSTRUCTOR = bench_tables.DOCUMENTS
 
 
 @pytest.fixture
-def report() -> dict:
+def result() -> dict:
+    """The whole result: one report per backend."""
     return json.loads(FIXTURE.read_text())
+
+
+@pytest.fixture
+def report(result) -> dict:
+    """The local backend's report."""
+    return result["local"]
 
 
 # -- the committed docs -------------------------------------------------------------------------------------
@@ -65,18 +72,38 @@ def shape(value):
     return "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
 
 
-def test_the_fixture_has_the_shape_bench_main_writes(tmp_path, monkeypatch, report):
+@pytest.mark.parametrize("backend", ["local", "host"])
+def test_the_fixture_has_the_shape_bench_main_writes(tmp_path, monkeypatch, result, backend):
+    report = result[backend]
     runs = iter(copy.deepcopy(report["runs"]))
-    monkeypatch.setattr(bench, "run_once", lambda rate: next(runs))
-    monkeypatch.setattr(bench, "machine", lambda: dict(report["machine"]))
-    written = bench.main(runs=2, out=tmp_path / "results.json")
+    monkeypatch.setattr(bench, "run_once", lambda name, rate: next(runs))
+    monkeypatch.setattr(bench, "machine", lambda name: dict(report["machine"]))
+    written = bench.main(runs=2, out=tmp_path / "results.json", backend=backend)
 
     assert json.loads((tmp_path / "results.json").read_text()) == written
+    assert list(written) == [backend]
+    written = written[backend]
     assert list(written) == list(report)  # date, rate, machine, runs, median, max
     assert shape({k: v for k, v in written.items() if k != "date"}) == shape(
         {k: v for k, v in report.items() if k != "date"}
     )
     assert written["median"] == report["median"] and written["max"] == report["max"]
+
+
+def test_a_backend_measured_keeps_the_others_result(tmp_path, monkeypatch, result):
+    out = tmp_path / "results.json"
+    out.write_text(json.dumps({"local": result["local"]}))
+    runs = iter(copy.deepcopy(result["host"]["runs"]))
+    monkeypatch.setattr(bench, "run_once", lambda name, rate: next(runs))
+    monkeypatch.setattr(bench, "machine", lambda name: dict(result["host"]["machine"]))
+    written = bench.main(runs=2, out=out, backend="host")
+    assert written["local"] == result["local"] and written["host"]["median"] == result["host"]["median"]
+
+
+def test_bench_refuses_a_backend_it_does_not_measure(tmp_path):
+    with pytest.raises(ValueError, match="not 'kind': write BACKEND=local or BACKEND=host"):
+        bench.main(runs=1, out=tmp_path / "results.json", backend="kind")
+    assert not (tmp_path / "results.json").exists()
 
 
 def test_bench_main_rewrites_the_committed_result_and_the_docs(tmp_path, monkeypatch, report):
@@ -88,8 +115,8 @@ def test_bench_main_rewrites_the_committed_result_and_the_docs(tmp_path, monkeyp
     monkeypatch.setattr(bench_tables, "RESULT", tmp_path / "bench" / "results.json")
     monkeypatch.setattr(bench_tables, "DOCUMENTS", tuple(docs))
     runs = iter(copy.deepcopy(report["runs"]))
-    monkeypatch.setattr(bench, "run_once", lambda rate: next(runs))
-    monkeypatch.setattr(bench, "machine", lambda: dict(report["machine"]))
+    monkeypatch.setattr(bench, "run_once", lambda name, rate: next(runs))
+    monkeypatch.setattr(bench, "machine", lambda name: dict(report["machine"]))
     written = bench.main(runs=2)
 
     assert json.loads((tmp_path / "bench" / "results.json").read_text()) == written
@@ -168,7 +195,7 @@ def test_measured_head_loss_rows_show_their_figures(report):
 
 
 def test_the_figures_block_says_where_the_numbers_come_from(report):
-    text = bench_tables.render("<!-- bench:figures -->\nstale figure\n<!-- /bench -->\n", report)
+    text = bench_tables.render("<!-- bench:figures -->\nstale figure\n<!-- /bench -->\n", {"local": report})
     assert "Medians of 2 runs of `make bench` (`bench/results.json` of 2000-01-01)" in text
     assert "Every lesson ran ok in every run: no; every lab with its solution: yes." in text
     assert "| cluster up (head + 1 worker node) | 10.5 s (11.0) |" in text
@@ -176,24 +203,36 @@ def test_the_figures_block_says_where_the_numbers_come_from(report):
     assert "| lesson `04_self_healing` | 50.5 s (51.0) |" in text
     assert "| lab `lab03_chaos`, run with its solution | 35.0 s (40.0) |" in text
     assert "stale figure" not in text
+    assert "host backend" not in text  # no host result: no host figures
+
+
+def test_the_host_figures_stand_beside_the_local_ones_with_their_ratio(result):
+    text = bench_tables.render("<!-- bench:figures -->\n<!-- /bench -->\n", result)
+    assert "`make bench BACKEND=host`" in text and "Kubernetes v1.34.4, KubeRay v1.6.1; host backend" in text
+    rows = text.splitlines()
+    # local 3.5 s (runs 3.0, 4.0), host 9.0 s (runs 8.0, 10.0): 2.6 times; the worst host run in brackets
+    assert "| a replica killed (SIGKILL) | no | 0.5 / 100 | 2 (3) / 100 | 3.5 s | 9.0 s (10.0) | 2.6× |" in rows
+    assert "| cluster up (head + 1 worker node) | 10.5 s | 60.0 s (70.0) | 5.7× |" in rows
+    assert "| the head node's HTTP proxy killed | yes | 0 / 100 | not measured yet | – | – | – |" in rows
 
 
 def test_the_agenda_keeps_the_hand_written_columns_and_generates_the_machine_column(report):
-    generated = bench_tables.render(INSTRUCTOR.read_text(), report)
+    generated = bench_tables.render(INSTRUCTOR.read_text(), {"local": report})
     (agenda,) = [m["body"] for m in bench_tables.BLOCK.finditer(generated)]
     assert "| 2 | `notebooks/01_cluster` | 20 (21) | 5 | the Ray cluster starts" in agenda
     assert "| 8 | `labs/lab03_chaos` | 35 (40) | 20 |" in agenda
     assert "*break* |  | 10 |" in agenda
     lessons = sum(report["median"]["notebooks_s"].values()) + sum(report["median"]["labs_s"].values())
     assert f"| | **total** | **{round(lessons)} s ({lessons / 60:.1f} min)** | **167 min** |" in agenda
-    assert bench_tables.render(generated, report) == generated  # regenerating changes nothing
+    assert bench_tables.render(generated, {"local": report}) == generated  # regenerating changes nothing
     assert bench_tables.render(generated, None) == INSTRUCTOR.read_text() or bench_tables.RESULT.exists()
 
 
 def test_a_notebook_missing_from_the_result_shows_a_dash_and_no_total(report):
     del report["runs"][0]["labs_s"]["lab02_third_app.ipynb"]
     del report["runs"][1]["labs_s"]["lab02_third_app.ipynb"]
-    (agenda,) = [m["body"] for m in bench_tables.BLOCK.finditer(bench_tables.render(INSTRUCTOR.read_text(), report))]
+    rendered = bench_tables.render(INSTRUCTOR.read_text(), {"local": report})
+    (agenda,) = [m["body"] for m in bench_tables.BLOCK.finditer(rendered)]
     assert "| 6 | `labs/lab02_third_app` | – | 15 |" in agenda
     assert "| | **total** | – | **167 min** |" in agenda
 
@@ -206,7 +245,7 @@ def test_cli_regenerates_from_the_committed_result(tmp_path, monkeypatch, report
         docs.append(tmp_path / doc.name)
         docs[-1].write_text(bench_tables.render(doc.read_text(), None))
     result = tmp_path / "results.json"
-    result.write_text(json.dumps(report))
+    result.write_text(json.dumps({"local": report}))
     monkeypatch.setattr(bench_tables, "RESULT", result)
     monkeypatch.setattr(bench_tables, "DOCUMENTS", tuple(docs))
     monkeypatch.setattr(bench_tables.config, "PROJECT_ROOT", tmp_path)
@@ -219,7 +258,7 @@ def test_cli_regenerates_from_the_committed_result(tmp_path, monkeypatch, report
 
 def test_an_unknown_block_name_is_an_error():
     with pytest.raises(ValueError, match="unknown bench block 'figurez'"):
-        bench_tables.render("<!-- bench:figurez -->\n<!-- /bench -->\n", {"runs": []})
+        bench_tables.render("<!-- bench:figurez -->\n<!-- /bench -->\n", {"local": {"runs": []}})
 
 
 def test_labels_cover_the_keys_bench_writes():
