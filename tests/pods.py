@@ -1,5 +1,5 @@
 """Pods as tiny HTTP servers on 127.0.0.1, one per pod and port, for the forward's tests (tests/unit/test_forward.py):
-what a forward connects to. Which pods exist comes from the KubeRay timeline fake (tests/kuberay_timeline.py)."""
+what a forward connects to. Which pods exist comes from the KubeRay timeline fake (tests/kuberay_fake/)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from helpers import config
 
 from .http_stub import http_server
-from .kuberay_timeline import KubeRayTimeline
+from .kuberay_fake import KubeRayTimeline
 
 # What a pod's server sends back: (status, body, content type); None drops the connection (a process gone).
 Answer = Callable[[str, int, BaseHTTPRequestHandler], "tuple[int, bytes, str] | None"]

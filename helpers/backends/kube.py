@@ -845,10 +845,11 @@ class KubernetesBackend:
 
     def delete_service(self, timeout: float = 300) -> None:
         """Delete the RayService and wait until it and its pods are gone, so an apply right after creates a new
-        one instead of editing one being deleted, and nothing answers on the serve Service any more. KubeRay's
-        finalizer (ray.io/rayservice-finalizer) holds the RayService until its RayCluster *objects* are deleted;
-        their pods go afterwards through Kubernetes' garbage collector (on the host cluster a request right after
-        the RayService was gone still got 200), so their pods are waited for too.
+        one instead of editing one being deleted, and nothing answers on the serve Service any more. KubeRay
+        v1.7.0's finalizer (ray.io/rayservice-finalizer) holds the RayService until its RayCluster *objects* are
+        deleted (v1.6.1, the host backend's, has none: the RayService goes at once); the pods go afterwards
+        through Kubernetes' garbage collector (on the host cluster a request right after the RayService was gone
+        still got 200), so they are waited for too.
 
         With GCS fault tolerance, each RayCluster has KubeRay's finalizer ray.io/gcs-ft-redis-cleanup-finalizer:
         once its head pod is gone KubeRay runs a Job (<cluster>-redis-cleanup) that deletes the cluster's keys

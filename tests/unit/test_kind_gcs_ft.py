@@ -2,7 +2,7 @@
 RayService, a head pod lost and back with the applications kept, and a cleanup that waits for KubeRay's Redis
 cleanup Job before it deletes Redis.
 
-No Kubernetes runs here: FakeKube records the calls, the KubeRay timeline fake (tests/kuberay_timeline.py) plays
+No Kubernetes runs here: FakeKube records the calls, the KubeRay timeline fake (tests/kuberay_fake/) plays
 what KubeRay v1.7.0 does with gcsFaultToleranceOptions (the env it injects, the finalizer
 ray.io/gcs-ft-redis-cleanup-finalizer and its cleanup Job), and KubeAPI runs against a recording API server.
 """
@@ -33,7 +33,7 @@ from helpers.manifests import load_manifest, validate
 from helpers.serve_api import ServeAPIError
 
 from ..fakes import FakeCommands, FakeKube, rayservice, write_kubeconfig
-from ..kuberay_timeline import KubeRayTimeline
+from ..kuberay_fake import KubeRayTimeline
 from .test_forward import Pods, follower, get
 from .test_kubeapi_http import RESOURCES, RecordingAPIServer
 
@@ -298,8 +298,10 @@ def test_delete_head_pod_returns_once_the_new_head_is_ready_in_seconds_not_a_red
     lost = backend.delete_head_pod()
     assert f"$ kubectl delete pod {old} --wait=false -n {NS}" in capsys.readouterr().out
     assert lost["pod"] == old and lost["head"] != old and lost["gcs_fault_tolerance"] is True
-    # With GCS FT: the restart plus the GCS reading Redis back, not the cluster_ready_seconds of a new deploy.
-    assert lost["head_back_s"] == pytest.approx(kube.head_restart_seconds + kube.gcs_recover_seconds, abs=2)
+    # With GCS FT: the old pod's end, the new one's start and its GCS reading Redis back, not the
+    # cluster_ready_seconds of a new deploy.
+    expected = 2 * kube.termination_seconds + kube.pod_start_seconds + kube.gcs_recover_seconds
+    assert lost["head_back_s"] == pytest.approx(expected, abs=2)
     assert lost["head_back_s"] < kube.cluster_ready_seconds
 
 
@@ -332,7 +334,12 @@ def test_the_head_lost_and_back_with_the_applications_kept_while_the_workers_ser
         # `kubectl delete pod <head>` as the lesson shows it, run through the timeline; then watch it heal.
         kube.kubectl(list(backend.kubectl.delete_pod(old_head).args))
         kube.advance(1)
-        # No head: the workers' pods still serve; KubeRay reports no app status but stays Ready.
+        # As the host cluster showed it (tests/data/kuberay-host-recorded.json): until a new head pod runs,
+        # KubeRay keeps the status it last saw; then it shows no application until the new head's Serve has
+        # read them back from Redis, and stays Ready: the worker pods still serve.
+        status = kube.get_rayservice(NS, HA.name)["status"]
+        assert status["activeServiceStatus"]["applicationStatuses"]["hello"]["status"] == "RUNNING"
+        kube.run_until(lambda: kube._head_running(kube.clusters[cluster]))
         status = kube.get_rayservice(NS, HA.name)["status"]
         assert status["activeServiceStatus"]["applicationStatuses"] == {}
         assert status["numServeEndpoints"] >= 1
