@@ -190,6 +190,9 @@ def scenarios_table(report: dict[str, Any]) -> str:
             f"| {_pair(m.get('recovery_s'), w.get('recovery_s'), 's')} "
             f"| {_num(m.get('p50_ms'), 0)} / {_pair(m.get('p99_ms'), w.get('p99_ms'), 'ms', 0)} |"
         )
+    failed = {k: m["error"] for k, m in (med.get("scenarios") or {}).items() if m.get("error")}
+    for key, error in failed.items():
+        lines += ["", f"{SCENARIOS.get(key, key)} ({key}): the scenario failed: {error}"]
     if any(m.get("recovery_s") is None for m in (med.get("scenarios") or {}).values()):
         lines += [
             "",
@@ -269,6 +272,9 @@ def comparison_tables(local: dict[str, Any], host: dict[str, Any]) -> str:
             )
         else:
             lines.append(f"| {label} | {_pair(lo, None, unit)} | {_pair(ho, hw.get(key), unit)} | {_ratio(ho, lo)} |")
+    for key, m in hs.items():
+        if m.get("error"):
+            lines += ["", f"On the host backend, {SCENARIOS.get(key, key)} ({key}) failed: {m['error']}"]
     return "\n".join(lines)
 
 

@@ -268,3 +268,12 @@ def test_labels_cover_the_keys_bench_writes():
     assert [key for key in written if key not in bench_tables.SCENARIOS] == []
     for key in bench_tables.FIGURES:
         assert f'"{key}"' in source
+
+
+def test_a_scenario_that_failed_says_why_instead_of_hiding_behind_a_dash(result):
+    for run in result["host"]["runs"]:
+        run["scenarios"]["proxy_kill_no_retries"]["error"] = "kubectl exec ... exited 1"
+        run["scenarios"]["proxy_kill_no_retries"]["recovery_s"] = None
+    result["host"]["median"] = bench_tables.medians(result["host"]["runs"])
+    text = bench_tables.render("<!-- bench:figures -->\n<!-- /bench -->\n", result)
+    assert "On the host backend, the head node's HTTP proxy killed (proxy_kill_no_retries) failed: kubectl exec" in text
