@@ -144,7 +144,9 @@ def run_scenarios(backend: Backend, rate: float = 20.0) -> dict[str, Any]:
         figures[head_back], figures[apps_running] = head.head_back_s, head.recovery_s
     figures["scenarios"] = {
         name: {k: o.to_dict()[k] for k in ("retries", "sent", "failed", "recovery_s", "p50_ms", "p99_ms")}
-        | ({"error": str(o.error)} if o.error else {})  # the fault or its wait failed: no recovery figure
+        | (
+            {"error": str(o.error).strip().splitlines()[0]} if o.error else {}
+        )  # the fault or its wait failed: no recovery figure
         for name, o in outcomes
     }
     for name, o in outcomes:

@@ -192,7 +192,7 @@ def scenarios_table(report: dict[str, Any]) -> str:
         )
     failed = {k: m["error"] for k, m in (med.get("scenarios") or {}).items() if m.get("error")}
     for key, error in failed.items():
-        lines += ["", f"{SCENARIOS.get(key, key)} ({key}): the scenario failed: {error}"]
+        lines += ["", f"{SCENARIOS.get(key, key)} ({key}) ended with an error: {_first_line(error)}"]
     if any(m.get("recovery_s") is None for m in (med.get("scenarios") or {}).values()):
         lines += [
             "",
@@ -225,6 +225,10 @@ def timings_table(report: dict[str, Any]) -> str:
             name = label.format(notebook.removesuffix(".ipynb"))
             lines.append(f"| {name} | {_pair(seconds, worst.get(group, {}).get(notebook), 's')} |")
     return "\n".join(lines)
+
+
+def _first_line(error: str) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else "(no message)"
 
 
 def _ratio(host: Any, local: Any) -> str:
@@ -274,7 +278,11 @@ def comparison_tables(local: dict[str, Any], host: dict[str, Any]) -> str:
             lines.append(f"| {label} | {_pair(lo, None, unit)} | {_pair(ho, hw.get(key), unit)} | {_ratio(ho, lo)} |")
     for key, m in hs.items():
         if m.get("error"):
-            lines += ["", f"On the host backend, {SCENARIOS.get(key, key)} ({key}) failed: {m['error']}"]
+            lines += [
+                "",
+                f"On the host backend, {SCENARIOS.get(key, key)} ({key}) ended with an error: "
+                + _first_line(m["error"]),
+            ]
     return "\n".join(lines)
 
 
