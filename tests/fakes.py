@@ -140,6 +140,10 @@ class FakeKube:
             return None
         return copy.deepcopy(self.rayservices.pop(0) if len(self.rayservices) > 1 else self.rayservices[0])
 
+    def get_raycluster(self, namespace, name):
+        self.calls.append(("get_raycluster", namespace, name))
+        return None  # deleted with its RayService (no GCS FT finalizer scripted here)
+
     def delete_rayservice(self, namespace, name):
         self.calls.append(("delete_rayservice", namespace, name))
         self.rayservices = [None]  # gone (KubeRay's finalizer has deleted the RayCluster and Services)

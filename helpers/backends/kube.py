@@ -656,6 +656,16 @@ class KubernetesBackend:
         print(f"KubeRay deletes the old RayCluster {name} after rayClusterDeletionDelaySeconds (60 s by default).")
         return self._wait_pods_gone(name, timeout)
 
+    def _wait_cluster_object_gone(self, name: str, timeout: float) -> float:
+        def gone() -> tuple[bool, str]:
+            obj = self.api.get_raycluster(self.namespace, name)
+            if obj is None:
+                return True, "deleted"
+            finalizers = (obj.get("metadata") or {}).get("finalizers") or []
+            return False, "deleting" + (f" (finalizers: {', '.join(finalizers)})" if finalizers else "")
+
+        return wait_for(f"RayCluster {name} to be deleted", gone, timeout, interval=2.0)
+
     def _wait_pods_gone(self, name: str, timeout: float) -> float:
         """Until no pod of RayCluster ``name`` is left. The RayCluster object goes first: its pods follow through
         Kubernetes' garbage collector, each once the kubelet has stopped its containers."""
@@ -865,6 +875,9 @@ class KubernetesBackend:
         self._wait_deleted(name, timeout)
         for cluster in clusters:  # KubeRay's finalizer waits for the RayCluster objects, not for their pods
             self._wait_pods_gone(cluster, max(timeout - (time.monotonic() - started), 10.0))
+            # With GCS FT the RayCluster stays until KubeRay's Redis cleanup Job has run (its finalizer): on v1.6.1
+            # nothing holds the RayService meanwhile, and Redis must outlive the Job.
+            self._wait_cluster_object_gone(cluster, max(timeout - (time.monotonic() - started), 10.0))
         if self._state().get("redis"):
             self.delete_redis()
 

@@ -12,6 +12,7 @@ from helpers.backends.base import BackendError
 
 FIELD_MANAGER = "rayservice-tutorial"
 RAYSERVICE = ("ray.io", "v1", "rayservices")
+RAYCLUSTER = ("ray.io", "v1", "rayclusters")
 WORKSHOP_HINT = (
     "ask the instructor to apply manifests/workshop/ for your namespace (the Role `rayservice-learner`; "
     "labs/INSTRUCTOR.md has the steps)"
@@ -33,6 +34,7 @@ KUBEAPI_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "get_rayservice": (("get", "rayservices.ray.io"),),
     "delete_rayservice": (("delete", "rayservices.ray.io"),),
+    "get_raycluster": (("get", "rayclusters.ray.io"),),  # a deleted one held by KubeRay's Redis cleanup finalizer
     "list_pods": (("list", "pods"),),
     "delete_pod": (("delete", "pods"),),
     "pods_behind": (("list", "endpointslices.discovery.k8s.io"),),  # a fault's end: its pod out of the Service
@@ -247,6 +249,19 @@ class KubeAPI:
             plural,
             name,
             right=("get", "rayservices.ray.io", namespace),
+        )
+
+    def get_raycluster(self, namespace: str, name: str) -> dict[str, Any] | None:
+        group, version, plural = RAYCLUSTER
+        return self._call(
+            f"get RayCluster {name}",
+            self.custom.get_namespaced_custom_object,
+            group,
+            version,
+            namespace,
+            plural,
+            name,
+            right=("get", "rayclusters.ray.io", namespace),
         )
 
     def delete_rayservice(self, namespace: str, name: str) -> None:

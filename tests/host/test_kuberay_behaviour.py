@@ -100,8 +100,9 @@ def test_head_loss_without_gcs_ft_recreates_the_head_only_and_the_workers_restar
     head pod runs, the RayService's status keeps what it last saw (the applications RUNNING, Ready True); once it
     runs, KubeRay finds no application there and clears them until it has deployed them again (Ready went False,
     ZeroServeEndpoints, in some runs; in others the worker's proxy kept answering from its old Serve and Ready
-    stayed True: tests/data/kuberay-host-recorded.json); the new head is Ready before they are RUNNING; the worker pods stay (same names) and
-    their containers restart in place (their raylets exit when the new GCS does not know them)."""
+    stayed True: tests/data/kuberay-host-recorded.json); the new head is Ready before they are RUNNING; the
+    worker pods stay (same names) and their containers restart in place (their raylets exit when the new GCS
+    does not know them)."""
     (head,) = host_backend.ray_pods("head")
     old_head = head["metadata"]["name"]
     workers = {p["metadata"]["name"]: restarts(p) for p in host_backend.ray_pods("worker")}

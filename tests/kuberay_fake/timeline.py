@@ -362,6 +362,18 @@ class KubeRayTimeline(GcsFaultTolerance, Views):
             "status": self._status(svc),
         }
 
+    def get_raycluster(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.calls.append(("get_raycluster", namespace, name))
+        cluster = self.clusters.get(name) if namespace == self.namespace else None
+        if cluster is None:
+            return None
+        meta: dict[str, Any] = {"name": name, "namespace": namespace, "uid": cluster.uid}
+        if cluster.ft:
+            meta["finalizers"] = ["ray.io/gcs-ft-redis-cleanup-finalizer"]
+        if cluster.deleting_since is not None:
+            meta["deletionTimestamp"] = f"fake+{cluster.deleting_since:.0f}s"
+        return {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": meta}
+
     def delete_rayservice(self, namespace: str, name: str) -> None:
         """The RayService's finalizer deletes its RayClusters (at once: no deletion delay) and holds the
         RayService until none is left; without GCS FT that is immediate here."""

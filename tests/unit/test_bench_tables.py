@@ -276,4 +276,5 @@ def test_a_scenario_that_failed_says_why_instead_of_hiding_behind_a_dash(result)
         run["scenarios"]["proxy_kill_no_retries"]["recovery_s"] = None
     result["host"]["median"] = bench_tables.medians(result["host"]["runs"])
     text = bench_tables.render("<!-- bench:figures -->\n<!-- /bench -->\n", result)
-    assert "On the host backend, the head node's HTTP proxy killed (proxy_kill_no_retries) ended with an error: kubectl exec" in text
+    name = "the head node's HTTP proxy killed (proxy_kill_no_retries)"
+    assert f"On the host backend, {name} ended with an error: kubectl exec" in text

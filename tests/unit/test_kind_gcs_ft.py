@@ -267,10 +267,11 @@ def test_down_deletes_the_rayservice_then_configmap_and_redis_and_leaves_nothing
 
 
 @pytest.fixture
-def timeline(tmp_path, monkeypatch):
+def timeline(tmp_path, monkeypatch, request):
     """The kubernetes backend on the KubeRay timeline fake, with the HA manifest Ready; its waits sleep on the
-    fake clock. Serve's API answers from the timeline: RUNNING once the cluster's head is back."""
-    kube = KubeRayTimeline()
+    fake clock. Serve's API answers from the timeline: RUNNING once the cluster's head is back. Parametrized
+    (indirect) with False: KubeRay v1.6.1, without the RayService finalizer."""
+    kube = KubeRayTimeline(rayservice_finalizer=getattr(request, "param", True))
     monkeypatch.setattr(
         progress, "time", types.SimpleNamespace(sleep=kube.advance, monotonic=kube.clock, time=kube.clock)
     )
@@ -359,6 +360,7 @@ def test_the_head_lost_and_back_with_the_applications_kept_while_the_workers_ser
         pods.close()
 
 
+@pytest.mark.parametrize("timeline", [True, False], indirect=True, ids=["v1.7.0", "v1.6.1-no-rayservice-finalizer"])
 def test_delete_service_lets_kuberays_cleanup_job_empty_redis_before_redis_goes(timeline):
     backend, kube = timeline
     uid = kube.clusters[backend.cluster_names()[0]].uid
