@@ -20,6 +20,7 @@ import hashlib
 import html
 import json
 import os
+import re
 import shlex
 import time
 from collections import Counter
@@ -122,11 +123,22 @@ def stamp(data: dict[str, Any]) -> str:
     return f"recorded {data['recorded']}: Kubernetes {v['kubernetes']}, KubeRay {v['kuberay']}, Ray {v['ray']}"
 
 
+# kubectl diff compares two folders it makes in this machine's temp dir, named at random for each run.
+_KUBECTL_DIFF_DIRS = re.compile(r"/tmp/(LIVE|MERGED)-\d+/")
+
+
+def shown(output: str) -> str:
+    """``output`` as a learner reads it: kubectl diff's temporary folders as LIVE/ and MERGED/ (their random
+    names and this machine's temp dir say nothing)."""
+    return _KUBECTL_DIFF_DIRS.sub(r"\1/", output)
+
+
 def show(args: tuple[str, ...]) -> None:
     """Under a command the local backend shows: what it printed on the host cluster, collapsed in a notebook."""
     output = recorded(args)
     if output is None:
         return
+    output = shown(output)
     title = f"What it printed on the host backend's Kubernetes ({stamp(load())})"
     if headless():
         print(f"{title}:")

@@ -75,3 +75,9 @@ def test_the_committed_recording_matches_todays_manifests():
     assert data["versions"]["ray"] == config.RAY_VERSION
     assert data["versions"]["kubernetes"] == config.HOST_VERSIONS["kubernetes"]
     json.dumps(data)  # plain data
+
+
+def test_kubectl_diffs_temporary_folders_are_shown_without_this_machines_temp_dir():
+    raw = "diff -u -N /tmp/LIVE-2250408061/ray.io.v1.RayService.ns.x /tmp/MERGED-3877356520/ray.io.v1.RayService.ns.x"
+    assert transcripts.shown(raw) == "diff -u -N LIVE/ray.io.v1.RayService.ns.x MERGED/ray.io.v1.RayService.ns.x"
+    assert transcripts.shown("/tmp/ray/session_latest/logs") == "/tmp/ray/session_latest/logs"  # inside the pod
