@@ -21,6 +21,8 @@ from helpers import config, runner
 from helpers.backends.local import LocalBackend
 from tests.nbval_run import nbval as run_nbval
 
+from ..notebook_paths import machine_paths
+
 pytestmark = pytest.mark.notebooks
 
 ROOT = config.PROJECT_ROOT
@@ -69,9 +71,8 @@ def test_lesson_skeleton(path: Path):
     assert checked or path.name == "00_setup.ipynb"
     for cell in checked:
         assert cell.outputs, f"checked cell without a stored reference output: {cell.source[:60]!r}"
-    text = json.dumps(nb).replace("/home/ray/", "")  # the rayproject/ray image's home, in the manifests
-    for forbidden in ("/work/", "/root/", "/home/", "/tmp/"):
-        assert forbidden not in text, f"{path.name} contains a machine-specific path {forbidden}"
+    found = machine_paths(nb)
+    assert not found, f"{path.name} contains a machine-specific path {', '.join(found)}"
     assert not any(o.get("output_type") == "error" for c in cells for o in c.get("outputs", []))
     if path.name in PLOTTED:  # recorded on real Ray (`helpers refresh`): the plots rendered inline
         assert any("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", [])), path.name
