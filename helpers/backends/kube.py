@@ -656,16 +656,6 @@ class KubernetesBackend:
         print(f"KubeRay deletes the old RayCluster {name} after rayClusterDeletionDelaySeconds (60 s by default).")
         return self._wait_pods_gone(name, timeout)
 
-    def _wait_cluster_object_gone(self, name: str, timeout: float) -> float:
-        def gone() -> tuple[bool, str]:
-            obj = self.api.get_raycluster(self.namespace, name)
-            if obj is None:
-                return True, "deleted"
-            finalizers = (obj.get("metadata") or {}).get("finalizers") or []
-            return False, "deleting" + (f" (finalizers: {', '.join(finalizers)})" if finalizers else "")
-
-        return wait_for(f"RayCluster {name} to be deleted", gone, timeout, interval=2.0)
-
     def _wait_pods_gone(self, name: str, timeout: float) -> float:
         """Until no pod of RayCluster ``name`` is left. The RayCluster object goes first: its pods follow through
         Kubernetes' garbage collector, each once the kubelet has stopped its containers."""
@@ -877,19 +867,22 @@ class KubernetesBackend:
             self._wait_pods_gone(cluster, max(timeout - (time.monotonic() - started), 10.0))
             # With GCS FT the RayCluster stays until KubeRay's Redis cleanup Job has run (its finalizer): on v1.6.1
             # nothing holds the RayService meanwhile, and Redis must outlive the Job.
-            self._wait_cluster_object_gone(cluster, max(timeout - (time.monotonic() - started), 10.0))
+            self._wait_deleted(cluster, max(timeout - (time.monotonic() - started), 10.0), kind="RayCluster")
         if self._state().get("redis"):
             self.delete_redis()
 
-    def _wait_deleted(self, name: str, timeout: float) -> float:
+    def _wait_deleted(self, name: str, timeout: float, kind: str = "RayService") -> float:
+        """Until the RayService (or RayCluster) ``name`` is gone, naming the finalizers that hold it."""
+        get = self.api.get_rayservice if kind == "RayService" else self.api.get_raycluster
+
         def gone() -> tuple[bool, str]:
-            obj = self.api.get_rayservice(self.namespace, name)
+            obj = get(self.namespace, name)
             if obj is None:
                 return True, "deleted"
             finalizers = (obj.get("metadata") or {}).get("finalizers") or []
             return False, "deleting" + (f" (finalizers: {', '.join(finalizers)})" if finalizers else "")
 
-        return wait_for(f"RayService {name} to be deleted", gone, timeout, interval=2.0)
+        return wait_for(f"{kind} {name} to be deleted", gone, timeout, interval=2.0)
 
     def leftovers(self) -> list[str]:
         """What of the tutorial is still here: our processes, the RayService if any, and the Redis of GCS

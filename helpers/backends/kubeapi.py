@@ -239,29 +239,22 @@ class KubeAPI:
         return missing
 
     def get_rayservice(self, namespace: str, name: str) -> dict[str, Any] | None:
-        group, version, plural = RAYSERVICE
-        return self._call(
-            f"get RayService {name}",
-            self.custom.get_namespaced_custom_object,
-            group,
-            version,
-            namespace,
-            plural,
-            name,
-            right=("get", "rayservices.ray.io", namespace),
-        )
+        return self._get_custom(RAYSERVICE, "RayService", namespace, name)
 
     def get_raycluster(self, namespace: str, name: str) -> dict[str, Any] | None:
-        group, version, plural = RAYCLUSTER
+        return self._get_custom(RAYCLUSTER, "RayCluster", namespace, name)
+
+    def _get_custom(self, resource: tuple[str, str, str], kind: str, namespace: str, name: str) -> dict | None:
+        group, version, plural = resource
         return self._call(
-            f"get RayCluster {name}",
+            f"get {kind} {name}",
             self.custom.get_namespaced_custom_object,
             group,
             version,
             namespace,
             plural,
             name,
-            right=("get", "rayclusters.ray.io", namespace),
+            right=("get", f"{plural}.{group}", namespace),
         )
 
     def delete_rayservice(self, namespace: str, name: str) -> None:

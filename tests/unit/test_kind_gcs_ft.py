@@ -30,10 +30,10 @@ from helpers.backends.kube import (
 )
 from helpers.backends.kubeapi import KUBEAPI_RIGHTS
 from helpers.manifests import load_manifest, validate
-from helpers.serve_api import ServeAPIError
 
 from ..fakes import FakeCommands, FakeKube, rayservice, write_kubeconfig
 from ..kuberay_fake import KubeRayTimeline
+from ..kuberay_fake.backend import backend_on
 from .test_forward import Pods, follower, get
 from .test_kubeapi_http import RESOURCES, RecordingAPIServer
 
@@ -272,22 +272,7 @@ def timeline(tmp_path, monkeypatch, request):
     fake clock. Serve's API answers from the timeline: RUNNING once the cluster's head is back. Parametrized
     (indirect) with False: KubeRay v1.6.1, without the RayService finalizer."""
     kube = KubeRayTimeline(rayservice_finalizer=getattr(request, "param", True))
-    monkeypatch.setattr(
-        progress, "time", types.SimpleNamespace(sleep=kube.advance, monotonic=kube.clock, time=kube.clock)
-    )
-    commands = FakeCommands(responses={("kubectl",): kube.kubectl})
-    backend = KubernetesBackend(state_dir=tmp_path, commands=commands, api=kube)
-    monkeypatch.setattr(backend, "ensure_port_forwards", lambda: None)  # tests use their own forwards
-
-    class TimelineServe:
-        def details(self):
-            cluster = kube.clusters.get(backend.cluster_names()[0])
-            if cluster is None or not kube._apps_running(cluster):
-                raise ServeAPIError("Connection refused")
-            return {"applications": {app: {"status": "RUNNING"} for app in cluster.apps}}
-
-    backend.serve_api = TimelineServe()
-    backend._prepare_namespace()
+    backend = backend_on(kube, tmp_path, monkeypatch)
     backend.apply(HA)
     backend.wait_ready(timeout=600)
     yield backend, kube

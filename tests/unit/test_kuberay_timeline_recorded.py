@@ -9,18 +9,15 @@ run through the kubernetes backend on the fake, looked at through the same API c
 from __future__ import annotations
 
 import inspect
-import types
 
 import pytest
 
-from helpers import config, progress
-from helpers.backends.kube import KubernetesBackend
+from helpers import config
 from helpers.backends.kubeapi import KubeAPI
-from helpers.serve_api import ServeAPIError
 
 from .. import kuberay_recorded
-from ..fakes import FakeCommands
 from ..kuberay_fake import KubeRayTimeline
+from ..kuberay_fake.backend import backend_on
 
 MANIFESTS = {"without_gcs_ft": "ray-service.yaml", "with_gcs_ft": "ray-service-ha.yaml"}
 
@@ -30,23 +27,7 @@ def played(tmp_path, monkeypatch, manifest: str, kuberay: str) -> dict[str, dict
     finalizer)."""
     major, minor = (int(x) for x in kuberay.lstrip("v").split(".")[:2])
     kube = KubeRayTimeline(rayservice_finalizer=(major, minor) >= (1, 7))
-    monkeypatch.setattr(
-        progress, "time", types.SimpleNamespace(sleep=kube.advance, monotonic=kube.clock, time=kube.clock)
-    )
-    backend = KubernetesBackend(
-        state_dir=tmp_path, commands=FakeCommands(responses={("kubectl",): kube.kubectl}), api=kube
-    )
-    monkeypatch.setattr(backend, "ensure_port_forwards", lambda: None)
-
-    class TimelineServe:
-        def details(self):
-            cluster = kube.clusters.get(backend.cluster_names()[0])
-            if cluster is None or not kube._apps_running(cluster):
-                raise ServeAPIError("Connection refused")
-            return {"applications": {app: {"status": "RUNNING"} for app in cluster.apps}}
-
-    backend.serve_api = TimelineServe()
-    backend._prepare_namespace()
+    backend = backend_on(kube, tmp_path, monkeypatch)
     return kuberay_recorded.operations(
         backend, config.MANIFESTS_DIR / manifest, sleep=lambda s: kube.advance(s, s), clock=kube.clock
     )
