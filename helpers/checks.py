@@ -403,8 +403,8 @@ def lab03(backend, path: str | Path | None = None, rate: float = 20.0) -> CheckR
     ]
     crash = scenarios.replica_crash(backend, retries=retries, rate=rate)
     loss = scenarios.node_loss(backend, retries=retries, rate=rate)
-    if isinstance(loss.detail, dict) and loss.detail.get("replicas") is not None:  # the replicas the lost node held
-        lost_on_node = len(loss.detail["replicas"])
+    if getattr(loss.detail, "replicas", None) is not None:  # the replicas the lost node held
+        lost_on_node = len(loss.detail.replicas)
     else:  # a backend that does not say which: the worst case, the fullest node
         lost_on_node = max(placement.values(), default=0)
     serving = {"replica killed": n - 1, "worker node lost": n - lost_on_node}

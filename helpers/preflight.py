@@ -9,14 +9,8 @@ from importlib import metadata
 from pathlib import Path
 
 from helpers import config, i18n
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    warning: bool = False  # ok, but worth a look (shown with ⚠)
+from helpers.check import Check
+from helpers.quantities import gib, pod_resources
 
 
 def _version(dist: str) -> str | None:
@@ -84,14 +78,6 @@ def kubernetes_checks(commands, context: str | None = None) -> list[Check]:
     return checks
 
 
-def _gib(quantity: str) -> float:
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9}
-    for suffix, factor in units.items():
-        if str(quantity).endswith(suffix):
-            return float(str(quantity)[: -len(suffix)]) * factor / 2**30
-    return float(quantity) / 2**30
-
-
 # -- memory: what a lesson needs -----------------------------------------------------------------------------------
 
 # Besides the Ray pods: the KubeRay operator's pod (its Helm chart's default: 512Mi) and, on kind, the node
@@ -111,7 +97,7 @@ def pod_memory_gib(template: dict) -> float:
     for container in (template.get("spec") or {}).get("containers") or []:
         res = container.get("resources") or {}
         values = [(res.get(k) or {}).get("memory") for k in ("requests", "limits")]
-        total += max((_gib(v) for v in values if v), default=0.0)
+        total += max((gib(v) for v in values if v), default=0.0)
     return total
 
 
@@ -139,7 +125,7 @@ def memory_needed(manifest, upgrade: bool, kind_node: bool = True) -> float:
 
 def redis_memory_gib(manifest) -> float:
     """The Redis of manifests/redis/ when the manifest has GCS fault tolerance (one per namespace), else 0."""
-    from helpers.backends.kube import gcs_fault_tolerance, redis_objects
+    from helpers.backends.kube_redis import gcs_fault_tolerance, redis_objects
 
     if gcs_fault_tolerance(manifest) is None:
         return 0.0
@@ -212,24 +198,6 @@ def memory_table() -> str:
             f"| {need:.1f} GiB | {quota:.1f} GiB |"
         )
     return "\n".join(rows)
-
-
-def _cpu(quantity) -> float:
-    text = str(quantity)
-    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-
-
-def pod_resources(template: dict) -> dict[str, float]:
-    """requests.cpu, requests.memory, limits.cpu, limits.memory (cores, GiB) of one pod, summed over its
-    containers: what a ResourceQuota counts."""
-    total = dict.fromkeys(("requests.cpu", "requests.memory", "limits.cpu", "limits.memory"), 0.0)
-    for container in (template.get("spec") or {}).get("containers") or []:
-        res = container.get("resources") or {}
-        for kind in ("requests", "limits"):
-            values = res.get(kind) or {}
-            total[f"{kind}.cpu"] += _cpu(values["cpu"]) if "cpu" in values else 0.0
-            total[f"{kind}.memory"] += _gib(values["memory"]) if "memory" in values else 0.0
-    return total
 
 
 def namespace_quota() -> dict[str, str]:
