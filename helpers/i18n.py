@@ -21,8 +21,8 @@ and on placeholders that differ between the code, the msgid and the msgstr.
 ``tr(message)`` is transitional: it translates an already formatted English message of ``helpers/lint.py`` by
 matching it against the catalog's lint templates, and is removed once lint.py passes templates to ``_()``.
 
-``use_english_folder()`` (called when ``helpers`` is imported) makes a Korean notebook's working directory
-the English notebook's folder, so its code cells, identical to the English ones, find ``../manifests/``.
+``use_english_folder()`` (called by a Korean notebook's parameters cell, never on import) makes its working
+directory the English notebook's folder, so its code cells, identical to the English ones, find ``../manifests/``.
 """
 
 from __future__ import annotations

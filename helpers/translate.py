@@ -15,8 +15,9 @@ hash of the English text it was translated from::
         # 00 · 시작하기 ...
 
 The build copies the English notebook (code cells, outputs, ids, metadata) and replaces each markdown cell
-with its Korean; the only code that differs is one line added to the parameters cell, ``TUTORIAL_LANG =
-"ko"``, which makes the helpers print in Korean (helpers.i18n). A cell whose English changed after it was
+with its Korean; the only code that differs is three lines added to the parameters cell (``LANG_LINE``):
+``TUTORIAL_LANG = "ko"``, which makes the helpers print in Korean (helpers.i18n), and ``use_english_folder()``,
+which runs the code cells in the English notebook's folder. A cell whose English changed after it was
 translated keeps its old Korean and is reported as stale; a cell with no translation keeps its English and
 is reported as missing. tests/unit/test_korean_edition.py fails on either, and when a committed Korean
 notebook differs from what the build makes.
@@ -36,7 +37,14 @@ import yaml
 from helpers import config, i18n
 
 EDITION = i18n.EDITION_FOLDER  # "ko"
-LANG_LINE = 'TUTORIAL_LANG = "ko"  # 한국어판: 헬퍼의 메시지(실습 결과, 힌트, 린터, preflight)도 한국어로'
+# The two lines the Korean parameters cell adds: the helpers' messages in Korean, and the code cells (the English
+# ones, which read ../manifests/ and ../build/) run in the English notebook's folder. Nothing changes the working
+# directory on import: the Korean notebook says it does, here.
+LANG_LINE = (
+    'TUTORIAL_LANG = "ko"  # 한국어판: 헬퍼의 메시지(실습 결과, 힌트, 린터, preflight)도 한국어로\n'
+    "from helpers.i18n import use_english_folder\n\n"
+    "use_english_folder()  # 코드 셀은 영어판과 같습니다: 영어판 노트북의 폴더(../)에서 실행합니다"
+)
 FIRST_WORDS = 8
 
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers import config
-from helpers.backends import BackendError
-from helpers.backends import local as local_module
+from helpers.backends import BackendError, local_processes
 from helpers.backends.local import LocalBackend
 from tests.integration.conftest import HELLO, SPARE_PORTS
 
@@ -51,7 +50,7 @@ def wait_until(predicate, timeout: float = 120.0) -> None:
 
 
 def test_ray_that_fails_to_start_shows_its_log_and_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(local_module, "HEAD_OBJECT_STORE", 1_000)  # Ray refuses an object store this small
+    monkeypatch.setattr(local_processes, "HEAD_OBJECT_STORE", 1_000)  # Ray refuses an object store this small
     backend = LocalBackend(state_dir=tmp_path, ports=SPARE_PORTS)
     with pytest.raises(BackendError) as info:
         backend.up(HELLO)

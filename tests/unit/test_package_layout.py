@@ -1,5 +1,6 @@
-"""The helpers import each other without a cycle, counting the imports inside functions too: a function-level
-import is for a heavy or optional dependency (the Kubernetes client, Ray), never to hide a cycle."""
+"""The helpers as a package one can hold in mind: no module over 500 lines, and no import cycle, counting the
+imports inside functions too (a function-level import is for a heavy or optional dependency, such as the Kubernetes
+client or Ray, never to hide a cycle)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,9 @@ def test_the_helpers_import_each_other_without_a_cycle():
 def test_the_cycle_finder_finds_one():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_of_the_helpers_is_over_500_lines():
+    """A module one person holds in mind: past 500 lines, one of its jobs moves to a module of its own."""
+    sizes = {name: len(path.read_text().splitlines()) for name, path in modules().items()}
+    assert not {name: n for name, n in sizes.items() if n > 500}
