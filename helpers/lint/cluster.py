@@ -22,11 +22,16 @@ def _cluster_config(ctx: Context):
     if not isinstance(cluster, dict):
         return  # crd-schema: spec.rayClusterConfig is required
     sound = not any(path[:2] == ("spec", "rayClusterConfig") for path in ctx.schema_errors)
-    groups = [("spec.rayClusterConfig.headGroupSpec", cluster.get("headGroupSpec"))]
-    groups += [(f"spec.rayClusterConfig.workerGroupSpecs[{i}]", g) for i, g in worker_groups(cluster)]
-    for where, group in groups:
-        if not isinstance(group, dict) or not containers(group):
-            sound = False  # crd-schema or group-containers says so
+    top = ("spec", "rayClusterConfig")
+    groups = [("spec.rayClusterConfig.headGroupSpec", (*top, "headGroupSpec"), cluster.get("headGroupSpec"))]
+    groups += [
+        (f"spec.rayClusterConfig.workerGroupSpecs[{i}]", (*top, "workerGroupSpecs", i), g)
+        for i, g in worker_groups(cluster)
+    ]
+    for where, loc, group in groups:
+        schema_error = any(path[: len(loc)] == loc for path in ctx.schema_errors)
+        if schema_error or not isinstance(group, dict) or not containers(group):
+            sound = False  # crd-schema or group-containers says what is wrong
             continue
         try:
             num_cpus(group)

@@ -301,9 +301,7 @@ def _upgrade_strategy(ctx: Context):
             "spec.upgradeStrategy instead",
             why=KUBERAY,
         )
-    delay = _int(ctx.spec.get("rayClusterDeletionDelaySeconds"))
-    if delay is not None and delay < 0:
-        yield problem("spec.rayClusterDeletionDelaySeconds", f"is {delay}", "0 or more", why=KUBERAY)
+    # rayClusterDeletionDelaySeconds >= 0: the CRD declares it (minimum: 0), so crd-schema reports it.
     strategy = ctx.spec.get("upgradeStrategy")
     kind = strategy.get("type") if isinstance(strategy, dict) else None
     if kind is None:
