@@ -14,7 +14,7 @@ import threading
 from typing import Any
 
 from helpers import display
-from helpers.backends.base import BackendError
+from helpers.errors import BackendError
 
 HEADLESS_VAR = "RAYSERVICE_HEADLESS"
 

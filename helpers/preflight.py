@@ -1,4 +1,6 @@
-"""Preflight: is this machine ready for the chosen backend? Each check says how to fix it."""
+"""Preflight: is this machine ready for the chosen backend? Each check says how to fix it.
+
+Each check's name and detail are written in the learner's language where the check is made (helpers.i18n)."""
 
 from __future__ import annotations
 
@@ -8,15 +10,10 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from helpers import config, i18n
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    warning: bool = False  # ok, but worth a look (shown with ⚠)
+from helpers import config
+from helpers.check import Check
+from helpers.i18n import N_, _
+from helpers.quantities import gib, pod_resources
 
 
 def _version(dist: str) -> str | None:
@@ -37,32 +34,35 @@ def local_checks() -> list[Check]:
         Check(
             f"Ray {config.RAY_VERSION}",
             ray == config.RAY_VERSION,
-            f"installed {ray}" if ray else "not installed: run `make lab` (it installs everything)",
+            _("installed {version}", version=ray)
+            if ray
+            else _("not installed: run `make lab` (it installs everything)"),
         )
     )
     proto = _version("protobuf") or "missing"
     checks.append(
         Check(
-            "protobuf < 7 (Ray 2.55 fails every deploy with protobuf 7)",
+            _("protobuf < 7 (Ray 2.55 fails every deploy with protobuf 7)"),
             proto != "missing" and int(proto.split(".")[0]) < 7,
-            f"installed {proto}; the lock file pins 6.33.6",
+            _("installed {version}; the lock file pins 6.33.6", version=proto),
         )
     )
     gib = psutil.virtual_memory().available / 2**30
-    checks.append(Check("memory available >= 4 GiB", gib >= 4, f"{gib:.1f} GiB available"))
+    checks.append(Check(_("memory available >= 4 GiB"), gib >= 4, _("{gib} GiB available", gib=f"{gib:.1f}")))
     cpus = os.cpu_count() or 1
-    checks.append(Check("CPU cores >= 2", cpus >= 2, f"{cpus} cores"))
+    checks.append(Check(_("CPU cores >= 2"), cpus >= 2, _("{count} cores", count=cpus)))
     return checks
 
 
 def _tool(commands, tool: str, version_args: list[str]) -> Check:
     from helpers.backends.commands import INSTALL_HINTS
 
+    name = _("{tool} installed", tool=tool)
     if not commands.which(tool):
-        return Check(f"{tool} installed", False, f"not found: {INSTALL_HINTS[tool]}")
+        return Check(name, False, _("not found: {hint}", hint=INSTALL_HINTS[tool]))
     result = commands.run([tool, *version_args], check=False, timeout=30)
     text = (result.stdout or result.stderr).strip().splitlines()
-    return Check(f"{tool} installed", result.ok, text[0] if text else "(no version printed)")
+    return Check(name, result.ok, text[0] if text else _("(no version printed)"))
 
 
 def kubernetes_checks(commands, context: str | None = None) -> list[Check]:
@@ -71,25 +71,17 @@ def kubernetes_checks(commands, context: str | None = None) -> list[Check]:
     if checks[0].ok:
         ctx = ["--context", context] if context else []
         result = commands.run(["kubectl", *ctx, "get", "--raw", "/version"], check=False, timeout=30)
-        checks.append(
-            Check(
-                f"Kubernetes API reachable{f' (context {context})' if context else ''}",
-                result.ok,
-                "answers"
-                if result.ok
-                else (result.stderr.strip().splitlines() or ["no answer"])[-1]
-                + " - check `kubectl config current-context`",
-            )
-        )
+        if context:
+            name = _("Kubernetes API reachable (context {context})", context=context)
+        else:
+            name = _("Kubernetes API reachable")
+        if result.ok:
+            detail = _("answers")
+        else:
+            reason = (result.stderr.strip().splitlines() or [_("no answer")])[-1]
+            detail = _("{reason} - check `kubectl config current-context`", reason=reason)
+        checks.append(Check(name, result.ok, detail))
     return checks
-
-
-def _gib(quantity: str) -> float:
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9}
-    for suffix, factor in units.items():
-        if str(quantity).endswith(suffix):
-            return float(str(quantity)[: -len(suffix)]) * factor / 2**30
-    return float(quantity) / 2**30
 
 
 # -- memory: what a lesson needs -----------------------------------------------------------------------------------
@@ -98,7 +90,7 @@ def _gib(quantity: str) -> float:
 # itself (API server, etcd, kubelet, CoreDNS, kindnet: about 1 GiB once the Ray pods run).
 OPERATOR_GIB = 0.5
 KIND_NODE_GIB = 1.0
-DOCKER_MEMORY_HINT = (
+DOCKER_MEMORY_HINT = N_(  # English; shown with _(DOCKER_MEMORY_HINT)
     "raise Docker's memory: Docker Desktop -> Settings -> Resources -> Memory (then Apply & restart); "
     "on Linux, Docker uses the machine's memory: close other programs or use a bigger machine"
 )
@@ -111,7 +103,7 @@ def pod_memory_gib(template: dict) -> float:
     for container in (template.get("spec") or {}).get("containers") or []:
         res = container.get("resources") or {}
         values = [(res.get(k) or {}).get("memory") for k in ("requests", "limits")]
-        total += max((_gib(v) for v in values if v), default=0.0)
+        total += max((gib(v) for v in values if v), default=0.0)
     return total
 
 
@@ -139,7 +131,7 @@ def memory_needed(manifest, upgrade: bool, kind_node: bool = True) -> float:
 
 def redis_memory_gib(manifest) -> float:
     """The Redis of manifests/redis/ when the manifest has GCS fault tolerance (one per namespace), else 0."""
-    from helpers.backends.kube import gcs_fault_tolerance, redis_objects
+    from helpers.backends.kube_redis import gcs_fault_tolerance, redis_objects
 
     if gcs_fault_tolerance(manifest) is None:
         return 0.0
@@ -214,24 +206,6 @@ def memory_table() -> str:
     return "\n".join(rows)
 
 
-def _cpu(quantity) -> float:
-    text = str(quantity)
-    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-
-
-def pod_resources(template: dict) -> dict[str, float]:
-    """requests.cpu, requests.memory, limits.cpu, limits.memory (cores, GiB) of one pod, summed over its
-    containers: what a ResourceQuota counts."""
-    total = dict.fromkeys(("requests.cpu", "requests.memory", "limits.cpu", "limits.memory"), 0.0)
-    for container in (template.get("spec") or {}).get("containers") or []:
-        res = container.get("resources") or {}
-        for kind in ("requests", "limits"):
-            values = res.get(kind) or {}
-            total[f"{kind}.cpu"] += _cpu(values["cpu"]) if "cpu" in values else 0.0
-            total[f"{kind}.memory"] += _gib(values["memory"]) if "memory" in values else 0.0
-    return total
-
-
 def namespace_quota() -> dict[str, str]:
     """The ResourceQuota of a learner's namespace on a shared cluster: the most any lesson needs (the
     lessons that upgrade the cluster count two RayClusters), plus one more of the largest pod, because a
@@ -262,27 +236,33 @@ def memory_check(have_gib: float, manifest=None, upgrade: bool | None = None) ->
     """Docker's memory against what is needed: with no manifest, every lesson (the most any lesson needs);
     with one, that manifest (``upgrade``: with room for a second cluster; None: say it in a warning)."""
     if manifest is None:
-        (lesson, need), *_ = sorted(lesson_memory(), key=lambda pair: -pair[1])
-        what = f"every lesson; {lesson.notebook} needs the most" + (": two RayClusters" if lesson.upgrade else "")
+        (lesson, need), *_others = sorted(lesson_memory(), key=lambda pair: -pair[1])
+        if lesson.upgrade:
+            what = _("every lesson; {lesson} needs the most: two RayClusters", lesson=lesson.notebook)
+        else:
+            what = _("every lesson; {lesson} needs the most", lesson=lesson.notebook)
     else:
         need = memory_needed(manifest, bool(upgrade))
-        what = f"{manifest.name}{', two RayClusters during the upgrade' if upgrade else ''}"
-    name = f"memory for Docker >= {need:.1f} GiB ({what})"
+        what = _("{manifest}, two RayClusters during the upgrade", manifest=manifest.name) if upgrade else manifest.name
+    name = _("memory for Docker >= {need} GiB ({what})", need=f"{need:.1f}", what=what)
+    have, hint = f"{have_gib:.1f}", _(DOCKER_MEMORY_HINT)
     if have_gib < need:
-        return Check(
-            name, False, f"Docker has {have_gib:.1f} GiB, the lesson needs {need:.1f} GiB: {DOCKER_MEMORY_HINT}"
+        detail = _(
+            "Docker has {have} GiB, the lesson needs {need} GiB: {hint}", have=have, need=f"{need:.1f}", hint=hint
         )
+        return Check(name, False, detail)
     if manifest is not None and upgrade is None:
         double = memory_needed(manifest, True)
         if have_gib < double:
-            return Check(
-                name,
-                True,
-                f"Docker has {have_gib:.1f} GiB: enough for this lesson, not for a cluster upgrade "
-                f"(lessons 04 and 05 need {double:.1f} GiB): {DOCKER_MEMORY_HINT}",
-                warning=True,
+            detail = _(
+                "Docker has {have} GiB: enough for this lesson, not for a cluster upgrade (lessons 04 and 05 need "
+                "{need} GiB): {hint}",
+                have=have,
+                need=f"{double:.1f}",
+                hint=hint,
             )
-    return Check(name, True, f"Docker has {have_gib:.1f} GiB")
+            return Check(name, True, detail, warning=True)
+    return Check(name, True, _("Docker has {have} GiB", have=have))
 
 
 def kind_checks(commands, manifest=None, upgrade: bool | None = None) -> list[Check]:
@@ -291,23 +271,20 @@ def kind_checks(commands, manifest=None, upgrade: bool | None = None) -> list[Ch
     if not commands.which("docker"):
         from helpers.backends.commands import INSTALL_HINTS
 
-        checks.append(Check("Docker daemon reachable", False, f"docker not found: {INSTALL_HINTS['docker']}"))
+        checks.append(
+            Check(_("Docker daemon reachable"), False, _("docker not found: {hint}", hint=INSTALL_HINTS["docker"]))
+        )
     else:
         result = commands.run(
             ["docker", "info", "--format", "{{.ServerVersion}} {{.MemTotal}}"], check=False, timeout=30
         )
         if not result.ok:
-            reason = (result.stderr.strip().splitlines() or ["no answer"])[-1]
-            checks.append(
-                Check(
-                    "Docker daemon reachable",
-                    False,
-                    f"{reason} - start Docker (Docker Desktop, or `sudo systemctl start docker`)",
-                )
-            )
+            reason = (result.stderr.strip().splitlines() or [_("no answer")])[-1]
+            detail = _("{reason} - start Docker (Docker Desktop, or `sudo systemctl start docker`)", reason=reason)
+            checks.append(Check(_("Docker daemon reachable"), False, detail))
         else:
             version, mem = (result.stdout.split() + ["0"])[:2]
-            checks.append(Check("Docker daemon reachable", True, f"Docker {version}"))
+            checks.append(Check(_("Docker daemon reachable"), True, f"Docker {version}"))
             checks.append(memory_check(int(mem) / 2**30, manifest, upgrade))
     checks.append(_tool(commands, "kind", ["version"]))
     checks.append(_tool(commands, "kubectl", ["version", "--client"]))
@@ -317,7 +294,8 @@ def kind_checks(commands, manifest=None, upgrade: bool | None = None) -> list[Ch
 
 def run(backend: str = config.DEFAULT_BACKEND, commands=None, manifest=None) -> list[Check]:
     if backend not in config.BACKENDS:
-        return [Check(f"backend {backend!r}", False, f"unknown: set BACKEND to one of {', '.join(config.BACKENDS)}")]
+        known = ", ".join(config.BACKENDS)
+        return [Check(f"backend {backend!r}", False, _("unknown: set BACKEND to one of {backends}", backends=known))]
     if backend == "local":
         return local_checks()
     if backend == "host":
@@ -332,10 +310,9 @@ def run(backend: str = config.DEFAULT_BACKEND, commands=None, manifest=None) -> 
 
 def report(checks: list[Check], details: bool = True) -> str:
     lines = []
-    tr = i18n.tr  # the learner's language (helpers.i18n): English as written here, or Korean
-    for c in checks:
-        line = f"{'✗' if not c.ok else '⚠' if c.warning else '✓'} {tr(c.name)}"
+    for c in checks:  # names and details are in the learner's language already
+        line = f"{'✗' if not c.ok else '⚠' if c.warning else '✓'} {c.name}"
         if details or not c.ok:
-            line += f": {tr(c.detail)}"
+            line += f": {c.detail}"
         lines.append(line)
     return "\n".join(lines)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from helpers import status as status_mod
-from helpers.backends.base import BackendError, KindOnly
+from helpers.backends.faults import HeadLost
+from helpers.errors import BackendError, KindOnly
 from helpers.progress import wait_for
 from helpers.traffic import RETRY_STATUSES, Traffic
 
@@ -143,7 +144,7 @@ def measure(
         starts = [c.mark(name) for c in clients]
         try:
             detail = action()
-            contained = detail.pop("contained_at", None) if isinstance(detail, dict) else None
+            contained = getattr(detail, "contained_at", None)  # a Fault (helpers.backends.faults), or an update's
             acted = [c.now() if contained is None else contained - c.start_time for c in clients]
             if healthy is not None:
                 healthy(detail)
@@ -179,8 +180,8 @@ def back_to_target(backend, app: str, timeout: float = 120.0) -> Callable[[Any],
     and none of the replicas the fault took (``replica``/``replicas`` of its detail) still listed."""
 
     def wait(detail: Any = None) -> float:
-        detail = detail if isinstance(detail, dict) else {}
-        gone = set(detail.get("replicas") or []) | ({detail["replica"]} if detail.get("replica") else set())
+        replica = getattr(detail, "replica", None)
+        gone = set(getattr(detail, "replicas", None) or []) | ({replica} if replica else set())
 
         def check() -> tuple[bool, str]:
             current = backend.status()
@@ -256,8 +257,8 @@ def proxy_replaced(backend, timeout: float = 120.0) -> Callable[[Any], float]:
 
     def wait(detail: Any) -> float:
         def check() -> tuple[bool, str]:
-            proxy = backend.proxies().get(detail["node_id"]) or {}
-            new = proxy.get("actor_id") not in (None, detail["proxy_actor"])
+            proxy = backend.proxies().get(detail.node_id) or {}
+            new = proxy.get("actor_id") not in (None, detail.proxy_actor)
             return new and proxy.get("status") == "HEALTHY", f"head proxy {proxy.get('status', 'gone')}"
 
         start = time.monotonic()
@@ -301,8 +302,8 @@ def head_pod_loss(
         fault["at"] = time.monotonic()
         return backend.delete_head_pod()
 
-    def healthy(detail: dict[str, Any]) -> None:
-        fault["head_back_s"] = detail["head_back_s"]  # both backends wait for the new head and time it
+    def healthy(detail: HeadLost) -> None:
+        fault["head_back_s"] = detail.head_back_s  # both backends wait for the new head and time it
         backend.wait_ready(max(1.0, fault["at"] + timeout - time.monotonic()))
         fault["kept"] = sorted(fault["before"] & {r["replica_id"] for r in backend.running_replicas(app)})
 

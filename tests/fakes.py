@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from helpers import procs
-from helpers.backends.base import BackendError
 from helpers.backends.commands import Result, ToolMissing
+from helpers.errors import BackendError
 
 LISTENER = (
     "import socket, sys, time\n"

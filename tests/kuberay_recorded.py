@@ -129,7 +129,7 @@ def _head(backend: Any) -> str:
 
 def operations(backend: Any, manifest_path: Path, sleep=time.sleep, clock=time.monotonic) -> dict[str, dict]:
     """Each operation on ``backend`` (host or the fake), recorded; ``sleep``/``clock``: the fake's clock."""
-    api, ns = backend.api, backend.namespace
+    api, ns = backend.kube, backend.namespace
     base = load_manifest(manifest_path)
 
     def go(act, done, timeout=420):

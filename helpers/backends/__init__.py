@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from helpers import config
-from helpers.backends.base import Backend, BackendError, DeployFailedError, KindOnly, NotRunningError
+from helpers.backends.base import Backend
+from helpers.errors import BackendError, DeployFailedError, KindOnly, NotRunningError
 
 
 def get_backend(name: str = config.DEFAULT_BACKEND, **kwargs) -> Backend:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers import procs
-from helpers.backends.base import BackendError
+from helpers.errors import BackendError
 
 INSTALL_HINTS = {
     "docker": "install Docker Desktop or Docker Engine (https://docs.docker.com/get-docker/) and start it",

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from helpers.backends.base import BackendError
 from helpers.backends.commands import Commands
 from helpers.backends.kube import DEFAULT_NAMESPACE, KubernetesBackend
+from helpers.errors import BackendError
 from helpers.manifests import RayServiceManifest, as_manifest
 
 
@@ -69,12 +69,12 @@ class HostBackend(KubernetesBackend):
         return bool(network.service_routes(self.namespace, service))
 
     @property
-    def api(self):
-        if self._api is None:
+    def kube(self):
+        if self._kube is None:
             from helpers.backends.kubeapi import KubeAPI
 
-            self._api = KubeAPI(self.context, kubeconfig=host_env()["KUBECONFIG"])
-        return self._api
+            self._kube = KubeAPI(self.context, kubeconfig=host_env()["KUBECONFIG"])
+        return self._kube
 
     def preflight(self, manifest: RayServiceManifest | None = None) -> list:
         from helpers.host.preflight import host_checks

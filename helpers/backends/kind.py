@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from helpers import config
-from helpers.backends.base import BackendError
-from helpers.backends.kube import DEFAULT_NAMESPACE, KubernetesBackend, redis_image
+from helpers.backends.kube import DEFAULT_NAMESPACE, KubernetesBackend
+from helpers.backends.kube_redis import redis_image
+from helpers.errors import BackendError
 from helpers.manifests import RayServiceManifest
 from helpers.progress import wait_for
 
@@ -107,7 +108,7 @@ class KindBackend(KubernetesBackend):
         )
 
         def available() -> tuple[bool, str]:
-            ok = self.api.deployment_available(config.OPERATOR_NAMESPACE, config.OPERATOR_DEPLOYMENT)
+            ok = self.kube.deployment_available(config.OPERATOR_NAMESPACE, config.OPERATOR_DEPLOYMENT)
             return ok, "Available" if ok else "waiting for the operator pod"
 
         wait_for(f"KubeRay operator {config.KUBERAY_VERSION}", available, timeout, interval=2.0)

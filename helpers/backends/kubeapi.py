@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from helpers.backends.base import BackendError
+from helpers.errors import BackendError
 
 FIELD_MANAGER = "rayservice-tutorial"
 RAYSERVICE = ("ray.io", "v1", "rayservices")
@@ -422,3 +422,34 @@ class KubeAPI:
             namespace,
             right=("delete", "secrets", namespace),
         )
+
+
+def newest_first(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events sorted newest first by time (last_timestamp, else event_time, else first_timestamp, else the
+    creation time): the API returns them sorted by name."""
+
+    def when(event: dict[str, Any]) -> str:
+        meta = event.get("metadata") or {}
+        for value in (
+            event.get("last_timestamp"),
+            event.get("event_time"),
+            event.get("first_timestamp"),
+            meta.get("creation_timestamp"),
+        ):
+            if value:
+                return value.isoformat() if hasattr(value, "isoformat") else str(value)
+        return ""
+
+    return sorted(events, key=when, reverse=True)
+
+
+def pod_ready(pod: dict[str, Any]) -> bool:
+    """A pod (the client's to_dict() shape) that is not being deleted and whose Ready condition is True."""
+    if (pod.get("metadata") or {}).get("deletion_timestamp"):
+        return False
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def terminating(pod: dict[str, Any]) -> bool:
+    return bool((pod.get("metadata") or {}).get("deletion_timestamp"))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers import config, procs
-from helpers.backends.base import BackendError
+from helpers.errors import BackendError
 from helpers.progress import wait_for
 
 START_TIMEOUT_S = 30.0

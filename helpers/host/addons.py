@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 from helpers import config
+from helpers.errors import ClusterError
 from helpers.host import build, components
 from helpers.progress import wait_for
 
@@ -31,8 +32,6 @@ def kubectl(
     cmd = [str(build.binary("kubectl")), *args]
     done = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env(), timeout=timeout, check=False)
     if check and done.returncode != 0:
-        from helpers.host.cluster import ClusterError
-
         raise ClusterError(f"`kubectl {' '.join(args)}` failed:\n{(done.stderr or done.stdout).strip()}")
     return done
 

@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from helpers import config
-from helpers.errors import ShownAsMessage
+from helpers.errors import ClusterError
 from helpers.host import build, components, images, network
 from helpers.host.components import RUN, STATE, Process
 from helpers.host.pki import CLIENTS
@@ -33,10 +33,6 @@ PIDS = RUN / "pids"
 SYSCTL_RECORD = RUN / "sysctls.json"
 KUBE_PROXY_TABLES = (("ip", "kube-proxy"), ("ip6", "kube-proxy"))  # kube-proxy's nftables mode makes these
 START_TIMEOUT = 120.0
-
-
-class ClusterError(ShownAsMessage, RuntimeError):
-    """A component did not start: the message names it and shows the end of its log."""
 
 
 def log_tail(name: str, lines: int = 12) -> str:

@@ -7,7 +7,7 @@ import shutil
 import sys
 
 from helpers import config
-from helpers.preflight import Check
+from helpers.check import Check
 
 MIN_MEMORY_GIB = 8.0  # the control plane, CoreDNS, the operator and one RayService with its upgrade (two clusters)
 MIN_DISK_GIB = 4.0  # a running cluster: pods' writable layers, logs, etcd

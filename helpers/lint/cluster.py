@@ -189,7 +189,7 @@ ADDON_CPUS = 0.1
 
 @rule("upgrade-room", "two RayClusters' CPU requests fit a 2-CPU node: a new-cluster upgrade runs both", "warning")
 def _upgrade_room(ctx: Context):
-    from helpers.preflight import pod_resources
+    from helpers.quantities import pod_resources
 
     groups = [(ctx.cluster.get("headGroupSpec"), 1)] + [
         (g, g.get("replicas", 1)) for g in ctx.cluster.get("workerGroupSpecs") or [] if isinstance(g, dict)

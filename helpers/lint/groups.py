@@ -11,18 +11,14 @@ import math
 import re
 from typing import Any
 
+from helpers.quantities import cpu as cpu_quantity
+
 
 def containers(group: Any) -> list[dict]:
     if not isinstance(group, dict):
         return []
     found = (((group.get("template") or {}).get("spec")) or {}).get("containers")
     return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
-
-
-def _quantity(value: Any) -> float:
-    """A Kubernetes CPU quantity ('1', 2, '500m', '1.5') in CPUs; ValueError for anything else."""
-    text = str(value).strip()
-    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
 
 
 def num_cpus(group: dict) -> float:
@@ -36,7 +32,7 @@ def num_cpus(group: dict) -> float:
     resources = group.get("resources")
     for key, value in (resources if isinstance(resources, dict) else {}).items():
         if str(key).lower() == "cpu":
-            return float(math.ceil(_quantity(value)))
+            return float(math.ceil(cpu_quantity(value)))
     params = group.get("rayStartParams") or {}
     if "num-cpus" in params:
         return float(params["num-cpus"])
@@ -44,8 +40,8 @@ def num_cpus(group: dict) -> float:
     limits = (found[0].get("resources") or {}) if found else {}
     for kind in ("limits", "requests"):
         cpu = (limits.get(kind) or {}).get("cpu")
-        if cpu is not None and _quantity(cpu) > 0:
-            return float(math.ceil(_quantity(cpu) - 1e-9))
+        if cpu is not None and cpu_quantity(cpu) > 0:
+            return float(math.ceil(cpu_quantity(cpu) - 1e-9))
     return 1.0
 
 

@@ -8,7 +8,7 @@ import time
 import urllib.request
 
 from helpers import config
-from helpers.backends.kube import pod_ready as pod_is_ready
+from helpers.backends.kubeapi import pod_ready as pod_is_ready
 from helpers.host import addons
 from helpers.manifests import load_manifest, with_user_config
 
@@ -107,7 +107,7 @@ def test_head_loss_without_gcs_ft_recreates_the_head_only_and_the_workers_restar
     old_head = head["metadata"]["name"]
     workers = {p["metadata"]["name"]: restarts(p) for p in host_backend.ray_pods("worker")}
     before = shown_apps()
-    host_backend.api.delete_pod(NAMESPACE, old_head)
+    host_backend.kube.delete_pod(NAMESPACE, old_head)
     timeline = []  # (seconds, the new head pod's phase, it is Ready, the apps as the RayService shows them)
     start = time.monotonic()
     while time.monotonic() - start < 300:

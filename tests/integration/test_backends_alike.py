@@ -20,7 +20,7 @@ import requests
 from helpers import scenarios
 from helpers import status as status_mod
 from helpers.backends import DeployFailedError, NotRunningError
-from helpers.backends.base import FAULT_RESULTS
+from helpers.backends.faults import HeadLost, ProxyKilled, ReplicaKilled, WorkerLost
 from helpers.backends.local import LocalBackend
 from helpers.manifests import with_serve_config
 from tests.integration.conftest import HELLO, MULTI
@@ -94,12 +94,12 @@ def test_kill_replica_kills_the_one_it_names_and_serve_replaces_it(either, capsy
     before = replica_ids(either)
     capsys.readouterr()
     killed = either.kill_replica("hello")
-    assert FAULT_RESULTS["kill_replica"] <= set(killed)
-    assert killed["replica"] in before
-    assert shown(capsys)[0] == "$ " + either.kubectl.exec(killed["pod"], "kill", "-9", str(killed["pid"])).text
+    assert isinstance(killed, ReplicaKilled)
+    assert killed.replica in before
+    assert shown(capsys)[0] == "$ " + either.kubectl.exec(killed.pod, "kill", "-9", str(killed.pid)).text
     scenarios.back_to_target(either, "hello", 120)(killed)
     after = replica_ids(either)
-    assert killed["replica"] not in after and len(after) == 2
+    assert killed.replica not in after and len(after) == 2
     assert get(either, "/hello").status_code == 200
 
 
@@ -107,23 +107,23 @@ def test_lose_worker_deletes_a_worker_pod_and_its_replicas_come_back(either, cap
     before = replica_ids(either)
     capsys.readouterr()
     lost = either.lose_worker(0)
-    assert FAULT_RESULTS["lose_worker"] <= set(lost)
-    assert shown(capsys)[0] == "$ " + either.kubectl.delete_pod(lost["pod"]).text
-    assert lost["replicas"] is not None and set(lost["replicas"]) <= before
+    assert isinstance(lost, WorkerLost)
+    assert shown(capsys)[0] == "$ " + either.kubectl.delete_pod(lost.pod).text
+    assert lost.replicas is not None and set(lost.replicas) <= before
     scenarios.back_to_target(either, "hello", 120)(lost)
-    assert not set(lost["replicas"]) & replica_ids(either)
+    assert not set(lost.replicas) & replica_ids(either)
     assert get(either, "/hello").status_code == 200
 
 
 def test_kill_proxy_kills_the_heads_proxy_and_serve_starts_a_new_one(either, capsys):
     capsys.readouterr()
     killed = either.kill_proxy()
-    assert FAULT_RESULTS["kill_proxy"] <= set(killed)
-    assert shown(capsys)[0] == "$ " + either.kubectl.exec(killed["pod"], "pkill", "-9", "-f", "ray::ProxyActor").text
-    assert killed["proxy_actor"] and killed["node_id"]
+    assert isinstance(killed, ProxyKilled)
+    assert shown(capsys)[0] == "$ " + either.kubectl.exec(killed.pod, "pkill", "-9", "-f", "ray::ProxyActor").text
+    assert killed.proxy_actor and killed.node_id
     scenarios.proxy_replaced(either, 120)(killed)
-    proxy = either.proxies()[killed["node_id"]]
-    assert proxy["actor_id"] != killed["proxy_actor"] and proxy["status"] == "HEALTHY"
+    proxy = either.proxies()[killed.node_id]
+    assert proxy["actor_id"] != killed.proxy_actor and proxy["status"] == "HEALTHY"
     assert get(either, "/hello").status_code == 200
 
 
@@ -131,10 +131,10 @@ def test_head_pod_loss_without_fault_tolerance_deploys_the_apps_again(either, ca
     before = replica_ids(either)
     capsys.readouterr()
     lost = either.delete_head_pod()
-    assert FAULT_RESULTS["delete_head_pod"] <= set(lost)
-    assert shown(capsys)[0] == "$ " + either.kubectl.delete_pod(lost["pod"]).text
-    assert lost["gcs_fault_tolerance"] is False and lost["head_back_s"] > 0
-    assert set(lost["replicas"]) <= before
+    assert isinstance(lost, HeadLost)
+    assert shown(capsys)[0] == "$ " + either.kubectl.delete_pod(lost.pod).text
+    assert lost.gcs_fault_tolerance is False and lost.head_back_s > 0
+    assert set(lost.replicas) <= before
     either.wait_ready(timeout=300)
     scenarios.back_to_target(either, "hello", 120)(lost)
     assert not before & replica_ids(either)  # the state died with the head: every replica is new
@@ -162,7 +162,7 @@ def test_both_report_the_same_status_shape_and_show_the_same_kubectl_step(host_b
     host_backend.wait_ready(timeout=600)
     host = host_backend.status()
     active, _ = host_backend.cluster_names()
-    local = status_mod.rayservice_status(host_backend.serve_api.details(), HELLO.name, active, activated=True)
+    local = status_mod.rayservice_status(host_backend.serve.details(), HELLO.name, active, activated=True)
     assert set(local) == set(host)
     local_app = local["activeServiceStatus"]["applicationStatuses"]["hello"]
     host_app = host["activeServiceStatus"]["applicationStatuses"]["hello"]

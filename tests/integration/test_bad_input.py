@@ -115,11 +115,11 @@ MATRIX = {
 @pytest.fixture(scope="module")
 def traffic(serving):
     """20 requests/s to /hello for the whole matrix (no retries: a single failure counts)."""
-    before = serving.api.details()["applications"]["hello"]["deployed_app_config"]
+    before = serving.serve.details()["applications"]["hello"]["deployed_app_config"]
     with Traffic(serving.serve_url, ["/hello"], rate=20, retries=False, max_seconds=600) as t:
         t.wait(1.0)
         yield t
-    assert serving.api.details()["applications"]["hello"]["deployed_app_config"] == before
+    assert serving.serve.details()["applications"]["hello"]["deployed_app_config"] == before
 
 
 def test_at_least_fifteen_cases():
@@ -129,12 +129,12 @@ def test_at_least_fifteen_cases():
 @pytest.mark.parametrize("case", list(MATRIX))
 def test_bad_input_is_refused_with_its_message(serving, traffic, case):
     bad, error, words = MATRIX[case]
-    applied_before = serving.api.details()["applications"]["hello"]["deployed_app_config"]
+    applied_before = serving.serve.details()["applications"]["hello"]["deployed_app_config"]
     with pytest.raises(error) as info:
         serving.apply(bad() if callable(bad) else bad)
     assert words in str(info.value), str(info.value)
     assert "Traceback" not in str(info.value)
-    assert serving.api.details()["applications"]["hello"]["deployed_app_config"] == applied_before
+    assert serving.serve.details()["applications"]["hello"]["deployed_app_config"] == applied_before
 
 
 def test_a_failing_apply_leaves_the_previous_version_serving(serving, traffic):

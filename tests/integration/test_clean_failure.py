@@ -81,7 +81,7 @@ def test_ctrl_c_during_a_start_stops_what_was_started(tmp_path):
     backend = LocalBackend(state_dir=tmp_path, ports=SPARE_PORTS)
     try:
         # The head runs (its dashboard answers), the worker is joining: Ctrl-C lands in a wait.
-        wait_until(lambda: (backend._state() or {}).get("head") and backend.api.reachable())
+        wait_until(lambda: (backend._state() or {}).get("head") and backend.serve.reachable())
         os.killpg(child.pid, signal.SIGINT)
         out, _ = child.communicate(timeout=120)
         assert child.returncode != 0 and "KeyboardInterrupt" in out, out[-2000:]

@@ -13,8 +13,8 @@ import socket
 import pytest
 
 from helpers import config, procs
-from helpers.backends.base import BackendError
 from helpers.backends.local import LocalBackend
+from helpers.errors import BackendError
 from helpers.manifests import load_manifest
 
 pytestmark = pytest.mark.integration

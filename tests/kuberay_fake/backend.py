@@ -31,9 +31,9 @@ def backend_on(kube: KubeRayTimeline, state_dir: Path, monkeypatch) -> Kubernete
         progress, "time", types.SimpleNamespace(sleep=kube.advance, monotonic=kube.clock, time=kube.clock)
     )
     backend = KubernetesBackend(
-        state_dir=state_dir, commands=FakeCommands(responses={("kubectl",): kube.kubectl}), api=kube
+        state_dir=state_dir, commands=FakeCommands(responses={("kubectl",): kube.kubectl}), kube=kube
     )
     monkeypatch.setattr(backend, "ensure_port_forwards", lambda: None)
-    backend.serve_api = TimelineServe(kube, backend)
+    backend.serve = TimelineServe(kube, backend)
     backend._prepare_namespace()
     return backend

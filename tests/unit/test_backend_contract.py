@@ -3,11 +3,13 @@ same parameters, so a lesson or grader written against one runs on the other."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 import pytest
 
 from helpers.backends.base import Backend
+from helpers.backends.faults import FAULTS, Fault
 from helpers.backends.host import HostBackend
 from helpers.backends.kind import KindBackend
 from helpers.backends.kube import KubernetesBackend
@@ -41,13 +43,20 @@ def test_the_contract_lists_what_lessons_and_scenarios_call():
 
 
 def test_every_fault_of_the_contract_says_what_it_returns():
-    """FAULT_RESULTS names the keys each fault returns on every backend (tests/integration/
-    test_backends_alike.py runs each fault on both and checks them)."""
-    from helpers.backends.base import FAULT_RESULTS
-
+    """Each fault returns its own small dataclass on every backend (tests/integration/test_backends_alike.py makes
+    each fault on both and checks it): the contract and every backend name it as the return type."""
     faults = {"kill_replica", "lose_worker", "kill_proxy", "delete_head_pod"}
-    assert set(FAULT_RESULTS) == faults and faults <= set(contract())
-    assert all({"pod"} <= keys for keys in FAULT_RESULTS.values())  # every fault names the pod it hit
+    assert set(FAULTS) == faults and faults <= set(contract())
+    for name, result in FAULTS.items():
+        assert issubclass(result, Fault) and "pod" in {f.name for f in dataclasses.fields(result)}
+        for backend in (Backend, *BACKENDS):
+            assert inspect.signature(getattr(backend, name)).return_annotation == result.__name__, (backend, name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS, ids=lambda b: b.__name__)
+def test_every_backend_inherits_the_base_and_leaves_nothing_abstract(backend):
+    assert issubclass(backend, Backend) and not inspect.isabstract(backend)
+    assert Backend.running_replicas is backend.running_replicas  # shared, not written twice
 
 
 @pytest.mark.parametrize("backend", BACKENDS, ids=lambda b: b.__name__)
@@ -56,7 +65,12 @@ def test_every_backend_implements_every_operation_with_the_same_parameters(backe
     expected = contract()[name]
     if expected is None:  # an attribute or a property
         has = hasattr(backend, name) or name in getattr(backend, "__annotations__", {})
-        instance_attr = name in ("name", "kubectl", "ports")  # set in __init__: checked on instances below
+        instance_attr = name in (
+            "name",
+            "kubectl",
+            "ports",
+            "state_file",
+        )  # set in __init__: checked on instances below
         assert has or instance_attr, f"{backend.__name__} has no {name}"
         return
     method = getattr(backend, name, None)
@@ -72,7 +86,7 @@ def test_every_backend_has_a_kubectl_builder_for_its_namespace(backend, tmp_path
 
     kwargs = {"state_dir": tmp_path, "namespace": "learner-4"}
     if backend is not LocalBackend:
-        kwargs.update(commands=FakeCommands(), api=FakeKube())
+        kwargs.update(commands=FakeCommands(), kube=FakeKube())
     instance = backend(**kwargs)
     assert instance.kubectl.namespace == "learner-4"
     assert isinstance(instance.name, str)

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from helpers.backends.base import BackendError
 from helpers.backends.commands import Commands, ToolMissing
+from helpers.errors import BackendError
 
 
 def test_missing_tool_names_how_to_install_it(tmp_path, monkeypatch):

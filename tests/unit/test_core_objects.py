@@ -44,8 +44,8 @@ def test_a_misspelled_field_is_caught():
 
 
 def test_kubeapi_without_a_kubeconfig_says_what_to_check(tmp_path, monkeypatch):
-    from helpers.backends.base import BackendError
     from helpers.backends.kubeapi import KubeAPI
+    from helpers.errors import BackendError
 
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-config"))
     with pytest.raises(BackendError, match="Cannot load the kubeconfig.*kubectl config get-contexts"):

@@ -8,7 +8,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from helpers import runner, status
-from helpers.backends.base import BackendError
+from helpers.errors import BackendError
 from helpers.manifests import ManifestError
 from helpers.progress import WaitTimeout
 

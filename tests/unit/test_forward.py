@@ -386,26 +386,26 @@ def test_lesson_04_head_pod_loss_through_the_backend_then_the_forward_reaches_th
     monkeypatch.setattr(progress, "time", types.SimpleNamespace(sleep=sleep, monotonic=timeline.clock))
     pods = Pods(timeline)
     backend = KubernetesBackend(
-        state_dir=tmp_path, commands=FakeCommands(responses={("kubectl",): timeline.kubectl}), api=timeline
+        state_dir=tmp_path, commands=FakeCommands(responses={("kubectl",): timeline.kubectl}), kube=timeline
     )
     monkeypatch.setattr(backend, "ensure_port_forwards", lambda: None)  # the forward is the one below
-    backend.serve_api = types.SimpleNamespace(details=lambda: {"applications": {}})  # no Serve in these pods
+    backend.serve = types.SimpleNamespace(details=lambda: {"applications": {}})  # no Serve in these pods
     backend.apply(HELLO)
     cluster = deployed(timeline)
     with follower(timeline, pods, f"{HELLO.name}-head-svc", 8265) as dashboard:
         old_head = get(dashboard.port)
         lost = backend.delete_head_pod()  # `kubectl delete pod <head>`, as the lesson shows it
-        assert lost["pod"] == old_head and f'pod "{old_head}" deleted' in capsys.readouterr().out
+        assert lost.pod == old_head and f'pod "{old_head}" deleted' in capsys.readouterr().out
         assert {} in shown  # once the new head runs, no application until KubeRay has deployed them again
         # As on the host cluster (tests/host/test_kuberay_behaviour.py): the new head is Ready before its apps
         # are deployed again - once the old pod is gone (its container stops), the new one starts.
-        assert lost["head_back_s"] == pytest.approx(
+        assert lost.head_back_s == pytest.approx(
             2 * timeline.termination_seconds + timeline.pod_start_seconds + 2.0, abs=1
         )
-        assert lost["head_back_s"] < timeline.cluster_ready_seconds
+        assert lost.head_back_s < timeline.cluster_ready_seconds
         timeline.run_until(lambda: _ready(timeline))
         new_head = get(dashboard.port)
-        assert new_head == lost["head"] != old_head and timeline.cluster_of(new_head) == cluster
+        assert new_head == lost.head != old_head and timeline.cluster_of(new_head) == cluster
         assert [p["metadata"]["name"] for p in backend.ray_pods("head")] == [new_head]
     pods.close()
 
@@ -454,7 +454,7 @@ def test_new_connections_follow_the_services_to_the_new_raycluster():
 def test_after_promotion_the_token_and_the_reached_pod_belong_to_the_same_raycluster(tmp_path):
     timeline = KubeRayTimeline()
     pods = Pods(timeline)
-    backend = KubernetesBackend(state_dir=tmp_path, commands=FakeCommands(), api=timeline)
+    backend = KubernetesBackend(state_dir=tmp_path, commands=FakeCommands(), kube=timeline)
     backend.apply(HELLO)
     timeline.run_until(lambda: backend.cluster_names()[0] is not None and backend.cluster_names()[1] is None)
     with follower(timeline, pods, f"{HELLO.name}-head-svc", 8265) as dashboard:
@@ -486,10 +486,10 @@ def test_wait_ready_returns_after_promotion_and_new_connections_reach_the_new_cl
     pods = Pods(timeline)
     fake_time = types.SimpleNamespace(sleep=timeline.advance, monotonic=time.monotonic, time=time.time)
     monkeypatch.setattr(progress, "time", fake_time)
-    backend = KubernetesBackend(state_dir=tmp_path, commands=FakeCommands(), api=timeline)
+    backend = KubernetesBackend(state_dir=tmp_path, commands=FakeCommands(), kube=timeline)
     monkeypatch.setattr(backend, "ensure_port_forwards", lambda: None)  # the forward is the one below
     # This timeline plays KubeRay, not Serve: Serve's own word is that the app runs.
-    backend.serve_api = types.SimpleNamespace(details=lambda: {"applications": {"hello": {"status": "RUNNING"}}})
+    backend.serve = types.SimpleNamespace(details=lambda: {"applications": {"hello": {"status": "RUNNING"}}})
     backend.apply(HELLO)
     backend.wait_ready(timeout=600)
     first = backend.cluster_names()[0]

@@ -160,7 +160,7 @@ def test_the_sysctls_the_cluster_changes_are_recorded_and_restored(tmp_path, mon
 
 def test_every_image_the_manifests_name_is_built_for_the_host_cluster():
     """A manifest naming an image the host backend does not build would meet a real ErrImagePull there."""
-    from helpers.backends.kube import redis_image
+    from helpers.backends.kube_redis import redis_image
 
     built = {image.name for image in images.images()}
     named = {redis_image()}

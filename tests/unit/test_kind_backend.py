@@ -14,6 +14,7 @@ import pytest
 
 from helpers import config, display, procs
 from helpers.backends import BackendError, DeployFailedError, NotRunningError, get_backend
+from helpers.backends.faults import ReplicaKilled, WorkerLost
 from helpers.backends.kind import IMAGES, KIND_CONFIG, KindBackend
 from helpers.backends.kube import APP_CODE_CONFIGMAP, KubernetesBackend
 from helpers.manifests import load_manifest
@@ -76,8 +77,8 @@ SERVE_DETAILS = {
 def kind(tmp_path):
     commands = FakeCommands(responses=DOCKER_OK)
     kube = FakeKube()
-    backend = KindBackend(state_dir=tmp_path, ports=PORTS, commands=commands, api=kube)
-    backend.serve_api.details = lambda: SERVE_DETAILS  # the stand-in forwards listen, but no dashboard answers
+    backend = KindBackend(state_dir=tmp_path, ports=PORTS, commands=commands, kube=kube)
+    backend.serve.details = lambda: SERVE_DETAILS  # the stand-in forwards listen, but no dashboard answers
     yield backend, commands, kube
     backend.stop_port_forwards()
 
@@ -94,7 +95,7 @@ def test_preflight_names_each_missing_tool_and_nothing_starts(tmp_path):
         tools={"docker", "kubectl"}, responses={("docker", "info"): (1, "", "Cannot connect to the Docker daemon")}
     )
     kube = FakeKube()
-    backend = KindBackend(state_dir=tmp_path, commands=commands, api=kube)
+    backend = KindBackend(state_dir=tmp_path, commands=commands, kube=kube)
     with pytest.raises(BackendError) as info:
         backend.up(HELLO)
     message = str(info.value)
@@ -228,7 +229,7 @@ def test_status_reads_the_custom_resource_and_adds_replica_counts(kind):
     backend, _, kube = kind
     backend.apply(HELLO)
     kube.rayservices = [rayservice()]
-    backend.serve_api = StubServeAPI(SERVE_DETAILS)
+    backend.serve = StubServeAPI(SERVE_DETAILS)
     backend.ensure_port_forwards()
     status = backend.status()
     assert ("get_rayservice", "rayservice-tutorial", "ray-serve-app") in kube.calls
@@ -334,7 +335,7 @@ def test_wait_ready_timeout_diagnoses_pods_events_and_apps(kind):
 def test_recent_warnings_are_the_newest_by_time_not_by_name(kind):
     import datetime as dt
 
-    from helpers.backends.kube import newest_first
+    from helpers.backends.kubeapi import newest_first
 
     t0 = dt.datetime(2026, 11, 29, 7, 0, tzinfo=dt.timezone.utc)
     events = [  # as the API lists them: sorted by name
@@ -359,8 +360,8 @@ def test_faults_use_kuberay_labels(kind, capsys):
     kube.pods["ray.io/cluster=ray-serve-app-abcde"] = kube.pods[head] + kube.pods[worker]
     capsys.readouterr()
     # Each fault runs the builder's kubectl command and shows exactly that command.
-    backend.serve_api = StubServeAPI(SERVE_DETAILS)
-    assert backend.lose_worker(0)["pod"] == "ray-serve-app-abcde-workers-worker-a1"
+    backend.serve = StubServeAPI(SERVE_DETAILS)
+    assert backend.lose_worker(0).pod == "ray-serve-app-abcde-workers-worker-a1"
     delete_worker = CTX + ["delete", "pod", "ray-serve-app-abcde-workers-worker-a1", "--wait=false"] + NS
     assert commands.calls[-1] == delete_worker
     assert capsys.readouterr().out.splitlines()[0] == "$ " + shlex.join(delete_worker)
@@ -369,26 +370,26 @@ def test_faults_use_kuberay_labels(kind, capsys):
     commands.responses[tuple(delete_head)] = lambda args: (kube.pods.update({head: new_head}), (0, "", ""))[1]
     # lose_worker(i): worker pod i by name, with the replicas Serve placed on it (matched by the pod's IP).
     lost = backend.lose_worker(1)
-    assert lost == {"pod": "ray-serve-app-abcde-workers-worker-b2", "node": lost["pod"], "replicas": ["def"]}
+    assert lost == WorkerLost(pod="ray-serve-app-abcde-workers-worker-b2", node=lost.pod, replicas=["def"])
     with pytest.raises(BackendError, match="There is no worker pod 2: the active cluster has 2"):
         backend.lose_worker(2)
     capsys.readouterr()
     # KubeRay's new head pod (a new name) is waited for: the head is back when it is ready.
     lost = backend.delete_head_pod()
-    assert lost["replicas"] == ["abc"]  # the replica whose node IP is the head pod's
-    assert (lost["pod"], lost["head"], lost["gcs_fault_tolerance"]) == (
+    assert lost.replicas == ["abc"]  # the replica whose node IP is the head pod's
+    assert (lost.pod, lost.head, lost.gcs_fault_tolerance) == (
         "ray-serve-app-abcde-head-x1",
         "ray-serve-app-abcde-head-z9",
         False,
     )
-    assert lost["head_back_s"] >= 0
+    assert lost.head_back_s >= 0
     assert delete_head in commands.calls
     assert capsys.readouterr().out.splitlines()[0] == "$ " + shlex.join(delete_head)
     kube.pods[head] = [pod("ray-serve-app-abcde-head-x1", "headgroup", "head", "10.244.0.7")]
     assert not [c for c in kube.calls if c[0] == "delete_pod"]  # kubectl, not a second API path
-    backend.serve_api = StubServeAPI(SERVE_DETAILS)
+    backend.serve = StubServeAPI(SERVE_DETAILS)
     killed = backend.kill_replica("hello")
-    assert killed == {"pod": "ray-serve-app-abcde-head-x1", "pid": 321, "replica": "abc", "node": "n-head01"}
+    assert killed == ReplicaKilled(pod="ray-serve-app-abcde-head-x1", pid=321, replica="abc", node="n-head01")
     # The namespace goes before `--`: kubectl hands everything after it to the command.
     kill = CTX + ["exec", *NS, "ray-serve-app-abcde-head-x1", "--", "kill", "-9", "321"]
     assert commands.calls[-1] == kill
@@ -447,8 +448,8 @@ def test_workshop_prep_pulls_and_loads_every_image(kind):
 def test_kubernetes_backend_uses_the_current_context_and_the_learners_namespace(tmp_path):
     commands = FakeCommands(tools={"kubectl"})
     alice, bob = FakeKube(), FakeKube()
-    a = KubernetesBackend(namespace="alice", state_dir=tmp_path, commands=commands, api=alice)
-    b = KubernetesBackend(namespace="bob", state_dir=tmp_path, commands=commands, api=bob)
+    a = KubernetesBackend(namespace="alice", state_dir=tmp_path, commands=commands, kube=alice)
+    b = KubernetesBackend(namespace="bob", state_dir=tmp_path, commands=commands, kube=bob)
     a.up(HELLO)
     b.up(HELLO)
     a.apply(HELLO)
@@ -465,7 +466,7 @@ def test_kubernetes_backend_uses_the_current_context_and_the_learners_namespace(
 
 
 def test_kubernetes_backend_without_the_operator_says_how_to_install_it(tmp_path):
-    backend = KubernetesBackend(state_dir=tmp_path, commands=FakeCommands(tools={"kubectl"}), api=FakeKube(crd=False))
+    backend = KubernetesBackend(state_dir=tmp_path, commands=FakeCommands(tools={"kubectl"}), kube=FakeKube(crd=False))
     with pytest.raises(BackendError, match="KubeRay operator is not installed.*helm install kuberay-operator"):
         backend.up(HELLO)
 
@@ -484,7 +485,7 @@ def test_install_monitoring_prometheus_podmonitors_and_ray_dashboards(tmp_path):
 
     commands.responses[(*CTX, "cp")] = copy_dashboards
     kube = FakeKube()
-    backend = KindBackend(state_dir=tmp_path, ports=ports, commands=commands, api=kube)
+    backend = KindBackend(state_dir=tmp_path, ports=ports, commands=commands, kube=kube)
     backend.apply(HELLO)
     kube.rayservices = [rayservice(active="ray-serve-app-abcde")]
     kube.pods["ray.io/cluster=ray-serve-app-abcde,ray.io/node-type=head"] = [
@@ -540,7 +541,7 @@ def test_dashboard_token_comes_from_the_secret_kuberay_made(kind):
         "auth_token": base64.b64encode(b"s3cret\n").decode()
     }
     assert backend.token() == "s3cret"
-    assert backend.serve_api._headers() == {"Authorization": "Bearer s3cret"}
+    assert backend.serve._headers() == {"Authorization": "Bearer s3cret"}
     backend.token()
     assert [c for c in kube.calls if c[0] == "read_secret"] == [
         ("read_secret", "rayservice-tutorial", "ray-serve-app-abcde")
@@ -562,7 +563,7 @@ def test_no_authoptions_no_token_and_no_secret_read(kind):
 def test_one_configmap_per_grafana_dashboard_each_below_1_mib():
     import json as _json
 
-    from helpers.backends.kube import CONFIGMAP_LIMIT, dashboard_configmaps
+    from helpers.backends.kube_monitoring import CONFIGMAP_LIMIT, dashboard_configmaps
 
     # Ray ships several dashboards of a few hundred KiB each: together they pass the limit.
     big = {

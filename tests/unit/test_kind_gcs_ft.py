@@ -16,18 +16,11 @@ import types
 import pytest
 import yaml
 
-from helpers import config, progress
+from helpers import config, progress, quantities
 from helpers.backends import BackendError
 from helpers.backends.kind import IMAGES, KindBackend
-from helpers.backends.kube import (
-    APP_CODE_CONFIGMAP,
-    REDIS_SECRET,
-    KubernetesBackend,
-    gcs_fault_tolerance,
-    is_tutorial_redis,
-    redis_image,
-    redis_objects,
-)
+from helpers.backends.kube import APP_CODE_CONFIGMAP, KubernetesBackend
+from helpers.backends.kube_redis import REDIS_SECRET, gcs_fault_tolerance, is_tutorial_redis, redis_image, redis_objects
 from helpers.backends.kubeapi import KUBEAPI_RIGHTS
 from helpers.manifests import load_manifest, validate
 
@@ -68,7 +61,7 @@ def no_real_sleep(monkeypatch):
 def kind(tmp_path):
     commands = FakeCommands(responses={("docker", "info"): (0, "28.2.2 25769803776", "")})
     kube = FakeKube()
-    backend = KindBackend(state_dir=tmp_path, ports=PORTS, commands=commands, api=kube)
+    backend = KindBackend(state_dir=tmp_path, ports=PORTS, commands=commands, kube=kube)
     yield backend, commands, kube
     backend.stop_port_forwards()
 
@@ -193,8 +186,8 @@ def test_redis_that_does_not_get_ready_stops_before_the_rayservice_with_its_pods
 def test_every_namespace_gets_its_own_redis(tmp_path):
     commands = FakeCommands(tools={"kubectl"})
     alice, bob = FakeKube(), FakeKube()
-    KubernetesBackend(namespace="alice", state_dir=tmp_path, commands=commands, api=alice).apply(HA)
-    KubernetesBackend(namespace="bob", state_dir=tmp_path, commands=commands, api=bob).apply(HA)
+    KubernetesBackend(namespace="alice", state_dir=tmp_path, commands=commands, kube=alice).apply(HA)
+    KubernetesBackend(namespace="bob", state_dir=tmp_path, commands=commands, kube=bob).apply(HA)
     for kube, ns in ((alice, "alice"), (bob, "bob")):
         assert {c[1] for c in kube.calls if c[0] in ("create_secret", "deployment_status")} == {ns}
         assert {o["metadata"]["namespace"] for o in kube.applied("Deployment") + kube.applied("Service")} == {ns}
@@ -203,7 +196,7 @@ def test_every_namespace_gets_its_own_redis(tmp_path):
 
 def test_a_whole_ha_session_needs_only_the_listed_rights(tmp_path):
     kube = FakeKube()
-    backend = KubernetesBackend(namespace="learner-01", state_dir=tmp_path, commands=FakeCommands(), api=kube)
+    backend = KubernetesBackend(namespace="learner-01", state_dir=tmp_path, commands=FakeCommands(), kube=kube)
     backend.up(HA)
     backend.apply(HA)
     backend.leftovers()
@@ -247,7 +240,7 @@ def test_delete_service_waits_for_the_rayservice_then_deletes_redis(kind):
 
 def test_down_deletes_the_rayservice_then_configmap_and_redis_and_leaves_nothing(tmp_path, capsys):
     kube = FakeKube()
-    backend = KubernetesBackend(state_dir=tmp_path, commands=FakeCommands(tools={"kubectl"}), api=kube)
+    backend = KubernetesBackend(state_dir=tmp_path, commands=FakeCommands(tools={"kubectl"}), kube=kube)
     backend.up(HA)
     backend.apply(HA)
     backend.down()
@@ -283,12 +276,12 @@ def test_delete_head_pod_returns_once_the_new_head_is_ready_in_seconds_not_a_red
     (old,) = [p["metadata"]["name"] for p in backend.ray_pods("head")]
     lost = backend.delete_head_pod()
     assert f"$ kubectl delete pod {old} --wait=false -n {NS}" in capsys.readouterr().out
-    assert lost["pod"] == old and lost["head"] != old and lost["gcs_fault_tolerance"] is True
+    assert lost.pod == old and lost.head != old and lost.gcs_fault_tolerance is True
     # With GCS FT: the old pod's end, the new one's start and its GCS reading Redis back, not the
     # cluster_ready_seconds of a new deploy.
     expected = 2 * kube.termination_seconds + kube.pod_start_seconds + kube.gcs_recover_seconds
-    assert lost["head_back_s"] == pytest.approx(expected, abs=2)
-    assert lost["head_back_s"] < kube.cluster_ready_seconds
+    assert lost.head_back_s == pytest.approx(expected, abs=2)
+    assert lost.head_back_s < kube.cluster_ready_seconds
 
 
 def test_kuberay_starts_the_head_on_the_redis_the_backend_made(timeline):
@@ -396,7 +389,7 @@ def test_why_the_order_matters_redis_gone_first_holds_the_deletion(timeline, fir
 
 def test_without_fault_tolerance_no_finalizer_holds_the_deletion(tmp_path):
     kube = KubeRayTimeline()
-    backend = KubernetesBackend(state_dir=tmp_path, commands=FakeCommands(), api=kube)
+    backend = KubernetesBackend(state_dir=tmp_path, commands=FakeCommands(), kube=kube)
     backend.apply(HELLO)
     kube.run_until(lambda: backend.cluster_names()[0] is not None)
     kube.delete_rayservice(NS, HELLO.name)
@@ -582,7 +575,7 @@ def test_the_workshop_quota_leaves_room_for_redis_beside_the_ha_cluster():
     one terminates must fit the namespace's ResourceQuota (sized by lesson 05's two RayClusters)."""
     from helpers import preflight
 
-    quota = {k: preflight._gib(v) if k.endswith("memory") else float(v) for k, v in preflight.namespace_quota().items()}
+    quota = {k: quantities.gib(v) if k.endswith("memory") else float(v) for k, v in preflight.namespace_quota().items()}
     cluster = HA.cluster_config
     groups = [(cluster["headGroupSpec"], 1)] + [(g, int(g.get("replicas", 1))) for g in cluster["workerGroupSpecs"]]
     need = {key: 0.0 for key in quota}

@@ -242,7 +242,7 @@ def test_timeout_diagnosis_through_the_real_client(api, tmp_path):
             },
         ],
     }
-    backend = KubernetesBackend(namespace="alice", state_dir=tmp_path, api=client)
+    backend = KubernetesBackend(namespace="alice", state_dir=tmp_path, kube=client)
     text = backend.diagnose()
     assert "pod ray-serve-app-abcde-head-x1: Pending ImagePullBackOff" in text
     assert "event Pod/ray-serve-app-abcde-head-x1: Failed: ErrImagePull" in text

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from helpers import config
-from helpers.backends.base import BackendError
 from helpers.backends.kind import KindBackend
 from helpers.backends.local import LocalBackend
+from helpers.errors import BackendError
 from helpers.kubectl import Kubectl, head_service, serve_service
 
 from ..fakes import FakeCommands, FakeKube
@@ -70,7 +70,7 @@ def test_every_command_says_what_the_local_backend_does_instead():
 
 def test_the_kind_backend_runs_the_very_command_it_shows(tmp_path, capsys):
     commands = FakeCommands(responses={("kubectl",): (0, "NAME   READY\nray-serve-app   True", "")})
-    backend = KindBackend(state_dir=tmp_path, commands=commands, api=FakeKube())
+    backend = KindBackend(state_dir=tmp_path, commands=commands, kube=FakeKube())
     command = backend.kubectl.wait_ready("ray-serve-app", timeout=300)
     output = backend.on_kubernetes(command)
     assert commands.calls == [list(command.args)]

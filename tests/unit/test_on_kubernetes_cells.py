@@ -60,7 +60,7 @@ def test_the_kind_backend_runs_exactly_what_each_cell_shows(path, tmp_path, monk
         commands = FakeCommands(responses={("kubectl",): (0, "(recorded)", "")})
         kube = FakeKube()
         kube.rayservices = [rayservice(active="ray-serve-app-abcde")]
-        backend = KindBackend(state_dir=tmp_path, namespace=NAMESPACE, commands=commands, api=kube)
+        backend = KindBackend(state_dir=tmp_path, namespace=NAMESPACE, commands=commands, kube=kube)
         shown = [line[2:] for line in run_cell(cell, backend, path, monkeypatch).splitlines() if line.startswith("$ ")]
         ran = [shlex.join(call) for call in commands.calls]
         assert shown, f"the cell shows no command:\n{cell.source}"

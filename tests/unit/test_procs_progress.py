@@ -120,7 +120,7 @@ def test_a_head_start_that_gave_up_only_on_rays_30_s_wait_is_waited_for(tmp_path
     run on: that is a slow start, not a failed one. Any other exit, or a dead raylet, is a failure."""
     import shutil
 
-    from helpers.backends.local import LocalBackend
+    from helpers.backends.local_processes import LocalProcesses
 
     for name in ("gcs_server", "raylet"):
         shutil.copy(shutil.which("sleep"), tmp_path / name)
@@ -135,14 +135,14 @@ def test_a_head_start_that_gave_up_only_on_rays_30_s_wait_is_waited_for(tmp_path
         # Until both children have exec'd, they are still named after the shell that forked them.
         both = lambda: ({"gcs_server", "raylet"} <= procs.group_names(group.pid), "starting")  # noqa: E731
         wait_for("both", both, timeout=10, interval=0.05)
-        assert not LocalBackend._raylet_slow(group.pid, log, start)  # only an earlier start's message
+        assert not LocalProcesses.raylet_slow(group.pid, log, start)  # only an earlier start's message
         with open(log, "a") as f:
             f.write("Exception: The current node timed out during startup. This could happen because ...\n")
-        assert LocalBackend._raylet_slow(group.pid, log, start)
+        assert LocalProcesses.raylet_slow(group.pid, log, start)
         for member in procs.group_members([group.pid]):
             if member.name() == "raylet":
                 member.kill()
                 member.wait(5)
-        assert not LocalBackend._raylet_slow(group.pid, log, start)  # the raylet died: a real failure
+        assert not LocalProcesses.raylet_slow(group.pid, log, start)  # the raylet died: a real failure
     finally:
         procs.stop_groups([group.pid], marker="unit-test-head", grace=1)

@@ -11,8 +11,9 @@ import pytest
 
 from helpers import config, procs
 from helpers.backends import redis_server
-from helpers.backends.base import BackendError
-from helpers.backends.local import WORKER_GCS_RECONNECT_S, LocalBackend
+from helpers.backends.local import LocalBackend
+from helpers.backends.local_processes import WORKER_GCS_RECONNECT_S
+from helpers.errors import BackendError
 from helpers.manifests import diff, load_manifest
 
 PORT = 26390  # not a default port of the tutorial, nor one of the integration tests'
@@ -100,9 +101,9 @@ def test_the_backend_names_a_busy_redis_port_and_its_holder_before_starting_anyt
         holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.bind(("127.0.0.1", PORT))
         holder.listen()
-        backend._check_ports(0)  # without fault tolerance the Redis port is not needed
+        backend.processes.check_ports(0)  # without fault tolerance the Redis port is not needed
         with pytest.raises(BackendError) as err:
-            backend._check_ports(0, redis=True)
+            backend.processes.check_ports(0, redis=True)
     assert f"port {PORT} (Redis (GCS fault tolerance)) is in use by" in str(err.value)
     assert f"(pid {os.getpid()}) on 127.0.0.1" in str(err.value)
 
@@ -110,14 +111,16 @@ def test_the_backend_names_a_busy_redis_port_and_its_holder_before_starting_anyt
 def test_the_head_and_workers_get_rays_external_redis_settings_only_with_fault_tolerance(tmp_path, monkeypatch):
     monkeypatch.setenv("RAY_REDIS_ADDRESS", "10.0.0.1:6379")  # someone else's setting never leaks in
     backend = LocalBackend(state_dir=tmp_path, ports=config.Ports(redis=PORT))
-    assert "RAY_REDIS_ADDRESS" not in backend._env()
+    assert "RAY_REDIS_ADDRESS" not in backend.processes.env()
     state = {"redis": {"address": f"127.0.0.1:{PORT}", "namespace": "local-abc-1234"}}
-    assert backend._ft_env(state, head=True) == {
+    assert backend.processes.ft_env(state, head=True) == {
         "RAY_REDIS_ADDRESS": f"127.0.0.1:{PORT}",
         "RAY_external_storage_namespace": "local-abc-1234",
     }
-    assert backend._ft_env(state, head=False) == {"RAY_gcs_rpc_server_reconnect_timeout_s": str(WORKER_GCS_RECONNECT_S)}
-    assert backend._ft_env({"redis": None}, head=True) == {}
+    assert backend.processes.ft_env(state, head=False) == {
+        "RAY_gcs_rpc_server_reconnect_timeout_s": str(WORKER_GCS_RECONNECT_S)
+    }
+    assert backend.processes.ft_env({"redis": None}, head=True) == {}
 
 
 def test_the_ha_manifest_is_the_base_one_plus_gcs_fault_tolerance_from_a_secret():

@@ -91,7 +91,7 @@ def test_the_role_grants_exactly_the_learner_rights():
 
 
 def _api_calls_in(module) -> set[str]:
-    """Names of the methods called on ``self.api`` anywhere in ``module``'s source."""
+    """Names of the methods called on ``self.kube`` (the backend's KubeAPI) anywhere in ``module``'s source."""
     tree = ast.parse(inspect.getsource(module))
     return {
         node.func.attr
@@ -99,14 +99,16 @@ def _api_calls_in(module) -> set[str]:
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
         and isinstance(node.func.value, ast.Attribute)
-        and node.func.value.attr == "api"
+        and node.func.value.attr == "kube"
     }
 
 
 def test_every_kubeapi_call_of_the_backend_has_its_rights():
-    from helpers.backends import kind
+    from helpers.backends import host, kind, kube_faults, kube_monitoring, kube_redis, kube_waits
 
-    called = _api_calls_in(kube) | _api_calls_in(kind)
+    modules = (kube, kind, host, kube_faults, kube_waits, kube_redis, kube_monitoring)
+    called = set().union(*(_api_calls_in(m) for m in modules))
+    assert {"apply", "list_pods", "create_secret", "pods_behind"} <= called  # the calls are found where they are
     listed = {key.split()[0] for key in kubeapi.KUBEAPI_RIGHTS} | NO_NAMESPACED_RIGHT | KIND_ONLY
     assert called <= listed, f"add the rights of {called - listed} to KUBEAPI_RIGHTS"
     kinds = {key.split()[1] for key in kubeapi.KUBEAPI_RIGHTS if key.startswith("apply ")}
@@ -129,7 +131,7 @@ def test_every_kubectl_command_and_forward_call_has_its_rights():
 
 def test_the_recorded_calls_of_a_whole_session_are_all_covered(tmp_path):
     kube_api = FakeKube()
-    backend = KubernetesBackend(namespace="learner-01", state_dir=tmp_path, commands=FakeCommands(), api=kube_api)
+    backend = KubernetesBackend(namespace="learner-01", state_dir=tmp_path, commands=FakeCommands(), kube=kube_api)
     backend.up(HELLO)
     backend.apply(HELLO)
     backend.down(quiet=True)
@@ -143,7 +145,7 @@ def test_the_recorded_calls_of_a_whole_session_are_all_covered(tmp_path):
 
 
 def test_the_quota_fits_one_lesson_with_upgrade_room():
-    from helpers.preflight import _gib
+    from helpers.quantities import gib as _gib
 
     (quota,) = [d for d in documents() if d["kind"] == "ResourceQuota"]
     hard = quota["spec"]["hard"]
@@ -172,7 +174,7 @@ class RoleOnlyKube(FakeKube):
 
 def test_a_missing_right_is_named_before_anything_is_applied(tmp_path):
     api = RoleOnlyKube(lacking=[("create", "rayservices.ray.io"), ("create", "pods/exec")])
-    backend = KubernetesBackend(namespace="learner-7", state_dir=tmp_path, commands=FakeCommands(), api=api)
+    backend = KubernetesBackend(namespace="learner-7", state_dir=tmp_path, commands=FakeCommands(), kube=api)
     with pytest.raises(BackendError) as info:
         backend.up(HELLO)
     message = str(info.value)
@@ -185,14 +187,14 @@ def test_a_missing_right_is_named_before_anything_is_applied(tmp_path):
 def test_no_right_at_all_asks_whether_it_is_the_right_namespace(tmp_path):
     everything = [(verb, resource) for resource, verbs in learner_rights().items() for verb in verbs]
     api = RoleOnlyKube(lacking=everything)
-    backend = KubernetesBackend(namespace="learner-70", state_dir=tmp_path, commands=FakeCommands(), api=api)
+    backend = KubernetesBackend(namespace="learner-70", state_dir=tmp_path, commands=FakeCommands(), kube=api)
     with pytest.raises(BackendError, match="none of the rights .* namespace 'learner-70': is NAMESPACE the one"):
         backend.up(HELLO)
 
 
 def test_with_every_right_the_namespace_is_prepared(tmp_path):
     api = RoleOnlyKube()
-    backend = KubernetesBackend(namespace="learner-7", state_dir=tmp_path, commands=FakeCommands(), api=api)
+    backend = KubernetesBackend(namespace="learner-7", state_dir=tmp_path, commands=FakeCommands(), kube=api)
     backend.up(HELLO)
     assert ("missing_rights", "learner-7") in api.calls
     assert [c["metadata"]["namespace"] for c in api.applied("ConfigMap")] == ["learner-7"]
