@@ -9,7 +9,8 @@ The rules come from the schemas the manifest must pass, checked before apply:
 - ``metadata``, ``kuberay``, ``cluster``: KubeRay's own validation (utils/validation.go) and what Ray accepts;
 - ``replicas`` (with the search in ``placement``): every replica gets its CPUs on one node.
 
-``registry`` holds the rule list and ``problem()``, the one way a finding is worded.
+``registry`` holds the rule list and ``problem()``, the one way a finding is worded. Every finding is made in
+the learner's language (``helpers.i18n._()``: English, or Korean with ``TUTORIAL_LANG=ko``).
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from typing import Any
 
 import yaml
 
-from helpers import i18n
+from helpers.i18n import _
 from helpers.lint import cluster, kuberay, metadata, replicas, schema, serve
 from helpers.lint.cluster import FIRST_FIXED_RAY
 from helpers.lint.groups import containers, image_ray_version, num_cpus, worker_replicas
 from helpers.lint.metadata import API_VERSION, MAX_NAME_LENGTH
 from helpers.lint.placement import UNIT, NodeGroup, Placement, Replicas
-from helpers.lint.registry import RULES, Context, Finding, Rule, problem, rule
+from helpers.lint.registry import RULES, Context, Finding, Rule, problem, rule, severity_word
 
 # The rule modules register their rules on import; they run (and --rules lists them) in this order: the
 # header, the Serve config, the schema, then what KubeRay checks, then the replicas, which need all the rest.
@@ -56,6 +57,7 @@ __all__ = [
     "parse",
     "problem",
     "rule",
+    "severity_word",
     "worker_replicas",
 ]
 
@@ -66,23 +68,29 @@ def parse(text: str) -> tuple[Any, list[Finding]]:
         return yaml.safe_load(text), []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        return None, [
-            Finding("yaml-syntax", f"YAML syntax error{where}: {problem}. Check the indentation and quoting there.")
-        ]
+        problem = getattr(exc, "problem", None) or str(exc)  # PyYAML's own words, as it prints them
+        if mark:
+            message = _(
+                "YAML syntax error at line {line}, column {column}: {problem}. Check the indentation and quoting "
+                "there.",
+                line=mark.line + 1,
+                column=mark.column + 1,
+                problem=problem,
+            )
+        else:
+            message = _("YAML syntax error: {problem}. Check the indentation and quoting there.", problem=problem)
+        return None, [Finding("yaml-syntax", message)]
 
 
 def check(raw: Any) -> tuple[list[Finding], Context | None]:
     """Run every rule on a parsed manifest; returns the findings and the context the rules built."""
     if not isinstance(raw, dict):
-        return [
-            Finding("structure", "the document is not a mapping: a RayService starts with apiVersion: ray.io/v1")
-        ], None
+        not_a_mapping = _("the document is not a mapping: a RayService starts with apiVersion: ray.io/v1")
+        return [Finding("structure", not_a_mapping)], None
     spec = raw.get("spec")
     if not isinstance(spec, dict):
         findings = _run(Context(raw, {}), only=("api-version", "kind", "name", "name-length"))
-        missing = "spec is missing: a RayService needs spec.serveConfigV2 and spec.rayClusterConfig"
+        missing = _("spec is missing: a RayService needs spec.serveConfigV2 and spec.rayClusterConfig")
         return findings + [Finding("structure", missing)], None
     ctx = Context(raw, spec)
     return _run(ctx), ctx
@@ -117,14 +125,15 @@ class FileReport:
         return [f for f in self.findings if f.severity == "error"]
 
     def render(self) -> str:
-        """The report, in the learner's language (helpers.i18n): English as written here, or Korean."""
-        tr = i18n.tr
+        """The report in the learner's language (the findings were made in it, the lines around them here)."""
         if not self.findings:
-            return tr(f"{self.path}: ok ({len(RULES)} rules)")
-        lines = [tr(f"{self.path}: {len(self.errors)} error(s), {len(self.findings) - len(self.errors)} warning(s)")]
+            return _("{path}: ok ({count} rules)", path=self.path, count=len(RULES))
+        errors, warnings = len(self.errors), len(self.findings) - len(self.errors)
+        counts = _("{path}: {errors} error(s), {warnings} warning(s)", path=self.path, errors=errors, warnings=warnings)
+        lines = [counts]
         for f in self.findings:
-            body = tr(f.message).replace("\n", "\n      ")
-            lines.append(f"  {tr(f.severity)} [{f.rule}] {body}")
+            body = f.message.replace("\n", "\n      ")
+            lines.append(f"  {severity_word(f.severity)} [{f.rule}] {body}")
         return "\n".join(lines)
 
 
@@ -136,7 +145,8 @@ def lint_files(paths: Iterable[str]) -> list[FileReport]:
         try:
             text = Path(path).read_text()
         except OSError as exc:
-            reports.append(FileReport(path, [Finding("file", f"cannot read {path}: {exc.strerror}")]))
+            unreadable = _("cannot read {path}: {error}", path=path, error=exc.strerror)  # the OS's own words
+            reports.append(FileReport(path, [Finding("file", unreadable)]))
             continue
         reports.append(FileReport(path, lint_text(text)))
     return reports

@@ -5,7 +5,8 @@ a condition on the RayService, and builds nothing. ``ValidateRayServiceSpec`` an
 it calls, with the feature gates at their v1.7.0 defaults (RayJobDeletionPolicy and
 RayServiceIncrementalUpgrade on; RayClusterNetworkPolicy, RayClusterMTLS, RayClusterHistoryServer off). The
 name rules are in ``helpers.lint.metadata``, the GCS fault tolerance ones KubeRay shares with Ray in
-``helpers.lint.cluster``. Each message quotes what KubeRay checks and says what to write instead.
+``helpers.lint.cluster``. Each message quotes what KubeRay checks and says what to write instead, in the
+learner's language (``helpers.i18n._()``: every piece translated where it is made, joined by ``problem()``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from helpers.i18n import N_, _
 from helpers.lint.groups import containers, env_names, head_container, version_tuple, worker_groups
-from helpers.lint.registry import Context, problem, rule
+from helpers.lint.registry import Context, did_you_mean, problem, rejected_by_kuberay, rule
 
-KUBERAY = "KubeRay v1.7.0 rejects the RayService"
 CLUSTER = "spec.rayClusterConfig"
 UPGRADE_TYPES = ("NewClusterWithIncrementalUpgrade", "NewCluster", "None")
 RAY_START_RESOURCES = ("num-cpus", "num-gpus", "memory", "resources")
@@ -55,6 +56,11 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _rejected(where: str, wrong: str, write: str | None = None) -> str:
+    """A finding of KubeRay's validation: ``problem()`` with KubeRay's refusal as the reason."""
+    return problem(where, wrong, write, why=rejected_by_kuberay())
+
+
 def _groups(cluster: dict) -> list[tuple[str, str, dict]]:
     """(path, KubeRay's name for it, group) for the head and every worker group."""
     head = cluster.get("headGroupSpec")
@@ -64,20 +70,19 @@ def _groups(cluster: dict) -> list[tuple[str, str, dict]]:
     return out
 
 
-@rule("group-containers", "the head and every worker group have a container (KubeRay's Ray container)")
+@rule("group-containers", N_("the head and every worker group have a container (KubeRay's Ray container)"))
 def _group_containers(ctx: Context):
-    for where, _, group in _groups(ctx.cluster):
+    for where, _name, group in _groups(ctx.cluster):
         spec = (group.get("template") or {}).get("spec") if isinstance(group.get("template"), dict) else None
         if isinstance(spec, dict) and isinstance(spec.get("containers"), list) and not containers(group):
-            yield problem(
+            yield _rejected(
                 f"{where}.template.spec.containers",
-                "is empty: KubeRay needs the Ray container there",
+                _("is empty: KubeRay needs the Ray container there"),
                 "containers: [{name: ray-worker, image: rayproject/ray:<version>}]",
-                why=KUBERAY,
             )
 
 
-@rule("worker-replicas", "every worker group has 0 <= minReplicas <= maxReplicas")
+@rule("worker-replicas", N_("every worker group has 0 <= minReplicas <= maxReplicas"))
 def _worker_replicas(ctx: Context):
     # Without autoscaling KubeRay also wants both set; the CRD's defaults (0 and 2^31-1) always set them.
     for i, group in worker_groups(ctx.cluster):
@@ -85,70 +90,81 @@ def _worker_replicas(ctx: Context):
         low, high = _int(group.get("minReplicas")), _int(group.get("maxReplicas"))
         for key, value in (("minReplicas", low), ("maxReplicas", high)):
             if value is not None and value < 0:
-                yield problem(f"{where}.{key}", f"is {value}, below 0", f"{key}: 0 or more", why=KUBERAY)
+                yield _rejected(f"{where}.{key}", _("is {value}, below 0", value=value), _at_least_zero(key))
         if low is not None and high is not None and 0 <= high < low:
-            yield problem(
-                where, f"minReplicas {low} is greater than maxReplicas {high}", f"maxReplicas: {low}", why=KUBERAY
-            )
-
-
-@rule("group-resources", "a group sets its Ray resources in rayStartParams or in resources, not in both")
-def _group_resources(ctx: Context):
-    for where, _, group in _groups(ctx.cluster):
-        params = group.get("rayStartParams") if isinstance(group.get("rayStartParams"), dict) else {}
-        both = [k for k in RAY_START_RESOURCES if params.get(k) not in (None, "")]
-        if both and group.get("resources"):
-            yield problem(
+            yield _rejected(
                 where,
-                f"sets rayStartParams {', '.join(both)} and resources both",
-                f"only resources: {{cpu: ...}} (and remove rayStartParams {', '.join(both)})",
-                why=KUBERAY,
+                _("minReplicas {low} is greater than maxReplicas {high}", low=low, high=high),
+                f"maxReplicas: {low}",
             )
 
 
-@rule("group-labels", "a group's labels are valid Kubernetes labels, set in labels (not rayStartParams)")
+def _at_least_zero(key: str | None = None) -> str:
+    return _("{key}: 0 or more", key=key) if key else _("0 or more")
+
+
+def _remove(key: str) -> str:
+    return _("remove {key}", key=key)
+
+
+@rule("group-resources", N_("a group sets its Ray resources in rayStartParams or in resources, not in both"))
+def _group_resources(ctx: Context):
+    for where, _name, group in _groups(ctx.cluster):
+        params = group.get("rayStartParams") if isinstance(group.get("rayStartParams"), dict) else {}
+        both = ", ".join(k for k in RAY_START_RESOURCES if params.get(k) not in (None, ""))
+        if both and group.get("resources"):
+            yield _rejected(
+                where,
+                _("sets rayStartParams {keys} and resources both", keys=both),
+                _("only resources: {{cpu: ...}} (and remove rayStartParams {keys})", keys=both),
+            )
+
+
+@rule("group-labels", N_("a group's labels are valid Kubernetes labels, set in labels (not rayStartParams)"))
 def _group_labels(ctx: Context):
-    for where, _, group in _groups(ctx.cluster):
+    for where, _name, group in _groups(ctx.cluster):
         params = group.get("rayStartParams") if isinstance(group.get("rayStartParams"), dict) else {}
         if "labels" in params:
-            yield problem(
-                f"{where}.rayStartParams.labels", "is not supported", "labels: {key: value} on the group", why=KUBERAY
+            yield _rejected(
+                f"{where}.rayStartParams.labels", _("is not supported"), _("labels: {{key: value}} on the group")
             )
         labels = group.get("labels") if isinstance(group.get("labels"), dict) else {}
         for key, value in labels.items():
             if len(str(key).split("/")[-1]) > 63 or not _LABEL_KEY.fullmatch(str(key)):
-                yield problem(
-                    f"{where}.labels", f"key {key!r} is not a valid label key", "e.g. ray.io/zone", why=KUBERAY
+                yield _rejected(
+                    f"{where}.labels",
+                    _("key {key} is not a valid label key", key=repr(key)),
+                    _("e.g. ray.io/zone"),
                 )
             if len(str(value)) > 63 or not _LABEL_VALUE.fullmatch(str(value)):
-                yield problem(
+                yield _rejected(
                     f"{where}.labels.{key}",
-                    f"value {value!r} is not a valid label value",
-                    "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
-                    why=KUBERAY,
+                    _("value {value} is not a valid label value", value=repr(value)),
+                    _("at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"),
                 )
 
 
-@rule("gcs-settings", "GCS fault tolerance is set only in gcsFaultToleranceOptions (no annotation, no Redis username)")
+@rule(
+    "gcs-settings",
+    N_("GCS fault tolerance is set only in gcsFaultToleranceOptions (no annotation, no Redis username)"),
+)
 def _gcs_settings(ctx: Context):
     cluster, annotations = ctx.cluster, ctx.annotations
     options = cluster.get("gcsFaultToleranceOptions")
-    write = "only rayClusterConfig.gcsFaultToleranceOptions"
     if isinstance(options, dict):
         for name, field_ in (
             ("ray.io/ft-enabled", "gcsFaultToleranceOptions"),
             ("ray.io/external-storage-namespace", "gcsFaultToleranceOptions.externalStorageNamespace"),
         ):
             if annotations.get(name):
-                yield problem(
-                    "metadata.annotations", f"sets {name} next to gcsFaultToleranceOptions", field_, why=KUBERAY
+                yield _rejected(
+                    "metadata.annotations", _("sets {name} next to gcsFaultToleranceOptions", name=name), field_
                 )
         if options.get("backend", "redis") == "redis" and options.get("storage") is not None:
-            yield problem(
+            yield _rejected(
                 f"{CLUSTER}.gcsFaultToleranceOptions.storage",
-                "only applies to the rocksdb backend, and this one is redis",
-                "remove storage",
-                why=KUBERAY,
+                _("only applies to the rocksdb backend, and this one is redis"),
+                _remove("storage"),
             )
     params = (
         (cluster.get("headGroupSpec") or {}).get("rayStartParams")
@@ -158,148 +174,143 @@ def _gcs_settings(ctx: Context):
     if (isinstance(params, dict) and params.get("redis-username")) or "REDIS_USERNAME" in env_names(
         head_container(cluster)
     ):
-        yield problem(
+        yield _rejected(
             f"{CLUSTER}.headGroupSpec",
-            "sets the Redis username in rayStartParams redis-username or the REDIS_USERNAME env",
-            f"{write}.redisUsername",
-            why=KUBERAY,
+            _("sets the Redis username in rayStartParams redis-username or the REDIS_USERNAME env"),
+            _("only {field}", field="rayClusterConfig.gcsFaultToleranceOptions.redisUsername"),
         )
 
 
-@rule("autoscaler", "the autoscaler settings agree: v2 options only with enableInTreeAutoscaling, in one place")
+@rule("autoscaler", N_("the autoscaler settings agree: v2 options only with enableInTreeAutoscaling, in one place"))
 def _autoscaler(ctx: Context):
     cluster = ctx.cluster
     on, v2 = _autoscaling(cluster), _autoscaler_v2(cluster)
     env = _env_value(head_container(cluster), AUTOSCALER_V2_ENV)
     options = cluster.get("autoscalerOptions") if isinstance(cluster.get("autoscalerOptions"), dict) else {}
     if not on and env in ("1", "true"):
-        yield problem(
+        yield _rejected(
             f"{CLUSTER}.headGroupSpec",
-            f"sets {AUTOSCALER_V2_ENV}={env} without the autoscaler",
-            "enableInTreeAutoscaling: true (or remove the env)",
-            why=KUBERAY,
+            _("sets {env}={value} without the autoscaler", env=AUTOSCALER_V2_ENV, value=env),
+            _("enableInTreeAutoscaling: true (or remove the env)"),
         )
     if on and options.get("version") is not None and env is not None:
-        yield problem(
+        yield _rejected(
             f"{CLUSTER}.autoscalerOptions.version",
-            f"and the head's {AUTOSCALER_V2_ENV} env are both set",
-            "only autoscalerOptions.version: v2 (remove the env)",
-            why=KUBERAY,
+            _("and the head's {env} env are both set", env=AUTOSCALER_V2_ENV),
+            _("only autoscalerOptions.version: v2 (remove the env)"),
         )
     timeout = _int(options.get("idleTimeoutSeconds"))
     if timeout is not None and timeout < 0:
-        yield problem(f"{CLUSTER}.autoscalerOptions.idleTimeoutSeconds", f"is {timeout}", "0 or more", why=KUBERAY)
+        yield _rejected(
+            f"{CLUSTER}.autoscalerOptions.idleTimeoutSeconds", _("is {value}", value=timeout), _at_least_zero()
+        )
     if any(
         isinstance(e, dict) and e.get("name") == "KUBERAY_GEN_AUTOSCALER_START_CMD" for e in options.get("env") or []
     ):
-        yield problem(
+        yield _rejected(
             f"{CLUSTER}.autoscalerOptions.env",
-            "sets KUBERAY_GEN_AUTOSCALER_START_CMD, which KubeRay manages",
-            "remove it",
-            why=KUBERAY,
+            _("sets KUBERAY_GEN_AUTOSCALER_START_CMD, which KubeRay manages"),
+            _("remove it"),
         )
     for where, name, group in _groups(cluster):
         spec = (group.get("template") or {}).get("spec") or {}
         if on and v2 and spec.get("restartPolicy") not in (None, "", "Never"):
-            yield problem(
+            yield _rejected(
                 f"{where}.template.spec.restartPolicy",
-                f"is {spec['restartPolicy']}, but autoscaler v2 needs Never",
-                "restartPolicy: Never (or remove it)",
-                why=KUBERAY,
+                _("is {value}, but autoscaler v2 needs Never", value=spec["restartPolicy"]),
+                _("restartPolicy: Never (or remove it)"),
             )
         if name == "Head":
             continue
         if on and group.get("suspend") is True:
-            yield problem(
+            yield _rejected(
                 f"{where}.suspend",
-                "is true, but a group cannot be suspended with the autoscaler on",
+                _("is true, but a group cannot be suspended with the autoscaler on"),
                 "suspend: false",
-                why=KUBERAY,
             )
         idle = _int(group.get("idleTimeoutSeconds"))
         if idle is not None and idle < 0:
-            yield problem(f"{where}.idleTimeoutSeconds", f"is {idle}", "0 or more", why=KUBERAY)
+            yield _rejected(f"{where}.idleTimeoutSeconds", _("is {value}", value=idle), _at_least_zero())
         elif idle is not None and not v2:
-            yield problem(
+            yield _rejected(
                 f"{where}.idleTimeoutSeconds",
-                "is set, but autoscaler v2 is not on",
-                "autoscalerOptions: {version: v2} (or remove idleTimeoutSeconds)",
-                why=KUBERAY,
+                _("is set, but autoscaler v2 is not on"),
+                _("autoscalerOptions: {{version: v2}} (or remove {key})", key="idleTimeoutSeconds"),
             )
         priority = _int(group.get("priority"))
         if priority:
             version = version_tuple(str(cluster.get("rayVersion") or ""))
             if version is None or version < (2, 56, 0):
-                yield problem(
+                yield _rejected(
                     f"{where}.priority",
-                    f"is set, but Ray {cluster.get('rayVersion')} is older than 2.56.0",
-                    "remove priority (or use Ray 2.56.0 or later)",
-                    why=KUBERAY,
+                    _("is set, but Ray {version} is older than 2.56.0", version=cluster.get("rayVersion")),
+                    _("remove priority (or use Ray 2.56.0 or later)"),
                 )
             elif not v2:
-                yield problem(
+                yield _rejected(
                     f"{where}.priority",
-                    "is set, but autoscaler v2 is not on",
-                    "autoscalerOptions: {version: v2} (or remove priority)",
-                    why=KUBERAY,
+                    _("is set, but autoscaler v2 is not on"),
+                    _("autoscalerOptions: {{version: v2}} (or remove {key})", key="priority"),
                 )
 
 
-@rule("feature-gates", "no field that needs a KubeRay feature gate which is off by default (history server, mTLS...)")
+@rule(
+    "feature-gates",
+    N_("no field that needs a KubeRay feature gate which is off by default (history server, mTLS...)"),
+)
 def _feature_gates(ctx: Context):
     for key, gate in FEATURE_GATED.items():
         if ctx.cluster.get(key) is not None:
-            yield problem(
-                f"{CLUSTER}.{key}", f"needs KubeRay's {gate} feature gate, off by default", f"remove {key}", why=KUBERAY
+            yield _rejected(
+                f"{CLUSTER}.{key}", _("needs KubeRay's {gate} feature gate, off by default", gate=gate), _remove(key)
             )
 
 
-@rule("auth-options", "authOptions as KubeRay accepts it for a RayService (token mode needs Ray >= 2.52)")
+@rule("auth-options", N_("authOptions as KubeRay accepts it for a RayService (token mode needs Ray >= 2.52)"))
 def _auth_options(ctx: Context):
     auth = ctx.cluster.get("authOptions")
     if not isinstance(auth, dict):
         return
     where = f"{CLUSTER}.authOptions"
     if auth.get("enableK8sTokenAuth") is True:
-        yield problem(
+        yield _rejected(
             f"{where}.enableK8sTokenAuth",
-            "is true, but a RayService does not support it",
-            "mode: token without enableK8sTokenAuth",
-            why=KUBERAY,
+            _("is true, but a RayService does not support it"),
+            _("mode: token without enableK8sTokenAuth"),
         )
     elif auth.get("mode") == "token":
         version = version_tuple(str(ctx.cluster.get("rayVersion") or ""))
         if version is None or version < (2, 52, 0):
-            yield problem(
+            yield _rejected(
                 where,
-                f"mode token needs Ray 2.52.0 or later, and rayVersion is {ctx.cluster.get('rayVersion')!r}",
-                'rayVersion: "2.52.0" or later',
-                why=KUBERAY,
+                _(
+                    "mode token needs Ray 2.52.0 or later, and rayVersion is {version}",
+                    version=repr(ctx.cluster.get("rayVersion")),
+                ),
+                _('rayVersion: "2.52.0" or later'),
             )
 
 
-@rule("head-service-name", "headGroupSpec.headService sets no metadata.name (KubeRay names the head Service)")
+@rule("head-service-name", N_("headGroupSpec.headService sets no metadata.name (KubeRay names the head Service)"))
 def _head_service_name(ctx: Context):
     head = ctx.cluster.get("headGroupSpec")
     service = head.get("headService") if isinstance(head, dict) else None
     meta = service.get("metadata") if isinstance(service, dict) else None
     if isinstance(meta, dict) and meta.get("name"):
-        yield problem(
+        yield _rejected(
             f"{CLUSTER}.headGroupSpec.headService.metadata.name",
-            "is set: KubeRay names the head Service itself",
-            "remove name",
-            why=KUBERAY,
+            _("is set: KubeRay names the head Service itself"),
+            _remove("name"),
         )
 
 
-@rule("upgrade-strategy", "upgradeStrategy is one KubeRay knows, with the options it needs")
+@rule("upgrade-strategy", N_("upgradeStrategy is one KubeRay knows, with the options it needs"))
 def _upgrade_strategy(ctx: Context):
     if ctx.cluster.get("upgradeStrategy") is not None:
-        yield problem(
+        yield _rejected(
             f"{CLUSTER}.upgradeStrategy",
-            "is set, but a RayCluster made by a RayService cannot have one",
-            "spec.upgradeStrategy instead",
-            why=KUBERAY,
+            _("is set, but a RayCluster made by a RayService cannot have one"),
+            _("{field} instead", field="spec.upgradeStrategy"),
         )
     # rayClusterDeletionDelaySeconds >= 0: the CRD declares it (minimum: 0), so crd-schema reports it.
     strategy = ctx.spec.get("upgradeStrategy")
@@ -307,13 +318,10 @@ def _upgrade_strategy(ctx: Context):
     if kind is None:
         return
     if kind not in UPGRADE_TYPES:
-        from helpers.lint.registry import did_you_mean
-
-        yield problem(
+        yield _rejected(
             "spec.upgradeStrategy.type",
-            f"is {kind!r}, not one of {', '.join(UPGRADE_TYPES)}",
+            _("is {value}, not one of {options}", value=repr(kind), options=", ".join(UPGRADE_TYPES)),
             f"type: {did_you_mean(kind, UPGRADE_TYPES) or 'NewCluster'}",
-            why=KUBERAY,
         )
     elif kind == "NewClusterWithIncrementalUpgrade":
         yield from _incremental(ctx, strategy.get("clusterUpgradeOptions"))
@@ -322,35 +330,33 @@ def _upgrade_strategy(ctx: Context):
 def _incremental(ctx: Context, options: Any):
     where = "spec.upgradeStrategy"
     if not _autoscaling(ctx.cluster):
-        yield problem(
+        yield _rejected(
             where,
-            "NewClusterWithIncrementalUpgrade needs the Ray autoscaler",
-            f"{CLUSTER}.enableInTreeAutoscaling: true (or type: NewCluster)",
-            why=KUBERAY,
+            _("NewClusterWithIncrementalUpgrade needs the Ray autoscaler"),
+            _("{field}: true (or type: NewCluster)", field=f"{CLUSTER}.enableInTreeAutoscaling"),
         )
     if not isinstance(options, dict):
-        yield problem(
+        yield _rejected(
             where,
-            "NewClusterWithIncrementalUpgrade needs clusterUpgradeOptions",
+            _("NewClusterWithIncrementalUpgrade needs clusterUpgradeOptions"),
             "clusterUpgradeOptions: {gatewayClassName: ..., stepSizePercent: 10, intervalSeconds: 30}",
-            why=KUBERAY,
         )
         return
     where += ".clusterUpgradeOptions"
     surge, step = _int(options.get("maxSurgePercent", 100)), _int(options.get("stepSizePercent"))
+    percentage = _("a percentage from 0 to 100")
     if surge is not None and not 0 <= surge <= 100:
-        yield problem(f"{where}.maxSurgePercent", f"is {surge}", "a percentage from 0 to 100", why=KUBERAY)
+        yield _rejected(f"{where}.maxSurgePercent", _("is {value}", value=surge), percentage)
     elif step is not None and not 0 <= step <= 100:
-        yield problem(f"{where}.stepSizePercent", f"is {step}", "a percentage from 0 to 100", why=KUBERAY)
+        yield _rejected(f"{where}.stepSizePercent", _("is {value}", value=step), percentage)
     elif step is not None and surge is not None and step > surge:
-        yield problem(
+        yield _rejected(
             f"{where}.stepSizePercent",
-            f"{step} is more than maxSurgePercent {surge}",
-            f"stepSizePercent: {surge} or less",
-            why=KUBERAY,
+            _("{value} is more than maxSurgePercent {surge}", value=step, surge=surge),
+            _("stepSizePercent: {surge} or less", surge=surge),
         )
     interval = _int(options.get("intervalSeconds"))
     if interval is not None and interval <= 0:
-        yield problem(f"{where}.intervalSeconds", f"is {interval}", "a number of seconds above 0", why=KUBERAY)
+        yield _rejected(f"{where}.intervalSeconds", _("is {value}", value=interval), _("a number of seconds above 0"))
     if options.get("gatewayClassName") == "":
-        yield problem(f"{where}.gatewayClassName", "is empty", "the name of a Gateway API GatewayClass", why=KUBERAY)
+        yield _rejected(f"{where}.gatewayClassName", _("is empty"), _("the name of a Gateway API GatewayClass"))

@@ -9,46 +9,50 @@ from __future__ import annotations
 
 import re
 
-from helpers.lint.registry import Context, problem, rule
+from helpers.i18n import N_, _
+from helpers.lint.registry import Context, problem, rejected_by_kuberay, rule
 
 API_VERSION = "ray.io/v1"
 MAX_NAME_LENGTH = 47  # KubeRay derives Service names from it; longer names are rejected.
 
 
-@rule("api-version", "apiVersion is ray.io/v1 (v1alpha1 is deprecated, removed in KubeRay 1.9)")
+@rule("api-version", N_("apiVersion is ray.io/v1 (v1alpha1 is deprecated, removed in KubeRay 1.9)"))
 def _api_version(ctx: Context):
     api = ctx.raw.get("apiVersion")
     if api == "ray.io/v1alpha1":
-        yield "apiVersion ray.io/v1alpha1 is deprecated (removed in KubeRay 1.9): write apiVersion: ray.io/v1"
+        yield _("apiVersion ray.io/v1alpha1 is deprecated (removed in KubeRay 1.9): write apiVersion: ray.io/v1")
     elif api != API_VERSION:
-        yield f"apiVersion is {api!r}: write apiVersion: {API_VERSION}"
+        yield _("apiVersion is {api}: write apiVersion: {want}", api=repr(api), want=API_VERSION)
 
 
-@rule("kind", "kind is RayService")
+@rule("kind", N_("kind is RayService"))
 def _kind(ctx: Context):
     if ctx.raw.get("kind") != "RayService":
-        yield f"kind is {ctx.raw.get('kind')!r}: write kind: RayService"
+        yield _("kind is {kind}: write kind: RayService", kind=repr(ctx.raw.get("kind")))
 
 
-@rule("name", "metadata.name is a valid Kubernetes name")
+@rule("name", N_("metadata.name is a valid Kubernetes name"))
 def _name(ctx: Context):
     name = (ctx.raw.get("metadata") or {}).get("name")
     if not isinstance(name, str) or not name:
-        yield "metadata.name is missing: give the RayService a name, e.g. name: ray-serve-app"
+        yield _("metadata.name is missing: give the RayService a name, e.g. name: ray-serve-app")
     elif len(name) <= MAX_NAME_LENGTH and not re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", name):
-        yield (
-            f"metadata.name {name!r} is not a valid Kubernetes name: use lower-case letters, digits and '-', "
-            "starting with a letter"
+        yield _(
+            "metadata.name {name} is not a valid Kubernetes name: use lower-case letters, digits and '-', "
+            "starting with a letter",
+            name=repr(name),
         )
 
 
-@rule("name-length", f"metadata.name has at most {MAX_NAME_LENGTH} characters")
+@rule("name-length", N_("metadata.name has at most {count} characters"), count=MAX_NAME_LENGTH)
 def _name_length(ctx: Context):
     name = (ctx.raw.get("metadata") or {}).get("name")
     if isinstance(name, str) and len(name) > MAX_NAME_LENGTH:
-        yield (
-            f"metadata.name {name!r} has {len(name)} characters; KubeRay allows at most "
-            f"{MAX_NAME_LENGTH}: choose a shorter name"
+        yield _(
+            "metadata.name {name} has {count} characters; KubeRay allows at most {limit}: choose a shorter name",
+            name=repr(name),
+            count=len(name),
+            limit=MAX_NAME_LENGTH,
         )
 
 
@@ -56,7 +60,11 @@ INITIALIZING_TIMEOUT = "ray.io/initializing-timeout"
 _GO_DURATION = re.compile(r"([0-9]*\.?[0-9]+(ns|us|µs|ms|s|m|h))+")
 
 
-@rule("initializing-timeout", f"the {INITIALIZING_TIMEOUT} annotation is a positive duration (5m, 1h) or seconds")
+@rule(
+    "initializing-timeout",
+    N_("the {annotation} annotation is a positive duration (5m, 1h) or seconds"),
+    annotation=INITIALIZING_TIMEOUT,
+)
 def _initializing_timeout(ctx: Context):
     value = ctx.annotations.get(INITIALIZING_TIMEOUT)
     if value in (None, ""):
@@ -66,14 +74,14 @@ def _initializing_timeout(ctx: Context):
         if not re.search(r"[1-9]", text) or text.startswith("-"):
             yield problem(
                 f"metadata.annotations.{INITIALIZING_TIMEOUT}",
-                f"is {text!r}, not above zero",
+                _("is {value}, not above zero", value=repr(text)),
                 f'{INITIALIZING_TIMEOUT}: "30m"',
-                why="KubeRay v1.7.0 rejects the RayService",
+                why=rejected_by_kuberay(),
             )
         return
     yield problem(
         f"metadata.annotations.{INITIALIZING_TIMEOUT}",
-        f"is {text!r}, neither a Go duration nor a whole number of seconds",
-        f'{INITIALIZING_TIMEOUT}: "30m" (or "1h", "600")',
-        why="KubeRay v1.7.0 rejects the RayService",
+        _("is {value}, neither a Go duration nor a whole number of seconds", value=repr(text)),
+        _('{annotation}: "30m" (or "1h", "600")', annotation=INITIALIZING_TIMEOUT),
+        why=rejected_by_kuberay(),
     )

@@ -3,7 +3,8 @@
 Pure: ``Replicas`` (a deployment's replicas) and ``NodeGroup`` (nodes alike) in, a ``Placement`` out, with
 ``fits`` (some placement fits: first-fit-decreasing, then an exhaustive search), ``blocking`` (an order in
 which Serve could start the replicas that leaves one with no node) and ``fixes()`` (what to write instead,
-each option checked). The rules that word its results are in ``helpers.lint.replicas``.
+each option checked). The rules that word its results are in ``helpers.lint.replicas``; the words made here
+(a replica's and a node's name, the fixes) are in the learner's language (``helpers.i18n._()``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
+
+from helpers.i18n import _
 
 UNIT = 10_000  # Ray counts resources in 1/10000ths of a unit
 SEARCH_BUDGET = 5_000  # states explored before the placement search gives up (it then says nothing)
@@ -34,11 +37,11 @@ class Replicas:
 
     @property
     def label(self) -> str:
-        return f"{self.deployment!r} of {self.app!r}"
+        return _("{deployment} of {app}", deployment=repr(self.deployment), app=repr(self.app))
 
     @property
     def default_note(self) -> str:
-        return "" if self.cpus_set else ", Serve's default when ray_actor_options.num_cpus is not set"
+        return "" if self.cpus_set else _(", Serve's default when ray_actor_options.num_cpus is not set")
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class Placement:
 
     def node_name(self, index: int) -> str:
         group, i = self._expanded()[index]
-        return group.label if group.count == 1 else f"{group.label} node {i + 1}"
+        return group.label if group.count == 1 else _("{group} node {number}", group=group.label, number=i + 1)
 
     def describe_nodes(self) -> str:
         return ", ".join(
@@ -128,12 +131,14 @@ class Placement:
         options = []
         for cpus in (0.5, 0.25, 0.2, 0.1, 0.05):
             if cpus < r.cpus and self._with(stuck, cpus=cpus, cpus_set=True).clean():
-                options.append(f"write ray_actor_options: {{num_cpus: {cpus:g}}} for {r.label}")
+                options.append(
+                    _("write ray_actor_options: {{num_cpus: {cpus}}} for {label}", cpus=f"{cpus:g}", label=r.label)
+                )
                 break
         if r.per_node is not None:
             for per_node in range(r.per_node + 1, r.count + 1):
                 if self._with(stuck, per_node=per_node).clean():
-                    options.append(f"write max_replicas_per_node: {per_node} for {r.label}")
+                    options.append(_("write max_replicas_per_node: {count} for {label}", count=per_node, label=r.label))
                     break
         workers = [n for n in self.nodes if n.group is not None]
         if workers:
@@ -144,14 +149,14 @@ class Placement:
                     if self.autoscaling:
                         change = f"maxReplicas: {count}"
                     elif workers[0].max_replicas is not None and count > workers[0].max_replicas:
-                        change = f"replicas: {count} and maxReplicas: {count}"
+                        change = _("replicas: {count} and maxReplicas: {count}", count=count)
                     else:
                         change = f"replicas: {count}"
-                    options.append(f"set {change} in {workers[0].label}")
+                    options.append(_("set {change} in {group}", change=change, group=workers[0].label))
                     break
         if not options:
-            return "lower num_replicas or num_cpus, or give the cluster more nodes or CPUs"
-        return ", or ".join(options)
+            return _("lower num_replicas or num_cpus, or give the cluster more nodes or CPUs")
+        return _(", or ").join(options)
 
     def _with(self, index: int, **change: Any) -> Placement:
         replicas = list(self.replicas)
@@ -165,7 +170,7 @@ def _first_fit_decreasing(replicas: list[Replicas], caps: list[int]):
     for index in sorted(range(len(replicas)), key=lambda i: -replicas[i].units):
         r = replicas[index]
         held = [0] * len(free)
-        for _ in range(r.count):
+        for _replica in range(r.count):
             for node in range(len(free)):
                 if free[node] >= r.units and (r.per_node is None or held[node] < r.per_node):
                     free[node] -= r.units

@@ -1,8 +1,13 @@
 """The rule registry and the one way a finding is worded.
 
-A rule is a generator registered with ``@rule(id, summary)``: it gets the ``Context`` and yields messages.
+A rule is a generator registered with ``@rule(id, N_(summary))``: it gets the ``Context`` and yields messages.
 ``problem()`` words a message the same way for every rule (where, what is wrong, did-you-mean, what to
 write instead), so a new rule is a few lines: find the mistake, say it with ``problem()``.
+
+Every word a learner reads is an English template translated with ``helpers.i18n._()`` where it is written, in
+the learner's language at the time the rule runs; each piece a message quotes (what is wrong, what to write, the
+reason) is translated where it is made, so ``problem()`` only joins translated pieces. A rule's summary is kept
+as an ``N_()`` template and translated when ``--rules`` shows it.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from helpers import i18n
+from helpers.i18n import _
 
 CAMEL = re.compile(r"^[a-z]+(?:[A-Z][a-z0-9]*)+$")
 SECRET_NAME = re.compile(r"(ACCESS_KEY|SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|PRIVATE_KEY|API_KEY)", re.IGNORECASE)
@@ -27,8 +32,13 @@ class Finding:
     message: str
     severity: str = "error"  # or "warning": reported, but the manifest still applies
 
-    def __str__(self) -> str:  # in the learner's language (helpers.i18n); English unchanged
-        return f"{i18n.tr(self.severity)} [{self.rule}] {i18n.tr(self.message)}"
+    def __str__(self) -> str:  # the message is already in the learner's language; the severity word is made here
+        return f"{severity_word(self.severity)} [{self.rule}] {self.message}"
+
+
+def severity_word(severity: str) -> str:
+    """A severity as the learner reads it: ``Finding.severity`` stays "error" or "warning", the key code compares."""
+    return _("error") if severity == "error" else _("warning")
 
 
 @dataclass
@@ -62,17 +72,24 @@ class Context:
 @dataclass(frozen=True)
 class Rule:
     id: str
-    summary: str
+    summary: str  # an English template (marked N_() where the rule is registered), filled in with ``values``
     check: Callable[[Context], Iterable[str]]
     severity: str = "error"
+    values: dict[str, Any] = field(default_factory=dict, hash=False)  # the summary's placeholders
+
+    def summary_text(self) -> str:
+        """The summary in the learner's language, as ``python -m helpers lint --rules`` lists it."""
+        return _(self.summary, **self.values)
 
 
 RULES: list[Rule] = []
 
 
-def rule(rule_id: str, summary: str, severity: str = "error"):
+def rule(rule_id: str, summary: str, severity: str = "error", **values: Any):
+    """Registers a rule; ``summary`` is an ``N_()`` template, ``values`` its placeholders (looked up later)."""
+
     def register(check: Callable[[Context], Iterable[str]]):
-        RULES.append(Rule(rule_id, summary, check, severity))
+        RULES.append(Rule(rule_id, summary, check, severity, values))
         return check
 
     return register
@@ -83,15 +100,21 @@ def rule(rule_id: str, summary: str, severity: str = "error"):
 
 def problem(where: str, wrong: str, write: str | None = None, *, guess: str | None = None, why: str = "") -> str:
     """``where: what is wrong (why); did you mean `guess`? write what to write``: every part but the first two
-    optional. ``write`` is what the learner types instead, e.g. ``"minReplicas: 1"``."""
+    optional. ``write`` is what the learner types instead, e.g. ``"minReplicas: 1"``. ``wrong``, ``why`` and
+    ``write`` come translated (each made with ``_()`` by the rule); the words joining them are translated here."""
     text = f"{where}: {wrong}" if where else wrong
     if why:
         text += f" ({why})"
     if guess:
-        text += f"; did you mean `{guess}`?"
+        text += _("; did you mean `{guess}`?", guess=guess)
     if write:
-        text += f"; write {write}"
+        text += _("; write {write}", write=write)
     return text
+
+
+def rejected_by_kuberay() -> str:
+    """The reason of every finding of KubeRay's own validation (utils/validation.go), for ``problem(why=...)``."""
+    return _("KubeRay v1.7.0 rejects the RayService")
 
 
 def did_you_mean(key: Any, known: Iterable[str]) -> str | None:
@@ -116,7 +139,7 @@ def flow(value: Any) -> str:
 
 def known_list(names: Iterable[str], limit: int = 30) -> str:
     names = sorted(names)
-    more = f" (and {len(names) - limit} more)" if len(names) > limit else ""
+    more = _(" (and {count} more)", count=len(names) - limit) if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
 
 

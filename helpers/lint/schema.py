@@ -3,7 +3,8 @@
 Two passes: ``crd-schema`` (types, required fields, enums, quantity patterns, bounds: ``helpers.crd_schema``
 with the CRD's defaults filled in first, as the API server does) and ``crd-unknown-fields`` (strict field
 validation: a field the schema does not declare). The schema is the data in ``helpers/data/``; no rule here
-re-states what it declares.
+re-states what it declares. jsonschema's own message (a violation this module has no wording for) stays as it
+prints; every word of ours is in the learner's language (``helpers.i18n._()``).
 """
 
 from __future__ import annotations
@@ -12,22 +13,27 @@ from collections.abc import Iterable
 from typing import Any
 
 from helpers import crd_schema as crd
+from helpers.i18n import N_, _
 from helpers.lint.groups import crd_schema
 from helpers.lint.registry import Context, did_you_mean, flow, known_list, path_of, problem, rule
 
 # Paths a more specific rule words better (serve-config-string turns an object into the YAML string to write).
 OWNED_ELSEWHERE = {("spec", "serveConfigV2")}
+# A JSON schema type -> (what it is called in a finding, translated when the finding is made; an example value).
 KINDS = {
-    "integer": ("a whole number", "1"),
-    "number": ("a number", "1"),
-    "boolean": ("true or false", "true"),
-    "string": ("a string", '"..."'),
-    "object": ("a mapping (indented key: value lines)", "{...}"),
-    "array": ("a list (lines starting with -)", "[...]"),
+    "integer": (N_("a whole number"), "1"),
+    "number": (N_("a number"), "1"),
+    "boolean": (N_("true or false"), "true"),
+    "string": (N_("a string"), '"..."'),
+    "object": (N_("a mapping (indented key: value lines)"), "{...}"),
+    "array": (N_("a list (lines starting with -)"), "[...]"),
 }
 
 
-@rule("crd-schema", "the RayService passes KubeRay's CRD schema as the API server applies it (types, required, enums)")
+@rule(
+    "crd-schema",
+    N_("the RayService passes KubeRay's CRD schema as the API server applies it (types, required, enums)"),
+)
 def _crd_schema(ctx: Context):
     errors = crd.errors(ctx.raw, crd_schema())
     ctx.schema_errors = [tuple(e.path) for e in errors]
@@ -44,39 +50,47 @@ def _worded(error: Any) -> str | None:
     where = path_of(loc) or "the RayService"
     key = loc[-1] if loc and isinstance(loc[-1], str) else "value"
     value, kind, schema = error.instance, error.validator, error.schema
-    why = "KubeRay v1.7.0's CRD schema: kubectl apply rejects it"
+    why = _("KubeRay v1.7.0's CRD schema: kubectl apply rejects it")
     if kind == "required":
         missing = error.message.split("'")[1]
         declared = schema.get("properties") or {}
         if isinstance(value, dict) and any(k not in declared and did_you_mean(k, [missing]) for k in value):
             return None  # a misspelt field: crd-unknown-fields names it and the field that was meant
-        return problem(f"{where}.{missing}" if loc else missing, "is missing", f"{missing}: ...", why=why)
+        return problem(f"{where}.{missing}" if loc else missing, _("is missing"), f"{missing}: ...", why=why)
     if kind == "type" or (kind == "anyOf" and schema.get("x-kubernetes-int-or-string")):
         expected = "integer" if kind == "anyOf" else error.validator_value
         expected = expected[0] if isinstance(expected, list) else expected
         if kind == "anyOf":
-            words, example = "a number or a quantity such as 500m or 2Gi", "500m"
+            words, example = _("a number or a quantity such as 500m or 2Gi"), "500m"
+        elif expected in KINDS:
+            words, example = _(KINDS[expected][0]), KINDS[expected][1]
         else:
-            words, example = KINDS.get(expected, (expected, "..."))
+            words, example = str(expected), "..."
         if expected == "string" and not isinstance(value, (dict, list)):
             example = f'"{flow(value)}"'
-        return problem(where, f"is {flow(value)}, which is not {words}", f"{key}: {example}", why=why)
+        wrong = _("is {value}, which is not {kind}", value=flow(value), kind=words)
+        return problem(where, wrong, f"{key}: {example}", why=why)
     if kind == "pattern" and schema.get("x-kubernetes-int-or-string"):
         return problem(
-            where, f"is {flow(value)}, which is not a Kubernetes quantity", f"{key}: 500m (or 1, 2Gi...)", why=why
+            where,
+            _("is {value}, which is not a Kubernetes quantity", value=flow(value)),
+            _("{key}: 500m (or 1, 2Gi...)", key=key),
+            why=why,
         )
     if kind == "enum":
         options = [o for o in error.validator_value if isinstance(o, str)]
         guess = did_you_mean(value, options)
+        allowed = ", ".join(map(str, error.validator_value))
         return problem(
             where,
-            f"is {flow(value)}, not one of {', '.join(map(str, error.validator_value))}",
+            _("is {value}, not one of {options}", value=flow(value), options=allowed),
             f"{key}: {guess or error.validator_value[0]}",
             why=why,
         )
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         bound = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[kind]
-        return problem(where, f"is {flow(value)}", f"a number {bound} {error.validator_value}", why=why)
+        write = _("a number {bound} {limit}", bound=bound, limit=error.validator_value)
+        return problem(where, _("is {value}", value=flow(value)), write, why=why)
     return problem(where, error.message[:300], why=why)
 
 
@@ -87,7 +101,9 @@ OBJECT_META = (
 ).split()
 
 
-@rule("crd-unknown-fields", "every field of the RayService is in KubeRay's CRD schema (kubectl apply rejects others)")
+@rule(
+    "crd-unknown-fields", N_("every field of the RayService is in KubeRay's CRD schema (kubectl apply rejects others)")
+)
 def _crd_unknown_fields(ctx: Context):
     schema = crd_schema()
     metadata = ctx.raw.get("metadata")
@@ -127,12 +143,18 @@ def _unknown_field_message(path: str, key: Any, known: Iterable[str]) -> str:
     known = list(known)
     here = f"{path}.{key}" if path else str(key)
     guess = did_you_mean(key, known)
-    effect = "so KubeRay never sees it"
+    effect = _("so KubeRay never sees it")
     if guess == "workerGroupSpecs":
-        effect = "and KubeRay builds the head and no worker nodes"
-    fix = f"did you mean `{guess}`? Rename it to {guess}:" if guess else f"the fields there are: {known_list(known)}"
-    return (
-        f"{here} is not a field of a RayService (KubeRay v1.7.0's CRD has no `{key}` there): kubectl apply "
-        f"rejects it (strict field validation: unknown field), and an API server that lets it through drops "
-        f"it, {effect}; {fix}"
+        effect = _("and KubeRay builds the head and no worker nodes")
+    if guess:
+        fix = _("did you mean `{guess}`? Rename it to {guess}:", guess=guess)
+    else:
+        fix = _("the fields there are: {fields}", fields=known_list(known))
+    return _(
+        "{here} is not a field of a RayService (KubeRay v1.7.0's CRD has no `{key}` there): kubectl apply rejects it "
+        "(strict field validation: unknown field), and an API server that lets it through drops it, {effect}; {fix}",
+        here=here,
+        key=key,
+        effect=effect,
+        fix=fix,
     )

@@ -4,7 +4,8 @@
 only validates at deploy time (a deployment's ``autoscaling_config``, ``request_router_config``...: typed
 ``Dict | Model``, so the schema lets any dict through) are checked here with their models too, before
 apply. Field names are read from Ray's pydantic (v2) models at run time, so keys Serve would ignore without
-a word are reported with the key that was meant.
+a word are reported with the key that was meant. Pydantic's own messages (``err['msg']``) stay as Ray prints them;
+the words around them are ours, in the learner's language (``helpers.i18n._()``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import pydantic
 import yaml
 
+from helpers.i18n import N_, _
 from helpers.lint.registry import (
     CAMEL,
     SECRET_NAME,
@@ -29,17 +31,17 @@ from helpers.lint.registry import (
 )
 
 
-@rule("serve-config-string", "spec.serveConfigV2 is a YAML string (`serveConfigV2: |`) holding a mapping")
+@rule("serve-config-string", N_("spec.serveConfigV2 is a YAML string (`serveConfigV2: |`) holding a mapping"))
 def _serve_config_string(ctx: Context):
     spec = ctx.spec
     if "serveConfig" in spec and "serveConfigV2" not in spec:
-        yield (
+        yield _(
             "spec.serveConfig is the old v1alpha1 single-application field: write spec.serveConfigV2 "
             "as a YAML string with an 'applications:' list"
         )
         return
     if "serveConfigV2" not in spec:
-        yield (
+        yield _(
             "spec.serveConfigV2 is missing: add `serveConfigV2: |` followed by a Ray Serve config "
             "(applications: - name: ..., route_prefix: ..., import_path: ...)"
         )
@@ -48,41 +50,46 @@ def _serve_config_string(ctx: Context):
     if isinstance(value, dict):
         fixed = yaml.safe_dump(_snake_keys(value), sort_keys=False)
         indented = "\n".join("      " + line for line in fixed.splitlines()[:24])
-        yield (
+        yield _(
             "spec.serveConfigV2 is an object, but KubeRay expects a YAML *string* in Ray Serve's "
-            "snake_case schema. Write `serveConfigV2: |` and indent the config below it. For example:\n"
-            "    serveConfigV2: |\n" + indented
+            "snake_case schema. Write `serveConfigV2: |` and indent the config below it. For example:\n{example}",
+            example="    serveConfigV2: |\n" + indented,
         )
         return
     if not isinstance(value, str):
-        yield (
-            f"spec.serveConfigV2 is a {type(value).__name__}: write `serveConfigV2: |` followed by the "
-            "Serve config as indented YAML text"
+        yield _(
+            "spec.serveConfigV2 is a {type}: write `serveConfigV2: |` followed by the Serve config as indented "
+            "YAML text",
+            type=type(value).__name__,
         )
         return
     try:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1} of the string)" if mark else ""
-        yield f"spec.serveConfigV2 is not valid YAML{where}: {getattr(exc, 'problem', exc)}"
+        where = _(" (line {line} of the string)", line=mark.line + 1) if mark else ""
+        yield _(
+            "spec.serveConfigV2 is not valid YAML{where}: {problem}", where=where, problem=getattr(exc, "problem", exc)
+        )
         return
     if not isinstance(parsed, dict):
-        yield "spec.serveConfigV2 must hold a mapping with an 'applications:' list"
+        yield _("spec.serveConfigV2 must hold a mapping with an 'applications:' list")
         return
     ctx.serve_config = parsed
 
 
-@rule("camel-case-keys", "Serve config keys are snake_case (route_prefix, import_path, num_replicas, env_vars)")
+@rule("camel-case-keys", N_("Serve config keys are snake_case (route_prefix, import_path, num_replicas, env_vars)"))
 def _camel_case(ctx: Context):
     value = ctx.spec.get("serveConfigV2")
     target = value if isinstance(value, dict) else ctx.serve_config
     hint = _camel_hints(target) if target else ""
     if hint:
-        yield f"spec.serveConfigV2 uses camelCase keys; Ray Serve's schema is snake_case: rename {hint}"
+        yield _(
+            "spec.serveConfigV2 uses camelCase keys; Ray Serve's schema is snake_case: rename {renames}", renames=hint
+        )
 
 
-@rule("serve-schema", "spec.serveConfigV2 passes Ray Serve's own models (nested configs too, checked at deploy)")
+@rule("serve-schema", N_("spec.serveConfigV2 passes Ray Serve's own models (nested configs too, checked at deploy)"))
 def _serve_schema(ctx: Context):
     if ctx.serve_config is None:
         return
@@ -117,13 +124,21 @@ def _worded(errors: list[dict], where: tuple, model: type, deferred: bool = Fals
             continue
         seen.add(path)
         if not deferred:
-            yield f"spec.serveConfigV2: {path}: {err['msg']} (got {err.get('input')!r}) [Ray Serve's ServeDeploySchema]"
+            yield _(
+                "spec.serveConfigV2: {where}: {problem} (got {value}) [Ray Serve's ServeDeploySchema]",
+                where=path,
+                problem=err["msg"],
+                value=repr(err.get("input")),
+            )
             continue
         yield problem(
             f"spec.serveConfigV2: {path}",
-            f"{err['msg']} (got {flow(err.get('input'))})",
-            why=f"Ray Serve's {model.__name__}, which Serve checks only when it deploys the application, so the "
-            "RayService would apply and then fail to deploy",
+            _("{problem} (got {value})", problem=err["msg"], value=flow(err.get("input"))),
+            why=_(
+                "Ray Serve's {model}, which Serve checks only when it deploys the application, so the RayService "
+                "would apply and then fail to deploy",
+                model=model.__name__,
+            ),
         )
 
 
@@ -171,15 +186,15 @@ def _takes_any_dict(annotation: Any) -> bool:
 
 @rule(
     "serve-unknown-keys",
-    "every key in spec.serveConfigV2 is an option of Ray Serve's schema (Serve ignores unknown ones silently)",
+    N_("every key in spec.serveConfigV2 is an option of Ray Serve's schema (Serve ignores unknown ones silently)"),
 )
 def _serve_unknown_keys(ctx: Context):
     if ctx.serve_config is None:
         return
-    yield from _unknown_serve_keys(ctx.serve_config, _serve_deploy_schema(), "", "the top level")
+    yield from _unknown_serve_keys(ctx.serve_config, _serve_deploy_schema(), "", _("the top level"))
 
 
-@rule("route-prefix", "every route_prefix starts with '/' (and does not end with one, except '/' itself)")
+@rule("route-prefix", N_("every route_prefix starts with '/' (and does not end with one, except '/' itself)"))
 def _route_prefix(ctx: Context):
     for app in (ctx.serve_config or {}).get("applications") or []:
         prefix = app.get("route_prefix") if isinstance(app, dict) else None
@@ -187,13 +202,16 @@ def _route_prefix(ctx: Context):
             continue  # missing (Serve's default "/") or the wrong type (the serve-schema rule says so)
         if not prefix.startswith("/") or (prefix != "/" and prefix.endswith("/")):
             fixed = "/" + prefix.strip("/")
-            yield (
-                f"spec.serveConfigV2: application {app.get('name')!r} has route_prefix {prefix!r}: Serve routes "
-                f"by URL path, so write route_prefix: {fixed}"
+            yield _(
+                "spec.serveConfigV2: application {app} has route_prefix {prefix}: Serve routes by URL path, so "
+                "write route_prefix: {fixed}",
+                app=repr(app.get("name")),
+                prefix=repr(prefix),
+                fixed=fixed,
             )
 
 
-@rule("duplicate-route", "every application has its own route_prefix")
+@rule("duplicate-route", N_("every application has its own route_prefix"))
 def _duplicate_routes(ctx: Context):
     seen: dict[str, str] = {}
     for app in (ctx.serve_config or {}).get("applications") or []:
@@ -201,9 +219,12 @@ def _duplicate_routes(ctx: Context):
             continue
         prefix = app["route_prefix"]
         if prefix in seen:
-            yield (
-                f"spec.serveConfigV2: applications {seen[prefix]!r} and {app.get('name')!r} share "
-                f"route_prefix {prefix!r}: give each application its own prefix"
+            yield _(
+                "spec.serveConfigV2: applications {first} and {second} share route_prefix {prefix}: give each "
+                "application its own prefix",
+                first=repr(seen[prefix]),
+                second=repr(app.get("name")),
+                prefix=repr(prefix),
             )
         seen[prefix] = app.get("name")
 
@@ -255,7 +276,13 @@ def _nested_model(annotation: Any) -> tuple[type, bool] | None:
     return found.pop() if len(found) == 1 else None
 
 
-_ITEM = {"applications": "application", "deployments": "deployment"}
+def _item(key: str, name: Any) -> str:
+    """What an item of a list of Serve's config is called in a finding: "application 'hello'", "deployment"..."""
+    if key == "applications":
+        return _("application {name}", name=repr(name)) if name else _("application")
+    if key == "deployments":
+        return _("deployment {name}", name=repr(name)) if name else _("deployment")
+    return _("an item of {key} {name}", key=key, name=repr(name)) if name else _("an item of {key}", key=key)
 
 
 def _unknown_serve_keys(obj: Any, model: type, path: str, where: str):
@@ -272,8 +299,7 @@ def _unknown_serve_keys(obj: Any, model: type, path: str, where: str):
             if many and isinstance(value, list):
                 for i, item in enumerate(value):
                     name = item.get("name") if isinstance(item, dict) else None
-                    what = f"{_ITEM.get(key, 'an item of ' + key)}{f' {name!r}' if name else ''}"
-                    yield from _unknown_serve_keys(item, sub, f"{here}[{i}]", what)
+                    yield from _unknown_serve_keys(item, sub, f"{here}[{i}]", _item(key, name))
             elif not many:
                 yield from _unknown_serve_keys(value, sub, here, key)
             continue
@@ -282,18 +308,24 @@ def _unknown_serve_keys(obj: Any, model: type, path: str, where: str):
             continue  # kept by Ray / a camelCase spelling of a real key (the camel-case-keys rule says so)
         guess = did_you_mean(key, fields)
         effect = (
-            "Ray Serve rejects it"
+            _("Ray Serve rejects it")
             if extra == "forbid"
-            else "Ray Serve ignores unknown keys without a word, so the option you meant keeps its default"
+            else _("Ray Serve ignores unknown keys without a word, so the option you meant keeps its default")
         )
         fix = (
-            f"did you mean `{guess}`? Write {guess}: {flow(value)}"
+            _("did you mean `{guess}`? Write {guess}: {value}", guess=guess, value=flow(value))
             if guess
-            else f"the keys there are: {known_list(k for k in fields if k)}"
+            else _("the keys there are: {keys}", keys=known_list(k for k in fields if k))
         )
-        yield (
-            f"spec.serveConfigV2: {here}: `{key}` is not a key of {where} in Ray Serve's schema "
-            f"({model.__name__}); {effect}: {fix}"
+        yield _(
+            "spec.serveConfigV2: {here}: `{key}` is not a key of {where} in Ray Serve's schema ({model}); {effect}: "
+            "{fix}",
+            here=here,
+            key=key,
+            where=where,
+            model=model.__name__,
+            effect=effect,
+            fix=fix,
         )
 
 
