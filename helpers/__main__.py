@@ -185,10 +185,8 @@ def _lint(args) -> int:
     from helpers import lint
 
     if args.rules:
-        from helpers.i18n import tr  # transitional: lint.py's English; removed once lint.py passes templates to _()
-
         for r in lint.RULES:  # in the learner's language (TUTORIAL_LANG=ko: Korean)
-            print(f"{r.id:22} {tr(r.severity):8} {tr(r.summary)}")
+            print(f"{r.id:22} {lint.severity_word(r.severity):8} {r.summary_text()}")
         return 0
     if not args.files:
         print("error: name the manifests to check, e.g. python -m helpers lint manifests/*.yaml", file=sys.stderr)

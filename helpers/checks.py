@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from helpers import i18n, lint
+from helpers import lint
 
 # The labs, the tests and `python -m helpers grade` use all of it as checks.NAME: lab 03 (chaos_lab), the answer
 # files (lab_files) and the result (lab_results) have modules of their own.
@@ -39,12 +39,6 @@ from helpers.lab_results import succeed as _pass
 from helpers.manifests import ManifestError, RayServiceManifest, load_manifest
 
 
-def _lint_message(message: str) -> str:
-    """A lint finding's message in the learner's language: lint.py formats it in English, i18n.tr translates it
-    (transitional: becomes the message itself once lint.py passes templates to _())."""
-    return i18n.tr(message)
-
-
 def _load(lab: str, path: Path) -> tuple[RayServiceManifest | None, CheckResult | None]:
     """The learner's manifest, or a failed result naming the first thing the linter found."""
     if not path.exists():
@@ -53,7 +47,7 @@ def _load(lab: str, path: Path) -> tuple[RayServiceManifest | None, CheckResult 
         return load_manifest(path), None
     except ManifestError as exc:
         first, more = exc.findings[0], len(exc.findings) - 1
-        hint = f"[{first.rule}] {_lint_message(first.message)}"
+        hint = f"[{first.rule}] {first.message}"  # made in the learner's language by the linter
         if more:
             hint = _("{finding} ({count} more after this one)", finding=hint, count=more)
         return None, _fail(lab, hint, [f"python -m helpers lint {shown(path)}"])
@@ -72,9 +66,7 @@ def lab01(path: str | Path | None = None) -> CheckResult:
         return failed
     if manifest.warnings:
         w = manifest.warnings[0]
-        return _fail(
-            lab, _("the linter still warns: [{rule}] {message}", rule=w.rule, message=_lint_message(w.message))
-        )
+        return _fail(lab, _("the linter still warns: [{rule}] {message}", rule=w.rule, message=w.message))
     details = [_("lint: no errors, no warnings")]
     text = path.read_text()
     if "replace-me" in text:

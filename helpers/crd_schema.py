@@ -46,22 +46,24 @@ def _fill(obj: Any, schema: dict[str, Any]) -> None:
             _fill(item, schema["items"])
 
 
+def errors(obj: Any, schema: dict[str, Any]) -> list[jsonschema.ValidationError]:
+    """Every schema violation of ``obj`` (after defaulting), in document order: the linter words each one."""
+    validator = jsonschema.Draft7Validator(schema)
+    return sorted(validator.iter_errors(apply_defaults(obj, schema)), key=lambda e: [str(p) for p in e.path])
+
+
 def problems(obj: Any, schema: dict[str, Any]) -> list[str]:
     """Every schema violation of ``obj`` (after defaulting), as 'path: message'."""
-    validator = jsonschema.Draft7Validator(schema)
-    out = []
-    for error in sorted(validator.iter_errors(apply_defaults(obj, schema)), key=lambda e: list(e.path)):
-        path = ".".join(str(p) for p in error.path) or "(root)"
-        out.append(f"{path}: {error.message[:300]}")
-    return out
+    return [f"{'.'.join(str(p) for p in e.path) or '(root)'}: {e.message[:300]}" for e in errors(obj, schema)]
 
 
-# -- the structural extract kept in tests/data/ -------------------------------------------------------
+# -- the structural extract kept in the package (helpers/data/) --------------------------------------
 # KubeRay's CRD files carry KubeRay's description prose; the schema tests only need the facts (fields,
-# types, enums, defaults, required, patterns). The extract keeps exactly those, so the tests run in any
-# clone. Regenerate with `python -m helpers.crd_schema` when the pinned KubeRay version changes.
+# types, enums, defaults, required, patterns). The extract keeps exactly those, so the linter and the tests run
+# from any clone or installed copy (the package never reads tests/). Regenerate with `python -m helpers.crd_schema`
+# when the pinned KubeRay version changes.
 
-EXTRACT = Path(__file__).resolve().parents[1] / "tests" / "data" / "kuberay-v1.7.0" / "rayservice.v1.schema.json"
+EXTRACT = Path(__file__).resolve().parent / "data" / "kuberay-v1.7.0" / "rayservice.v1.schema.json"
 SOURCE = "ray.io_rayservices.yaml of KubeRay v1.7.0 (https://github.com/ray-project/kuberay, tag v1.7.0)"
 PROSE = ("description",)
 

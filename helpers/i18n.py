@@ -18,9 +18,6 @@ is translated where it is made. Text kept in a table and translated later (the l
 every ``_()``/``N_()`` message of ``helpers/`` and fails on one the catalog lacks, on an entry no code uses,
 and on placeholders that differ between the code, the msgid and the msgstr.
 
-``tr(message)`` is transitional: it translates an already formatted English message of ``helpers/lint.py`` by
-matching it against the catalog's lint templates, and is removed once lint.py passes templates to ``_()``.
-
 ``use_english_folder()`` (called by a Korean notebook's parameters cell, never on import) makes its working
 directory the English notebook's folder, so its code cells, identical to the English ones, find ``../manifests/``.
 """
@@ -29,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import string
 import sys
 from pathlib import Path
@@ -95,61 +91,12 @@ def N_(message: str) -> str:
     return message
 
 
-# -- transitional: removed once lint.py passes templates to _() -------------------------------------------------------
-# helpers/lint.py still formats its findings in English and calls tr() on them. tr() matches such a message against
-# the catalog's msgids located in helpers/lint.py (``#: helpers/lint.py``), translates what each placeholder holds
-# when that is a lint message itself, and fills in the Korean. Nothing but lint.py's messages goes through it.
-
-LINT_SOURCE = "helpers/lint.py"
 _FORMATTER = string.Formatter()
-# Placeholders that always hold a number: matched as one, so a message's own words cannot end up in them.
-_NUMBER_FIELDS = frozenset(("count", "errors", "warnings", "need", "most", "i"))
 
 
 def fields(template: str) -> list[str]:
-    """The {placeholders} of a template, in order (repeats included)."""
+    """The {placeholders} of a template, in order (repeats included): the catalog test compares them."""
     return [name for _text, name, _spec, _conv in _FORMATTER.parse(template) if name is not None]
-
-
-def _pattern(template: str) -> re.Pattern:
-    parts, seen = [], set()
-    for text, name, _spec, _conv in _FORMATTER.parse(template):
-        parts.append(re.escape(text))
-        if name is None:
-            continue
-        group = r"[0-9][0-9.]*" if name in _NUMBER_FIELDS else ".*?"
-        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>{group})")
-        seen.add(name)
-    return re.compile("".join(parts), re.DOTALL)
-
-
-@functools.cache
-def _lint_patterns(language: str) -> list[tuple[re.Pattern, str]]:
-    """(pattern of the English template, translation) of every lint.py entry, the longest literal text first."""
-    from babel.messages.pofile import read_po
-
-    with catalog_path(language).open("rb") as po:
-        entries = [m for m in read_po(po) if m.id and m.string and any(f == LINT_SOURCE for f, _line in m.locations)]
-    entries.sort(key=lambda m: -len("".join(text for text, *_ in _FORMATTER.parse(m.id))))
-    return [(_pattern(m.id), m.string) for m in entries]
-
-
-def tr(message: str, language: str | None = None) -> str:
-    """A formatted English message of lint.py in the learner's language (unchanged in English, or when no lint
-    template matches it). Transitional: removed once lint.py passes templates to _()."""
-    language = language or lang()
-    if language == DEFAULT or not message:
-        return message
-    return _translate_formatted(message, language)
-
-
-def _translate_formatted(message: str, language: str) -> str:
-    for pattern, translated in _lint_patterns(language):
-        match = pattern.fullmatch(message)
-        if match:
-            values = {name: _translate_formatted(value, language) for name, value in match.groupdict().items()}
-            return translated.format(**values)
-    return message
 
 
 # -- the Korean notebooks' working directory -------------------------------------------------------------------------

@@ -12,7 +12,8 @@ def gib(quantity: str) -> float:
 
 
 def cpu(quantity) -> float:
-    text = str(quantity)
+    """A CPU quantity ('1', 2, '500m', '1.5') in CPUs; ValueError for anything else."""
+    text = str(quantity).strip()
     return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
 
 

@@ -1,6 +1,6 @@
 """Every RayService in manifests/ against the KubeRay v1.7.0 CRD schema.
 
-The schema comes from the committed structural extract (tests/data/kuberay-v1.7.0/), so these tests run
+The schema comes from the committed structural extract (helpers/data/kuberay-v1.7.0/), so these tests run
 in any clone and never skip. Where KubeRay's CRD file is next to the repo (../shared/kuberay-v1.7.0/),
 the extract must be exactly what the generator makes of it.
 """

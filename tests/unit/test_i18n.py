@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import re
-import string
 import sys
 import types
 
@@ -33,7 +32,7 @@ def hangul(text: str) -> bool:
 
 # -- the catalog ------------------------------------------------------------------------------------------------------
 # Every message the code translates is a literal _("...") or N_("...") call in helpers/; the Korean catalog holds
-# exactly those (plus lint.py's, see LINT below), each with the placeholders its English has.
+# exactly those, each with the placeholders its English has.
 
 HELPERS = config.PROJECT_ROOT / "helpers"
 MARKERS = ("_", "N_")
@@ -66,10 +65,6 @@ def catalog() -> list:
         return [m for m in read_po(po) if m.id]
 
 
-def in_lint(message) -> bool:
-    return any(path == i18n.LINT_SOURCE for path, _line in message.locations)
-
-
 def test_every_message_of_the_code_is_in_the_catalog():
     ids = {m.id for m in catalog()}
     missing = sorted(set(extracted()) - ids)
@@ -78,33 +73,15 @@ def test_every_message_of_the_code_is_in_the_catalog():
 
 def test_every_catalog_entry_is_used_by_the_code():
     code = extracted()
-    # Transitional, removed once lint.py passes templates to _(): lint.py's entries (#: helpers/lint.py) are
-    # matched by i18n.tr against the English lint.py formats, so each must still be what lint.py writes.
-    lint_source = _normalized_source("lint")
-    unused = []
-    for message in catalog():
-        if in_lint(message):
-            for text, _name, _spec, _conv in string.Formatter().parse(message.id):
-                if len(text.strip()) >= 4:
-                    assert text in lint_source, f"{message.id!r}: {text!r} is not in helpers/lint.py any more"
-        elif message.id not in code:
-            unused.append(message.id)
+    unused = [message.id for message in catalog() if message.id not in code]
     assert not unused, f"catalog entries no code uses: {unused}"
 
 
 def test_catalog_locations_name_the_modules_that_use_each_message():
     code = extracted()
     for message in catalog():
-        if not in_lint(message):
-            want = sorted({where for where, _call in code.get(message.id, [])})
-            assert sorted({path for path, _line in message.locations}) == want, message.id
-
-
-def _normalized_source(module: str) -> str:
-    """The module's source with adjacent string literals joined and escapes read, the way its messages print."""
-    text = (HELPERS / f"{module}.py").read_text()
-    text = re.sub(r"[\"']\s*\n\s*[rfb]{0,2}[\"']", "", text)  # "...abc " "def..." -> "...abc def..."
-    return text.replace("\\n", "\n").replace("{{", "{").replace("}}", "}").replace("\\'", "'")
+        want = sorted({where for where, _call in code.get(message.id, [])})
+        assert sorted({path for path, _line in message.locations}) == want, message.id
 
 
 @pytest.mark.parametrize("message", catalog(), ids=lambda m: m.id[:60])
@@ -154,16 +131,6 @@ def test_a_message_is_looked_up_before_it_is_filled_in(monkeypatch):
     assert i18n._("{count} cores", count=4) == "코어 4개"
     assert i18n._("a message no catalog has: {x}", x=1) == "a message no catalog has: 1"
     assert i18n.N_("Fix the article's manifest") == "Fix the article's manifest"
-
-
-def test_lint_messages_are_translated_until_lint_passes_templates():
-    """Transitional (i18n.tr, removed once lint.py passes templates to _()): a formatted lint message, and one
-    holding another lint message in a placeholder."""
-    message = "apiVersion ray.io/v1alpha1 is deprecated (removed in KubeRay 1.9): write apiVersion: ray.io/v1"
-    assert i18n.tr(message, "en") == message
-    assert i18n.tr(message, "ko").startswith("apiVersion ray.io/v1alpha1은 더 이상 권장되지 않습니다")
-    assert i18n.tr("something no template knows", "ko") == "something no template knows"
-    assert i18n.tr("", "ko") == ""
 
 
 # -- which language ------------------------------------------------------------------------------------------------
@@ -335,17 +302,37 @@ def test_korean_notebooks_run_in_the_english_folder(monkeypatch, tmp_path):
     assert __import__("pathlib").Path.cwd() == tmp_path / "other" / "ko"
 
 
-def test_every_lint_rules_finding_reads_in_korean():
-    """Each rule's bad example (tests/unit/test_lint.py) gives a finding that has a Korean translation."""
+# The linter's own English joining words: none may be left in a Korean finding (Ray's, pydantic's and jsonschema's
+# messages stay as they print, and none of them holds these).
+LINT_ENGLISH = re.compile(r"; write |did you mean|rejects|is missing|which is not|not one of| is not a |To fix it")
+
+
+def _bad_examples():
+    """(rule, how to break the good manifest) of every rule's bad example and of each KubeRay validation check."""
+    from tests.unit.test_lint import BAD
+    from tests.unit.test_lint_schemas import KUBERAY
+
+    yield from ((rule_id, mutate) for rule_id, (mutate, _words) in BAD.items())
+    yield from ((rule_id, mutate) for rule_id, mutate, _words, _fix in KUBERAY)
+
+
+def test_every_lint_rules_finding_reads_in_korean(monkeypatch):
+    """Each rule's bad example, linted with TUTORIAL_LANG=ko, gives findings made in Korean: the message, its
+    parts (reason, did-you-mean, what to write) and the severity word."""
     from tests.unit.test_lint import BAD, good
 
-    for rule_id, (mutate, _) in BAD.items():
+    korean(monkeypatch)
+    checked = set()
+    for rule_id, mutate in _bad_examples():
         raw = good()
         mutate(raw)
         found = [f for f in lint.lint(raw) if f.rule == rule_id]
         assert found, rule_id
         for finding in found:
-            assert hangul(i18n.tr(finding.message, "ko")), f"[{rule_id}] {finding.message}"
+            assert hangul(finding.message) and not LINT_ENGLISH.search(finding.message), f"[{rule_id}] {finding}"
+            assert str(finding).startswith(("오류 [", "경고 [")), finding
+        checked.add(rule_id)
+    assert checked == set(BAD) == {r.id for r in lint.RULES}
 
 
 def test_the_rule_list_reads_in_korean(monkeypatch, capsys):

@@ -75,13 +75,21 @@ BAD = {
         lambda r: _rename(r["spec"]["rayClusterConfig"], "workerGroupSpecs", "workerGroupSpec"),
         ["spec.rayClusterConfig.workerGroupSpec is not a field", "kubectl apply", "did you mean `workerGroupSpecs`?"],
     ),
-    "cluster-config": (lambda r: _set(worker(r), replicas="two"), ["replicas is 'two'", "whole number"]),
+    "crd-schema": (
+        lambda r: _set(worker(r), replicas="two"),
+        ["workerGroupSpecs[0].replicas: is two, which is not a whole number", "CRD schema", "write replicas: 1"],
+    ),
+    "cluster-config": (
+        lambda r: worker(r)["rayStartParams"].update({"num-cpus": "two"}),
+        ["the CPU count is not a number", "num-cpus: '1'"],
+    ),
     "ray-version": (
         lambda r: _set(r["spec"]["rayClusterConfig"], rayVersion="2.54.0"),
         ["'2.54.0'", 'rayVersion: "2.55.1"'],
     ),
     "ray-version-cve": (
         lambda r: [
+            r["spec"]["rayClusterConfig"].pop("authOptions"),  # token auth needs Ray >= 2.52 (auth-options)
             _set(r["spec"]["rayClusterConfig"], rayVersion="2.9.0"),
             _set(head(r), image="rayproject/ray:2.9.0"),
             _set(worker(r)["template"]["spec"]["containers"][0], image="rayproject/ray:2.9.0-py310"),
@@ -109,6 +117,51 @@ BAD = {
     "replica-capacity": (
         lambda r: serve(r, "num_replicas: 2", "num_replicas: 1000"),
         ["200 CPUs", "cluster has 2", "lower num_replicas"],
+    ),
+    "initializing-timeout": (
+        lambda r: r["metadata"].setdefault("annotations", {}).update({"ray.io/initializing-timeout": "ten minutes"}),
+        ["'ten minutes', neither a Go duration nor a whole number", 'write ray.io/initializing-timeout: "30m"'],
+    ),
+    # KubeRay v1.7.0's utils/validation.go: the API server accepts these, KubeRay refuses them.
+    "group-containers": (
+        lambda r: _set(worker(r)["template"]["spec"], containers=[]),
+        ["workerGroupSpecs[0].template.spec.containers: is empty", "KubeRay v1.7.0 rejects", "write containers:"],
+    ),
+    "worker-replicas": (
+        lambda r: _set(worker(r), minReplicas=3, maxReplicas=2, replicas=2),
+        ["minReplicas 3 is greater than maxReplicas 2", "write maxReplicas: 3"],
+    ),
+    "group-resources": (
+        lambda r: _set(worker(r), rayStartParams={"num-cpus": "1"}, resources={"cpu": "1"}),
+        ["sets rayStartParams num-cpus and resources both", "write only resources"],
+    ),
+    "group-labels": (
+        lambda r: _set(worker(r), labels={"zone": "eu west"}),
+        ["value 'eu west' is not a valid label value", "at most 63"],
+    ),
+    "gcs-settings": (
+        lambda r: head(r)["env"].append({"name": "REDIS_USERNAME", "value": "ray"}),
+        ["REDIS_USERNAME", "write only rayClusterConfig.gcsFaultToleranceOptions.redisUsername"],
+    ),
+    "autoscaler": (
+        lambda r: head(r)["env"].append({"name": "RAY_enable_autoscaler_v2", "value": "1"}),
+        ["RAY_enable_autoscaler_v2=1 without the autoscaler", "write enableInTreeAutoscaling: true"],
+    ),
+    "feature-gates": (
+        lambda r: _set(r["spec"]["rayClusterConfig"], tlsOptions={}),
+        ["tlsOptions: needs KubeRay's RayClusterMTLS feature gate", "write remove tlsOptions"],
+    ),
+    "auth-options": (
+        lambda r: r["spec"]["rayClusterConfig"]["authOptions"].update(enableK8sTokenAuth=True),
+        ["enableK8sTokenAuth: is true, but a RayService does not support it", "write mode: token"],
+    ),
+    "head-service-name": (
+        lambda r: _set(r["spec"]["rayClusterConfig"]["headGroupSpec"], headService={"metadata": {"name": "head"}}),
+        ["headService.metadata.name: is set", "write remove name"],
+    ),
+    "upgrade-strategy": (
+        lambda r: _set(r["spec"], upgradeStrategy={"type": "NewClusters"}),
+        ["'NewClusters', not one of", "write type: NewCluster"],
     ),
     # The requests the manifests had before the host backend: 1 CPU for head + worker, 2 during an upgrade.
     "upgrade-room": (

@@ -11,6 +11,9 @@ import yaml
 from ray.serve.schema import DeploymentSchema, ServeApplicationSchema
 
 from helpers import config, lint
+from helpers.lint import placement
+from helpers.lint import schema as schema_rules
+from helpers.lint import serve as serve_rules
 from helpers.manifests import validate
 
 GOOD = yaml.safe_load((config.MANIFESTS_DIR / "ray-service.yaml").read_text())
@@ -43,10 +46,10 @@ def head_container(raw):
 
 def test_serve_keys_are_read_from_rays_own_models():
     # Every field Ray's models declare is known (no hand-written list to fall behind a Ray upgrade).
-    assert set(DeploymentSchema.model_fields) <= set(lint._model_fields(DeploymentSchema))
-    assert set(ServeApplicationSchema.model_fields) <= set(lint._model_fields(ServeApplicationSchema))
+    assert set(DeploymentSchema.model_fields) <= set(serve_rules._model_fields(DeploymentSchema))
+    assert set(ServeApplicationSchema.model_fields) <= set(serve_rules._model_fields(ServeApplicationSchema))
     # Ray's models ignore unknown keys (pydantic's default), except logging_config, which forbids them.
-    assert lint._extra(DeploymentSchema) == "ignore"
+    assert serve_rules._extra(DeploymentSchema) == "ignore"
     raw = serve(good(), "num_replicas: 2", "num_replicas: 2\n        max_ongoing_requests: 5")
     assert lint.lint(raw) == []
 
@@ -146,7 +149,7 @@ def test_preserve_unknown_fields_and_additional_properties_are_respected():
         },
     }
     obj = {"open": {"a": 1, "anything": 2}, "map": {"k": "v"}, "closed": {"a": {"b": 1, "c": 2}, "d": 3}}
-    found = list(lint._unknown_crd_fields(obj, schema, "spec"))
+    found = list(schema_rules._unknown_crd_fields(obj, schema, "spec"))
     assert [m.split(" ")[0] for m in found] == ["spec.closed.a.c", "spec.closed.d"]
 
 
@@ -255,10 +258,11 @@ def test_placement_search_agrees_with_brute_force():
         if sum(r.count for r in replicas) > 6:
             continue
         caps = [rng.choice([1, 1, 2]) * lint.UNIT for _ in range(rng.randint(1, 3))]
-        fits, _ = lint._packs(replicas, caps)
+        fits, _ = placement._packs(replicas, caps)
         assert fits == brute_force_packs(replicas, caps), (replicas, caps)
         if fits:
-            assert (lint._blocking(replicas, caps) is not None) == brute_force_blocks(replicas, caps), (replicas, caps)
+            blocks = placement._blocking(replicas, caps) is not None
+            assert blocks == brute_force_blocks(replicas, caps), (replicas, caps)
         checked += 1
 
 

@@ -98,8 +98,8 @@ def test_missing_import_path_is_reported():
         (lambda r: r["spec"].pop("serveConfigV2"), "serveConfigV2 is missing"),
         (lambda r: r["spec"].update(serveConfigV2=42), "serveConfigV2 is a int"),
         (lambda r: r["spec"].update(serveConfigV2="applications: [\n"), "not valid YAML"),
-        (lambda r: r["spec"]["rayClusterConfig"]["workerGroupSpecs"][0].update(replicas=-1), "replicas is -1"),
-        (lambda r: r["spec"].pop("rayClusterConfig"), "rayClusterConfig is missing"),
+        (lambda r: r["spec"]["rayClusterConfig"]["workerGroupSpecs"][0].update(minReplicas=-1), "is -1, below 0"),
+        (lambda r: r["spec"].pop("rayClusterConfig"), "spec.rayClusterConfig: is missing"),
     ],
 )
 def test_bad_input_gets_a_specific_message(mutate, expected):
