@@ -106,10 +106,22 @@ class KubernetesWaits:
         lines = []
         for pod in self.kube.list_pods(self.namespace, "ray.io/is-ray-node=yes"):
             meta, status = pod["metadata"], pod.get("status") or {}
-            waiting = [((cs.get("state") or {}).get("waiting") or {}) for cs in status.get("container_statuses") or []]
+            containers = status.get("container_statuses") or []
+            waiting = [((cs.get("state") or {}).get("waiting") or {}) for cs in containers]
             reasons = [w.get("reason") for w in waiting if w.get("reason")]
             if status.get("phase") != "Running" or reasons:
                 lines.append(f"pod {meta['name']}: {status.get('phase')} {', '.join(r for r in reasons if r)}")
+            for cs in containers:
+                # A container that has exited since it started: how it ended, and the end of that run's log
+                # (kubectl logs --previous), which says why a pod is in CrashLoopBackOff.
+                ended = (cs.get("last_state") or {}).get("terminated")
+                if ended and cs.get("restart_count"):
+                    lines.append(
+                        f"  container {cs['name']} restarted {cs['restart_count']} time(s); last run ended "
+                        f"{ended.get('reason')} (exit code {ended.get('exit_code')}); its last log lines:"
+                    )
+                    log = self.kube.pod_log(self.namespace, meta["name"], cs["name"], previous=True)
+                    lines.extend("    " + line for line in log.rstrip().splitlines()[-15:])
         # The API lists events by name, not time: newest first by their last (or only) timestamp.
         for event in newest_first(self.kube.list_events(self.namespace))[:10]:
             if event.get("type") == "Warning":

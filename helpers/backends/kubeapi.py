@@ -320,6 +320,15 @@ class KubeAPI:
             f"delete pod {name}", self.core.delete_namespaced_pod, name, namespace, right=("delete", "pods", namespace)
         )
 
+    def pod_log(self, namespace: str, name: str, container: str, previous: bool = False, tail: int = 15) -> str:
+        """The last ``tail`` lines of a container's log (``previous``: of its last run, as ``kubectl logs -p``)."""
+        try:
+            return self.core.read_namespaced_pod_log(
+                name, namespace, container=container, previous=previous, tail_lines=tail
+            )
+        except self._exception as exc:
+            return f"(no log: {exc.reason})"
+
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         """The Secret's data (still base64-encoded, as the API returns it), or None if there is none."""
         secret = self._call(

@@ -249,3 +249,44 @@ def test_timeout_diagnosis_through_the_real_client(api, tmp_path):
     assert "workers-worker-a1" not in text and "Scheduled" not in text
     (pods,) = [r for r in server.calls("GET") if r["path"] == "/api/v1/namespaces/alice/pods"]
     assert pods["query"]["labelSelector"] == ["ray.io/is-ray-node=yes"]
+
+
+def test_timeout_diagnosis_shows_how_a_crashing_container_ended(api, tmp_path):
+    """A pod in CrashLoopBackOff: the diagnosis says how its last run ended and shows the end of that run's log
+    (what `kubectl logs --previous` shows), read through the real client with previous=true."""
+    from helpers.backends.kube import KubernetesBackend
+
+    client, server = api
+    name = "ray-serve-app-fghij-head-y2"
+    server.objects["/api/v1/namespaces/alice/pods"] = {
+        "kind": "PodList",
+        "apiVersion": "v1",
+        "metadata": {},
+        "items": [
+            {
+                "metadata": {"name": name},
+                "status": {
+                    "phase": "Running",
+                    "containerStatuses": [
+                        {
+                            "name": "ray-head",
+                            "image": "rayproject/ray:2.55.1",
+                            "imageID": "",
+                            "ready": False,
+                            "restartCount": 3,
+                            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                            "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}},
+                        }
+                    ],
+                },
+            }
+        ],
+    }
+    server.objects[f"/api/v1/namespaces/alice/pods/{name}/log"] = "starting GCS\nsomething went wrong here"
+    backend = KubernetesBackend(namespace="alice", state_dir=tmp_path, kube=client)
+    text = backend.diagnose()
+    assert f"pod {name}: Running CrashLoopBackOff" in text
+    assert "container ray-head restarted 3 time(s); last run ended OOMKilled (exit code 137)" in text
+    assert "    something went wrong here" in text
+    (log,) = [r for r in server.calls("GET") if r["path"].endswith("/log")]
+    assert log["query"]["previous"] == ["true"] and log["query"]["container"] == ["ray-head"]
