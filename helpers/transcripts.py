@@ -27,6 +27,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from helpers import config
 from helpers.board import headless
 
@@ -70,7 +72,17 @@ def record(args: tuple[str, ...], output: str) -> None:
 def manifest_hashes() -> dict[str, str]:
     root = config.MANIFESTS_DIR
     files = sorted({p for pattern in MANIFESTS for p in root.glob(pattern)})
-    return {str(p.relative_to(config.PROJECT_ROOT)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    return {str(p.relative_to(config.PROJECT_ROOT)): content_hash(p) for p in files}
+
+
+def content_hash(path: Path) -> str:
+    """What the cluster gets from a file: a YAML file's documents (its comments and layout change nothing a command
+    prints), any other file's bytes."""
+    data = path.read_bytes()
+    if path.suffix == ".yaml":
+        documents = list(yaml.safe_load_all(data.decode("utf-8")))
+        data = json.dumps(documents, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(data).hexdigest()
 
 
 def build(recording: Path, versions: dict[str, str]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import psutil
 
 from helpers import config, procs, transcripts
 from helpers import status as status_mod
+from helpers.backends import cluster_change
 from helpers.backends.base import Backend
 from helpers.backends.faults import HeadLost, ProxyKilled, ReplicaKilled, WorkerLost
 from helpers.backends.local_processes import LocalProcesses, process_name, refuse_while_host_runs
@@ -178,26 +179,7 @@ class LocalBackend(Backend):
         """Deploy the manifest's serveConfigV2 to the running cluster, as the operator would."""
         manifest = lint_before_apply(manifest)
         state = self._require_up()
-        running = [w["num_cpus"] for w in state["workers"]]
-        wanted = [g.num_cpus for g in manifest.worker_groups for _ in range(g.replicas)]
-        auth = state.get("auth", "disabled")
-        ft, wanted_ft = bool(state.get("redis")), manifest.gcs_fault_tolerance is not None
-        if (
-            running != wanted
-            or state["head"]["num_cpus"] != manifest.head_num_cpus
-            or auth != manifest.auth_mode
-            or ft != wanted_ft
-        ):
-            raise BackendError(
-                f"{manifest.source}: rayClusterConfig differs from the running cluster "
-                f"(worker nodes {len(running)} -> {len(wanted)}, head CPUs "
-                f"{state['head']['num_cpus']:g} -> {manifest.head_num_cpus:g}, auth {auth} -> "
-                f"{manifest.auth_mode}, GCS fault tolerance {_on_off(ft)} -> {_on_off(wanted_ft)}). "
-                "On kind, KubeRay would "
-                "build a new cluster and switch traffic to it with zero downtime; the local backend "
-                "cannot do that. Nothing was changed. To use this cluster shape here, run `make down` "
-                "(or backend.down()) and start again with backend.up(manifest)."
-            )
+        cluster_change.check(state, manifest)
         serve_config = self.serve_config_for(manifest)
         try:
             self.serve.put_config(serve_config)

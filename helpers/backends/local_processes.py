@@ -316,6 +316,7 @@ class LocalProcesses:
             "temp_dir": str(self.temp_dir),
             "head": {},
             "workers": [],
+            "groups": [[g.name, g.num_cpus] for g in manifest.worker_groups],  # what a replicas-only change keeps
             "service": None,
             "redis": None,
         }

@@ -147,3 +147,48 @@ def shown_apps() -> dict:
 
 def running(apps: dict) -> bool:
     return bool(apps) and all(a.get("status") == "RUNNING" for a in apps.values())
+
+
+def test_a_worker_replicas_change_waits_for_the_next_in_place_update_of_the_cluster(host_backend):
+    """KubeRay compares a hash of rayClusterConfig that leaves every worker group's replicas out
+    (rayservice_controller.go, isClusterSpecHashEqual): a replicas-only change is observed and does nothing to the
+    running RayCluster. A worker group added at the end is an in-place update of that RayCluster, rebuilt from the
+    RayService's spec, so the stored replicas change lands with it. Last in this file: removing the added group
+    would be a new-cluster upgrade, and the lessons' test deletes this RayService first anyway."""
+    host_backend.apply(load_manifest(MANIFEST))
+    host_backend.wait_ready(timeout=300)
+    active, _ = host_backend.cluster_names()
+
+    def cluster() -> dict:
+        return kubectl_json("get", "raycluster", active)["spec"]
+
+    def settled() -> dict:
+        """The RayService after KubeRay has observed its latest generation and reconciled three more times."""
+        deadline = time.monotonic() + 60
+        while True:
+            service = kubectl_json("get", "rayservice", "ray-serve-app")
+            if service["status"].get("observedGeneration") == service["metadata"]["generation"]:
+                break
+            assert time.monotonic() < deadline, "KubeRay did not observe the change within 60 s"
+            time.sleep(1)
+        time.sleep(8)  # three of KubeRay's 2-s reconciles and more
+        return kubectl_json("get", "rayservice", "ray-serve-app")
+
+    groups = cluster()["workerGroupSpecs"]
+    assert [g["groupName"] for g in groups] == ["workers"]
+    before = groups[0]["replicas"]
+    patch = '[{"op": "replace", "path": "/spec/rayClusterConfig/workerGroupSpecs/0/replicas", "value": %d}]'
+    addons.kubectl("-n", NAMESPACE, "patch", "rayservice", "ray-serve-app", "--type=json", "-p", patch % (before + 1))
+    service = settled()
+    assert host_backend.cluster_names() == (active, None), "a replicas-only change started a new cluster"
+    assert cluster()["workerGroupSpecs"][0]["replicas"] == before, "a replicas-only change reached the RayCluster"
+    assert service["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["replicas"] == before + 1
+
+    extra = dict(service["spec"]["rayClusterConfig"]["workerGroupSpecs"][0], groupName="extra", replicas=0)
+    extra["minReplicas"] = 0
+    add = json.dumps([{"op": "add", "path": "/spec/rayClusterConfig/workerGroupSpecs/-", "value": extra}])
+    addons.kubectl("-n", NAMESPACE, "patch", "rayservice", "ray-serve-app", "--type=json", "-p", add)
+    settled()
+    assert host_backend.cluster_names() == (active, None), "an added worker group started a new cluster"
+    groups = cluster()["workerGroupSpecs"]
+    assert [(g["groupName"], g["replicas"]) for g in groups] == [("workers", before + 1), ("extra", 0)]

@@ -107,7 +107,11 @@ MATRIX = {
         ManifestError,
         "has no deployment 'Helo'",
     ),
-    "cluster shape change": (text(lambda r: workers(r).update(replicas=3)), BackendError, "Nothing was changed"),
+    "cluster shape change": (
+        text(lambda r: workers(r).update(groupName="others")),
+        BackendError,
+        "Nothing was changed",
+    ),
     "missing file": ("manifests/no-such-file.yaml", ManifestError, "file not found"),
 }
 

@@ -149,11 +149,27 @@ def test_serve_metrics_count_the_requests(backend):
 
 def test_cluster_shape_change_is_refused_without_changing_anything(backend):
     raw = copy.deepcopy(MULTI.raw)
-    raw["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["replicas"] = 2
+    raw["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["groupName"] = "others"
     from helpers.manifests import validate
 
     with pytest.raises(BackendError, match="Nothing was changed"):
         backend.apply(validate(raw))
+    assert get(backend, "/predict-a?x=4").json()["prediction"] == 9.0
+
+
+def test_a_replicas_only_change_is_applied_and_keeps_the_nodes_as_kuberay_does(backend, capsys):
+    """KubeRay leaves a running RayCluster as it is when only worker replica counts change (the host cluster showed
+    it: tests/host/test_kuberay_behaviour.py); the rest of the manifest is applied."""
+    raw = copy.deepcopy(MULTI.raw)
+    raw["spec"]["rayClusterConfig"]["workerGroupSpecs"][0].update(replicas=2, maxReplicas=2)
+    from helpers.manifests import validate
+
+    nodes = len(backend._state()["workers"])
+    backend.apply(validate(raw))
+    assert "Only worker replica counts differ from the running cluster" in capsys.readouterr().out
+    assert len(backend._state()["workers"]) == nodes
+    backend.apply(MULTI)
+    backend.wait_ready(timeout=120)
     assert get(backend, "/predict-a?x=4").json()["prediction"] == 9.0
 
 

@@ -81,3 +81,15 @@ def test_kubectl_diffs_temporary_folders_are_shown_without_this_machines_temp_di
     raw = "diff -u -N /tmp/LIVE-2250408061/ray.io.v1.RayService.ns.x /tmp/MERGED-3877356520/ray.io.v1.RayService.ns.x"
     assert transcripts.shown(raw) == "diff -u -N LIVE/ray.io.v1.RayService.ns.x MERGED/ray.io.v1.RayService.ns.x"
     assert transcripts.shown("/tmp/ray/session_latest/logs") == "/tmp/ray/session_latest/logs"  # inside the pod
+
+
+def test_a_comment_changes_no_recording_but_a_value_does(tmp_path):
+    """Recorded outputs come from what the cluster got: a YAML file's documents, not its comments or layout."""
+    original = (config.MANIFESTS_DIR / "ray-service.yaml").read_text()
+    commented = tmp_path / "commented.yaml"
+    commented.write_text("# a new comment\n" + original.replace("kind: RayService", "kind:   RayService  # same"))
+    valued = tmp_path / "valued.yaml"
+    valued.write_text(original.replace("num_replicas: 2", "num_replicas: 3"))
+    same = transcripts.content_hash(config.MANIFESTS_DIR / "ray-service.yaml")
+    assert transcripts.content_hash(commented) == same
+    assert transcripts.content_hash(valued) != same
