@@ -5,7 +5,8 @@ PYTHON  ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-BACKEND ?= local
+# A workshop's backend, set once: `export TUTORIAL_BACKEND=host` (the lessons' parameters cells read it too).
+BACKEND ?= $(or $(TUTORIAL_BACKEND),local)
 PYTEST  := $(BIN)/python -m pytest -p no:cacheprovider
 # The unit tests share no cluster and no port between files: one file per core at a time.
 UNIT    := $(PYTEST) -n 2 --dist loadfile tests/unit
@@ -111,8 +112,12 @@ test-kind: $(STAMP)
 workshop-prep: $(STAMP)
 	$(BIN)/python -m helpers workshop-prep --backend kind
 
+# JupyterLab with the project's settings defaults (.jupyterlab/overrides.json, the app settings directory): no
+# "get notified about Jupyter news?" pop-up, no request to the news feed. A learner's own settings still win.
+LAB_SETTINGS := $(CURDIR)/.jupyterlab
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root,)
+	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=. --LabApp.app_settings_dir="$(LAB_SETTINGS)" \
+	    $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 down: $(STAMP)
 	$(BIN)/python -m helpers down --backend $(BACKEND)

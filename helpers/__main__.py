@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers", description="RayService tutorial helpers")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute every lesson notebook with papermill and print a summary")
-    run.add_argument("--backend", default=config.DEFAULT_BACKEND)
+    run.add_argument("--backend", default=config.workshop_backend())
     run.add_argument(
         "--only",
         nargs="+",
@@ -38,13 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only regenerate the figures tables of README.md and labs/INSTRUCTOR.md from bench/results.json",
     )
-    bench.add_argument("--backend", default=config.DEFAULT_BACKEND)
+    bench.add_argument("--backend", default=config.workshop_backend())
     refresh = sub.add_parser("refresh", help="re-record the reference outputs stored in notebooks/ (maintainers)")
-    refresh.add_argument("--backend", default=config.DEFAULT_BACKEND)
+    refresh.add_argument("--backend", default=config.DEFAULT_BACKEND)  # the reference outputs are local's
     refresh.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="only these (default: every lesson)")
     up = sub.add_parser("up", help="start the cluster (and apply a manifest)")
     up.add_argument("manifest", nargs="?", default="manifests/ray-service.yaml")
-    up.add_argument("--backend", default=config.DEFAULT_BACKEND)
+    up.add_argument("--backend", default=config.workshop_backend())
     for name, text in (
         ("status", "print the RayService status"),
         ("down", "stop everything the tutorial started"),
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         ("workshop-prep", "kind: pull every image once and load it into the kind cluster"),
     ):
         p = sub.add_parser(name, help=text)
-        p.add_argument("--backend", default=config.DEFAULT_BACKEND)
+        p.add_argument("--backend", default=config.workshop_backend())
     host_build = sub.add_parser("host-build", help="build the host backend's Kubernetes, runtime and images (cached)")
     host_build.add_argument("--only", nargs="*", metavar="COMPONENT", help="only these components")
     sub.add_parser("host-env", help="print the export lines for a terminal's kubectl on the host cluster")
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     grade = sub.add_parser("grade", help="re-run one lab's check on the learner's saved answer (room check)")
     grade.add_argument("lab", nargs="?", help="lab01, lab02, lab03 or lab04")
     grade.add_argument("--status", action="store_true", help="show the saved results of every lab")
-    grade.add_argument("--backend", default=config.DEFAULT_BACKEND)
+    grade.add_argument("--backend", default=config.workshop_backend())
     args = parser.parse_args(argv)
 
     if args.command == "lint":
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from helpers.manifests import ManifestError
 
     try:
-        backend = get_backend(args.backend)
+        backend = get_backend(args.backend, namespace=config.workshop_namespace())
         if args.command == "run":
             return _run(backend, args)
         if args.command == "bench":
@@ -166,6 +166,7 @@ def _record_transcripts() -> int:
     recording.parent.mkdir(parents=True, exist_ok=True)
     recording.unlink(missing_ok=True)
     os.environ[RECORD_ENV] = str(recording)
+    runner.without_workshop_setting()  # recorded in the default namespace, as the lessons show it
     try:
         results = runner.run_all(
             "host", config.BUILD_DIR / "transcripts", runner.select_lessons(["01", "02", "03", "04", "05", "06"])
@@ -227,7 +228,7 @@ def _grade(args) -> int:
     from helpers.backends import BackendError, get_backend
 
     try:
-        backend = None if args.lab == "lab01" else get_backend(args.backend)
+        backend = None if args.lab == "lab01" else get_backend(args.backend, namespace=config.workshop_namespace())
         result = checks.grade(args.lab, backend)
     except BackendError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -58,10 +58,28 @@ MANIFESTS_DIR = PROJECT_ROOT / "manifests"
 APPS_DIR = MANIFESTS_DIR / "apps"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 BUILD_DIR = PROJECT_ROOT / "build"
+# `make lab`'s JupyterLab settings defaults (its app settings directory): overrides.json turns off the news pop-up.
+LAB_SETTINGS_DIR = PROJECT_ROOT / ".jupyterlab"
 
 LOOPBACK = "127.0.0.1"
 BACKENDS = ("local", "kind", "kubernetes", "host")
 DEFAULT_BACKEND = "local"
+DEFAULT_NAMESPACE = "rayservice-tutorial"
+# A whole workshop's backend and namespace, set once in the environment (`export TUTORIAL_BACKEND=host
+# TUTORIAL_NAMESPACE=learner-07` before `make lab`): every parameters cell reads them, as do `make run`, `make down`,
+# `make reset`, `make grade` and `python -m helpers`. An explicit BACKEND (papermill's, `make run BACKEND=...`) wins.
+BACKEND_ENV = "TUTORIAL_BACKEND"
+NAMESPACE_ENV = "TUTORIAL_NAMESPACE"
+
+
+def workshop_backend() -> str:
+    """$TUTORIAL_BACKEND, else the default backend."""
+    return os.environ.get(BACKEND_ENV) or DEFAULT_BACKEND
+
+
+def workshop_namespace() -> str:
+    """$TUTORIAL_NAMESPACE, else the tutorial's namespace."""
+    return os.environ.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE
 
 
 def state_dir() -> Path:

@@ -264,8 +264,17 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def without_workshop_setting() -> None:
+    """Unset $TUTORIAL_BACKEND and $TUTORIAL_NAMESPACE for the kernels started from here on: what is recorded for
+    the repository (the lessons' reference outputs, the transcripts) is the default namespace's, whatever
+    workshop this terminal was set up for."""
+    for name in (config.BACKEND_ENV, config.NAMESPACE_ENV):
+        os.environ.pop(name, None)
+
+
 def refresh(paths: list[Path] | None = None) -> None:
-    """Re-record the reference outputs stored in the committed notebooks (a real run, in place).
+    """Re-record the reference outputs stored in the committed notebooks (a real run, in place, on the local
+    backend in the default namespace).
 
     nbval compares later runs against these outputs, so run this only after a deliberate change
     to a lesson, and review the diff.
@@ -274,6 +283,7 @@ def refresh(paths: list[Path] | None = None) -> None:
     from nbclient import NotebookClient
 
     os.environ.setdefault("RAYSERVICE_HEADLESS", "1")
+    without_workshop_setting()
     for path in paths or lesson_notebooks():
         print(f"▶ recording {path.name}", flush=True)
         nb = nbformat.read(path, as_version=4)

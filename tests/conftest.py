@@ -21,6 +21,12 @@ def pytest_configure(config):
         os.environ["RAYSERVICE_TUTORIAL_STATE"] = tempfile.mkdtemp(prefix="rst-test-state-")
     # Kernels run by papermill and nbval have no frontend: widgets print plain text instead.
     os.environ.setdefault("RAYSERVICE_HEADLESS", "1")
+    # A workshop's setting in the shell (`export TUTORIAL_BACKEND=host`) must not move the tests: the stored outputs
+    # are the local backend's in the default namespace, and a test that wants another backend names it.
+    from helpers.config import BACKEND_ENV, NAMESPACE_ENV  # (`config` here is pytest's)
+
+    for name in (BACKEND_ENV, NAMESPACE_ENV):
+        os.environ.pop(name, None)
 
 
 @pytest.fixture(scope="session")

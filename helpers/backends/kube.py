@@ -31,7 +31,7 @@ from helpers.progress import wait_for
 from helpers.serve_api import ServeAPIError
 
 APP_CODE_CONFIGMAP = "rayservice-tutorial-apps"  # mounted at /home/ray/apps by every manifest
-DEFAULT_NAMESPACE = "rayservice-tutorial"
+DEFAULT_NAMESPACE = config.DEFAULT_NAMESPACE
 
 # How long down() waits for a RayService with GCS FT: KubeRay force-removes its Redis cleanup finalizer after
 # 300 s (RAYCLUSTER_GCS_FT_DELETION_TIMEOUT_DEFAULT), the pods' termination comes before that.

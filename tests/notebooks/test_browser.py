@@ -76,6 +76,7 @@ def lab(tmp_path_factory):
             f"--port={port}",
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",
+            f"--LabApp.app_settings_dir={config.LAB_SETTINGS_DIR}",  # as `make lab`: no Jupyter news pop-up
             *(["--allow-root"] if os.geteuid() == 0 else []),
         ],
         env=env,

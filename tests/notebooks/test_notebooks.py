@@ -61,7 +61,7 @@ def test_lesson_skeleton(path: Path):
     for heading in ("What you will learn", "Prerequisites", "Time", "Key points", "Check yourself"):
         assert any(heading in c.source for c in cells if c.cell_type == "markdown"), heading
     params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(params) == 1 and 'BACKEND = "local"' in params[0].source
+    assert len(params) == 1 and 'BACKEND = os.environ.get("TUTORIAL_BACKEND", "local")' in params[0].source
     for before, cell in zip(cells, cells[1:]):
         if cell.cell_type == "code":
             assert before.cell_type == "markdown", f"no prose before: {cell.source[:60]!r}"
