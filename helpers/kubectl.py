@@ -148,12 +148,12 @@ class Kubectl:
             "with the pod each one plays",
         )
 
-    def get_services(self, name: str) -> Command:
+    def get_services(self) -> Command:
+        """Every Service of the namespace: the RayService's ``<name>-head-svc`` and ``<name>-serve-svc``, and the
+        active RayCluster's own ``<cluster>-head-svc``, through which the operator talks to Ray."""
         return self._cmd(
             "get",
             "services",
-            "-l",
-            f"ray.io/originated-from-cr-name={name}",
             local="the local backend has no Services: its ports listen on 127.0.0.1 directly",
         )
 
@@ -217,6 +217,55 @@ class Kubectl:
             "--for",
             f"rayservice/{name}",
             local="the local backend has no Kubernetes events: the wait's status line shows each change",
+        )
+
+    def raycluster_events(self) -> Command:
+        """The events KubeRay records on the RayClusters (each pod it creates or deletes), whatever their names."""
+        return self._cmd(
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.kind=RayCluster",
+            local="the local backend has no Kubernetes events: its worker nodes are processes it restarts itself",
+        )
+
+    # -- waiting for an update: Ready says only that the serve Service has an endpoint ----------------------
+
+    def wait_app_running(self, name: str, app: str, timeout: float = 300) -> Command:
+        """Until Serve (as KubeRay last read it) says ``app`` is RUNNING on the active cluster."""
+        return self._cmd(
+            "wait",
+            f"rayservice/{name}",
+            f"--for=jsonpath={{.status.activeServiceStatus.applicationStatuses.{app}.status}}=RUNNING",
+            f"--timeout={int(timeout)}s",
+            local="the local backend's wait_ready() reads each application's status from Serve's REST API",
+        )
+
+    def wait_upgrade_done(self, name: str, timeout: float = 300) -> Command:
+        """Until no new RayCluster is being prepared (a rayClusterConfig change has been switched to, or none)."""
+        return self._cmd(
+            "wait",
+            f"rayservice/{name}",
+            "--for=condition=UpgradeInProgress=false",
+            f"--timeout={int(timeout)}s",
+            local="the local backend never builds a second cluster: there is no upgrade to wait for",
+        )
+
+    def update_state(self, name: str, apps: list[str]) -> Command:
+        """One line: the spec's generation and the one KubeRay has acted on, Ready, UpgradeInProgress, each app."""
+        fields = [
+            "generation={.metadata.generation}",
+            "observedGeneration={.status.observedGeneration}",
+            'Ready={.status.conditions[?(@.type=="Ready")].status}',
+            'UpgradeInProgress={.status.conditions[?(@.type=="UpgradeInProgress")].status}',
+            *(f"{app}={{.status.activeServiceStatus.applicationStatuses.{app}.status}}" for app in apps),
+        ]
+        return self._cmd(
+            "get",
+            f"rayservice/{name}",
+            "-o",
+            "jsonpath=" + " ".join(fields),
+            local="the local backend builds the same status from Serve's REST API (GET /api/serve/applications/)",
         )
 
     def exec(self, pod: str, *command: str) -> Command:

@@ -81,6 +81,18 @@ KUBECTL_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
     "logs": (("get", "pods"), ("get", "pods/log")),
     "logs_by_label": (("list", "pods"), ("get", "pods/log")),
     "events": (("list", "events"),),
+    "raycluster_events": (("list", "events"),),
+    "wait_app_running": (
+        ("get", "rayservices.ray.io"),
+        ("list", "rayservices.ray.io"),
+        ("watch", "rayservices.ray.io"),
+    ),
+    "wait_upgrade_done": (
+        ("get", "rayservices.ray.io"),
+        ("list", "rayservices.ray.io"),
+        ("watch", "rayservices.ray.io"),
+    ),
+    "update_state": (("get", "rayservices.ray.io"),),
     # exec over a websocket (kubectl >= 1.30) is a GET: `get`, and `create` since Kubernetes 1.31 checks it too
     "exec": (("get", "pods"), ("get", "pods/exec"), ("create", "pods/exec")),
     "cp": (("get", "pods"), ("get", "pods/exec"), ("create", "pods/exec")),  # kubectl cp runs tar in the pod
