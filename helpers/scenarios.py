@@ -208,9 +208,8 @@ def kind_only(backend, what: str, on_host: bool = True) -> bool:
     """True on a real Kubernetes (kind, kubernetes, and host unless ``on_host`` is False); otherwise print that the
     step needs one and return False."""
     if backend.name == "local":
-        print(
-            f'{what}: kind only. Run this lesson with BACKEND = "kind" to see it; the local backend does not pretend.'
-        )
+        where = 'BACKEND = "host" (this machine, after `make host-build`) or "kind"' if on_host else 'BACKEND = "kind"'
+        print(f"{what}: needs Kubernetes. Run this lesson with {where} to see it; the local backend does not pretend.")
         return False
     if backend.name == "host" and not on_host:
         print(
