@@ -22,6 +22,7 @@ from helpers import lint
 # files (lab_files) and the result (lab_results) have modules of their own.
 from helpers.chaos_lab import MIN_SERVING, chaos_hint, lab03, lab03_choices, lab03_manifest, placement_text  # noqa: F401
 from helpers.i18n import _
+from helpers.lab01_article import article_kept
 from helpers.lab_files import (  # noqa: F401
     ANSWER_FILES,
     BASELINE,
@@ -77,15 +78,15 @@ def lab01(path: str | Path | None = None) -> CheckResult:
                 "at all; they belong in a Secret made with kubectl create secret."
             ),
         )
-    apps = {a["name"]: a for a in manifest.applications}
-    if "hello" not in apps or apps["hello"].get("route_prefix") != "/hello":
-        return _fail(lab, _("keep the article's application: name hello at route_prefix /hello."))
-    hello = apps["hello"]
-    replicas = {d.get("name"): d.get("num_replicas") for d in hello.get("deployments") or []}
-    if 2 not in replicas.values():
-        have = replicas or _("no deployments listed")
-        return _fail(lab, _("the article runs 2 replicas of hello's deployment; you have {replicas}.", replicas=have))
-    details.append(_("serveConfigV2 is a string in Serve's snake_case schema; hello at /hello with 2 replicas"))
+    kept = article_kept(manifest)
+    if kept:
+        return _fail(lab, kept)
+    details.append(
+        _(
+            "serveConfigV2 is a string in Serve's snake_case schema; the article's service kept: hello at /hello "
+            "(hello_app:app), 2 replicas of Hello at 0.2 CPU, on the head and worker group workers (1 node)"
+        )
+    )
     groups = [(_("head"), manifest.cluster_config["headGroupSpec"])] + [
         (_("worker group {group}", group=g.get("groupName")), g)
         for g in manifest.cluster_config.get("workerGroupSpecs") or []

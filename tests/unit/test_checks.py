@@ -10,7 +10,7 @@ import shutil
 import pytest
 import yaml
 
-from helpers import checks
+from helpers import checks, lint
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +89,7 @@ def test_lab01_solution_passes():
             lambda r: r["spec"].__setitem__(
                 "serveConfigV2", r["spec"]["serveConfigV2"].replace("num_replicas: 2", "num_replicas: 1")
             ),
-            "2 replicas",
+            "with num_replicas 2 and ray_actor_options num_cpus 0.2; yours lists Hello: num_replicas 1",
         ),
     ],
 )
@@ -98,6 +98,78 @@ def test_lab01_wrong_answers_get_their_hint(mutate, hint):
     edit(path, mutate)
     result = checks.lab01(path)
     assert not result.passed and hint in result.hint, result.hint
+
+
+def cluster(raw):
+    return raw["spec"]["rayClusterConfig"]
+
+
+def serve_text(raw, old, new):
+    raw["spec"]["serveConfigV2"] = raw["spec"]["serveConfigV2"].replace(old, new)
+
+
+@pytest.mark.parametrize(
+    "mutate, hint",
+    [
+        # Ways to make the linter happy while running something else than the article's service (issue 23 §4).
+        # The worker group removed, emptied, suspended, renamed or grown: not the article's cluster.
+        (lambda r: cluster(r).pop("workerGroupSpecs"), "yours has no worker group"),
+        (lambda r: cluster(r).__setitem__("workerGroupSpecs", []), "yours has no worker group"),
+        (lambda r: cluster(r)["workerGroupSpecs"][0].__setitem__("replicas", 0), "makes 0 worker node(s)"),
+        (lambda r: cluster(r)["workerGroupSpecs"][0].__setitem__("suspend", True), "makes 0 worker node(s)"),
+        (lambda r: cluster(r)["workerGroupSpecs"][0].__setitem__("replicas", 2), "makes 2 worker node(s)"),
+        (lambda r: cluster(r)["workerGroupSpecs"][0].__setitem__("groupName", "w2"), "worker groups w2"),
+        # Another import_path: other code, or none, behind /hello.
+        (lambda r: serve_text(r, "hello_app:app", "predict_app:build"), "import_path is 'predict_app:build'"),
+        # The deployment renamed (Serve would refuse a name the code does not have), other CPUs per replica.
+        (lambda r: serve_text(r, "name: Hello", "name: Hi"), "yours lists Hi: num_replicas 2, num_cpus 0.2"),
+        (lambda r: serve_text(r, "num_cpus: 0.2", "num_cpus: 0"), "yours lists Hello: num_replicas 2, num_cpus 0"),
+        (lambda r: serve_text(r, "num_cpus: 0.2", "num_cpus: 0.6"), "num_cpus 0.6"),
+        # Ray's CPUs on a node set to 0: that node never runs a replica (the linter accepts it).
+        (
+            lambda r: cluster(r)["headGroupSpec"]["rayStartParams"].__setitem__("num-cpus", "0"),
+            "the head sets rayStartParams num-cpus",
+        ),
+        (
+            lambda r: cluster(r)["workerGroupSpecs"][0]["rayStartParams"].__setitem__("num-cpus", "0"),
+            "the worker group workers sets rayStartParams num-cpus",
+        ),
+        # A second application next to hello, and the RayService renamed.
+        (
+            lambda r: serve_text(
+                r, "applications:\n", "applications:\n  - {name: x, route_prefix: /x, import_path: hello_app:app}\n"
+            ),
+            "yours runs x, hello",
+        ),
+        (lambda r: r["metadata"].__setitem__("name", "my-app"), "keep the article's name, ray-serve-app"),
+    ],
+)
+def test_lab01_linted_answers_that_do_not_run_the_articles_service(mutate, hint):
+    path = solved_lab01()
+    edit(path, mutate)
+    assert not lint.lint_text(path.read_text())  # the linter finds nothing wrong: only the grader can
+    result = checks.lab01(path)
+    assert not result.passed and hint in result.hint, result.hint
+    assert "keep" in result.hint.lower() or "remove" in result.hint.lower()
+
+
+def test_lab01_the_articles_values_are_the_article_files():
+    """helpers.lab01_article writes the article's service out; the article's file must say the same."""
+    from helpers import lab01_article as article
+
+    raw = yaml.safe_load((checks.LABS_DIR / "broken" / "article-ray-service.yaml").read_text())
+    app = raw["spec"]["serveConfigV2"]["applications"]
+    assert raw["metadata"]["name"] == article.NAME and len(app) == 1
+    assert {"name": app[0]["name"], "route_prefix": app[0]["routePrefix"], "import_path": app[0]["importPath"]} == (
+        article.APP
+    )
+    (deployment,) = app[0]["deployments"]
+    assert deployment["name"] == article.DEPLOYMENT["name"]
+    assert deployment["numReplicas"] == article.DEPLOYMENT["num_replicas"]
+    assert deployment["rayActorOptions"]["numCpus"] == article.DEPLOYMENT["num_cpus"]
+    (group,) = raw["spec"]["rayClusterConfig"]["workerGroupSpecs"]
+    assert (group["groupName"], group["replicas"]) == (article.WORKER_GROUP, article.WORKER_NODES)
+    assert group["rayStartParams"] == raw["spec"]["rayClusterConfig"]["headGroupSpec"]["rayStartParams"] == {}
 
 
 def secret_ref(raw, group, secret, key_prefix=""):
