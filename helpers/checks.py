@@ -23,6 +23,7 @@ from helpers import lint
 from helpers.chaos_lab import MIN_SERVING, chaos_hint, lab03, lab03_choices, lab03_manifest, placement_text  # noqa: F401
 from helpers.i18n import _
 from helpers.lab01_article import article_kept
+from helpers.lab02_served import lab02_start, served_differs, start_kept  # noqa: F401
 from helpers.lab_files import (  # noqa: F401
     ANSWER_FILES,
     BASELINE,
@@ -169,6 +170,9 @@ def lab02(backend, path: str | Path | None = None, requests_per_route: int = 10)
                 routes=", ".join(sorted(manifest.routes)),
             ),
         )
+    kept = start_kept(manifest)
+    if kept:
+        return _fail(lab, kept)
     details = [
         _(
             "{count} applications; new route prefix(es): {routes}",
@@ -205,6 +209,10 @@ def lab02(backend, path: str | Path | None = None, requests_per_route: int = 10)
                 path=repr(shown(path)),
             ),
         )
+    differs = served_differs(backend, manifest, path)
+    if differs:
+        return _fail(lab, differs, details)
+    details.append(_("Serve's own config of each application is your file's: the cluster serves what you applied"))
     proof = route_proof(backend, manifest, requests_per_route)
     for route, row in proof.items():
         ok, sent = row["ok"], row["sent"]

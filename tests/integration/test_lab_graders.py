@@ -38,6 +38,29 @@ def test_lab02_not_applied_then_applied(serving):
     assert "/hola -> hola: 10/10 answered" in str(result)
 
 
+def test_lab02_a_third_app_another_file_put_there_does_not_count(serving):
+    """Lesson 03's manifest (predict-b, model b) applied; the learner's file has a predict-b with model c that was
+    never applied. Every app is RUNNING and every route answers: Serve's own config of predict-b says otherwise.
+    The lab's first step applies the two starting apps, which removes predict-b."""
+    path = checks.start("lab02")
+    block = (
+        "      - name: predict-b\n        route_prefix: /predict-b\n        import_path: predict_app:build\n"
+        "        args: {model: c}\n        deployments:\n"
+        "          - {name: Predictor, num_replicas: 1, ray_actor_options: {num_cpus: 0.2}}\n"
+    )
+    path.write_text(path.read_text().replace("  # The Ray cluster", block + "  # The Ray cluster"))
+    serving.apply("manifests/ray-service-multi.yaml")
+    serving.wait_ready(timeout=120)
+    result = checks.lab02(serving, path)
+    assert not result.passed and "Serve runs predict-b with a config other than your file's (args differ)" in (
+        result.hint
+    )
+    serving.apply(checks.lab02_start())
+    serving.wait_ready(timeout=120)
+    result = checks.lab02(serving, path)
+    assert not result.passed and "predict-b is not RUNNING" in result.hint
+
+
 def test_route_proof_catches_an_answer_from_the_wrong_app(serving):
     """The proof is real: a route whose answers come from another app's replicas is reported."""
     from helpers.manifests import load_manifest

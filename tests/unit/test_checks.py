@@ -401,3 +401,130 @@ def test_lab02_applied_but_not_running_quotes_serves_own_message():
     assert not result.passed
     assert f"{names[-1]} is applied but not RUNNING" in result.hint
     assert "Resources required for each replica" in result.hint and "apply your file" not in result.hint
+
+
+# -- lab 02 graded from the cluster's state: Serve's own config of each application is the learner's file --------
+
+
+def serving_cluster(applications):
+    """A backend whose Serve runs ``applications`` (serveConfigV2 application dicts), each RUNNING."""
+    from helpers import status as status_mod
+
+    details = {
+        "applications": {
+            a["name"]: {
+                "status": "RUNNING",
+                "deployed_app_config": a,
+                "deployments": {
+                    d["name"]: {"status": "HEALTHY", "message": "", "target_num_replicas": 1, "replicas": []}
+                    for d in a.get("deployments") or []
+                },
+            }
+            for a in applications
+        }
+    }
+
+    class Cluster:  # stands in for a backend: the status shape both backends return, and Serve's details
+        def status(self):
+            return status_mod.rayservice_status(details, "ray-serve-app", "local", activated=True)
+
+        def serve_details(self):
+            return details
+
+    return Cluster()
+
+
+def apps_of(path_or_text):
+    return checks.load_manifest(path_or_text).applications
+
+
+def with_third_app(block):
+    path = checks.start("lab02")
+    path.write_text(path.read_text().replace("  # The Ray cluster", block + "  # The Ray cluster"))
+    return path
+
+
+PREDICT_B = (
+    "      - name: predict-b\n        route_prefix: /predict-b\n        import_path: predict_app:build\n"
+    "        args: {{model: {model}}}\n        deployments:\n"
+    "          - {{name: Predictor, num_replicas: 1, ray_actor_options: {{num_cpus: 0.2}}}}\n"
+)
+
+
+@pytest.fixture
+def no_requests(monkeypatch):
+    """route_proof sends HTTP requests: these tests grade the cluster's state, so every route answers."""
+
+    def proof(backend, manifest, n=10):
+        return {
+            route: {"app": app, "sent": n, "ok": n, "replicas": 1, "foreign": 0, "error": ""}
+            for route, app in sorted(manifest.routes.items())
+        }
+
+    monkeypatch.setattr(checks, "route_proof", proof)
+
+
+def test_lab02_file_never_applied_while_lesson_03s_predict_b_runs(no_requests):
+    """The known way to pass without applying: lesson 03 left predict-b (model b) running at /predict-b; the
+    learner's file has a predict-b of its own (model c) that was never applied. Every app is RUNNING and every
+    route answers, but Serve's config of predict-b is not the learner's."""
+    path = with_third_app(PREDICT_B.format(model="c"))
+    cluster = serving_cluster(apps_of("manifests/ray-service-multi.yaml"))
+    result = checks.lab02(cluster, path)
+    assert not result.passed, result
+    assert "Serve runs predict-b with a config other than your file's (args differ)" in result.hint
+    assert "backend.apply(" in result.hint
+
+
+def test_lab02_file_changed_after_it_was_applied(no_requests):
+    """The solution applied, then the greeting of hola edited and never applied again."""
+    path = solved("lab02")
+    cluster = serving_cluster(apps_of(path))
+    path.write_text(path.read_text().replace("greeting: Hola", "greeting: Hi"))
+    result = checks.lab02(cluster, path)
+    assert not result.passed and "Serve runs hola with a config other than your file's (deployments differ)" in (
+        result.hint
+    )
+
+
+def test_lab02_cluster_runs_another_file_with_more_apps(no_requests):
+    """Serve runs the learner's three apps and lesson 03's predict-b: an apply of the learner's file would have
+    removed predict-b, so that file is not what the cluster runs."""
+    path = solved("lab02")
+    cluster = serving_cluster(apps_of(path) + apps_of("manifests/ray-service-multi.yaml")[2:])
+    result = checks.lab02(cluster, path)
+    assert not result.passed and "Serve also runs predict-b, which your file does not have" in result.hint
+
+
+def test_lab02_passes_when_serve_runs_the_learners_file(no_requests):
+    path = solved("lab02")
+    result = checks.lab02(serving_cluster(apps_of(path)), path)
+    assert result.passed, result
+    assert "Serve's own config of each application is your file's" in str(result)
+
+
+@pytest.mark.parametrize(
+    "change, hint",
+    [
+        # predict-a replaced by two new apps: three apps and a new prefix, but not the starting two kept.
+        (lambda t: t.replace("model: a", "model: z"), "predict-a is not as the starting file has it"),
+        (lambda t: t.replace("greeting: Hello", "greeting: Yo"), "hello is not as the starting file has it"),
+        (
+            lambda t: t.replace(
+                "  # The Ray cluster",
+                PREDICT_B.format(model="b").replace("predict-b", "predict-c") + "  # The Ray cluster",
+            ),
+            "your manifest has 4 applications (hello, predict-a, hola, predict-c)",
+        ),
+    ],
+)
+def test_lab02_file_keeps_the_two_starting_apps_and_adds_one(change, hint):
+    path = solved("lab02")
+    path.write_text(change(path.read_text()))
+    result = checks.lab02(backend=None, path=path)  # never reaches the cluster
+    assert not result.passed and hint in result.hint, result.hint
+
+
+def test_lab02_starts_from_its_two_applications():
+    """The lab's first step applies this: lesson 03's predict-b goes, so only an apply can bring a third app."""
+    assert checks.lab02_start().routes == {"/hello": "hello", "/predict-a": "predict-a"}
