@@ -280,6 +280,39 @@ def test_lab03_impossible_placement_is_caught_before_anything_is_deployed():
     assert not result.passed and "need 3 nodes; the cluster has 2" in result.hint
 
 
+@pytest.mark.parametrize(
+    "choices, words",
+    [
+        # Lesson 04's answer: a killed replica leaves 1.
+        ("2, 1, true", "with 2 replica(s), 1 serve while Serve replaces a killed one; the budget is 2"),
+        # The known unsafe placement: no cap. Serve may spread 2 + 2 (a lucky round passes), or put all 4 on the
+        # worker node, whose 1 CPU holds 5 replicas of 0.2 CPU.
+        ("4, null, true", "Serve may put 4 of your 4 replicas on the worker node (its 1 CPU hold 5 replicas"),
+        ("6, null, true", "Serve may put 5 of your 6 replicas on the worker node"),
+        # A cap that still lets one node hold too many.
+        ("3, 2, true", "the worker node may hold 2 of your 3 replicas: losing it leaves 1 serving in the worst case"),
+        ("4, 3, true", "may hold 3 of your 4 replicas: losing it leaves 1"),
+        # The known lucky run: a safe placement but no retries passes when no request is in flight at the kill.
+        ("4, 2, false", "client_retries is false"),
+        ("6, 3, false", "set client_retries: true"),
+    ],
+)
+def test_lab03_worst_case_is_refused_before_anything_is_deployed(choices, words):
+    n, cap, retries = (c.strip() for c in choices.split(","))
+    lab03_file(f"num_replicas: {n}\nmax_replicas_per_node: {cap}\nclient_retries: {retries}\n")
+    result = checks.lab03(backend=None)  # never reaches the cluster
+    assert not result.passed and words in result.hint, result.hint
+
+
+@pytest.mark.parametrize("n, cap, most", [(4, 2, 2), (5, 3, 3), (6, 3, 3), (6, 4, 4)])
+def test_lab03_designs_safe_in_the_worst_case_go_on_to_the_round(n, cap, most):
+    from helpers import chaos_lab
+
+    manifest = checks.lab03_manifest(n, cap)
+    assert chaos_lab.most_on_lost_node(manifest) == (most, 1.0, 5)
+    assert chaos_lab.design_hint(manifest, retries=True) == ""
+
+
 def serving(crash, loss):
     return {"replica killed": crash, "worker node lost": loss}
 
