@@ -340,23 +340,91 @@ def test_chaos_hint_empty_when_the_budget_is_met():
     assert checks.chaos_hint(4, serving(3, 2), {"head": 2, "worker": 2}, True, None) == ""
 
 
+SOLVED_LAB04 = (checks.LABS_DIR / "solutions" / "lab04.yaml").read_text()
+
+
 @pytest.mark.parametrize(
-    "change, hint",
+    "text, hint",
     [
-        (lambda t: t, "asks for 2 replica(s) in your file (your file is the same as the running version)"),
-        # Lesson 05's first update (a new greeting in user_config) is not this lab's answer.
-        (lambda t: t.replace("greeting: Hello", "greeting: Bonjour"), "asks for 2 replica(s) in your file;"),
-        (lambda t: t.replace("num_replicas: 2", "num_replicas: 3"), "asks for 3 replica(s)"),
-        (lambda t: t.replace("replicas: 1\n", "replicas: 2\n", 1), "you changed rayClusterConfig"),
-        (lambda t: t.replace("route_prefix: /hello", "route_prefix: /hi"), "keep the route"),
-        (lambda t: t.replace("serveConfigV2: |", "serveConfigV2:"), "[serve-config-string]"),
+        # Nothing shipped, and lesson 05's kind of change (a greeting) instead of the ticket.
+        (
+            checks.BASELINE.read_text(),
+            "your file is the same as the running version: nothing from the ticket ships",
+        ),
+        (
+            SOLVED_LAB04.replace("greeting: Hello", "greeting: Bonjour"),
+            "you changed user_config, which the ticket does not ask for",
+        ),
+        # The old lab's one-line answer: only item A. Item B goes out in place too.
+        (
+            checks.BASELINE.read_text().replace("num_replicas: 2", "num_replicas: 4"),
+            "ticket item B (max_ongoing_requests: 10) is not in your update",
+        ),
+        (SOLVED_LAB04.replace("num_replicas: 4", "num_replicas: 2"), "ticket item A (num_replicas: 4) is not in"),
+        # Everything shipped: C starts new replicas, D builds a new RayCluster.
+        (
+            SOLVED_LAB04.replace(
+                "max_ongoing_requests: 10", "max_ongoing_requests: 10\n            max_replicas_per_node: 2"
+            ),
+            "you ship ticket item C (max_replicas_per_node) now. Serve cannot apply max_replicas_per_node",
+        ),
+        (
+            SOLVED_LAB04.replace('limits: {cpu: "1", memory: 2Gi}', 'limits: {cpu: "2", memory: 2Gi}'),
+            "you changed rayClusterConfig, where ticket item D would go",
+        ),
+        (SOLVED_LAB04.replace("replicas: 1\n", "replicas: 2\n", 1), "you changed a worker group's size"),
+        # The right items with the wrong values, or with changes the ticket does not ask for.
+        (SOLVED_LAB04.replace("num_replicas: 4", "num_replicas: 3"), "your file has num_replicas: 3"),
+        (SOLVED_LAB04.replace("max_ongoing_requests: 10", "max_ongoing_requests: 8"), "max_ongoing_requests: 8."),
+        (SOLVED_LAB04.replace("APP_VERSION: v1", "APP_VERSION: v2"), "you changed runtime_env"),
+        (SOLVED_LAB04.replace("num_cpus: 0.2", "num_cpus: 0.25"), "you changed ray_actor_options"),
+        (SOLVED_LAB04.replace("route_prefix: /hello", "route_prefix: /hi"), "keep the route"),
+        (SOLVED_LAB04.replace("serveConfigV2: |", "serveConfigV2:"), "[serve-config-string]"),
     ],
 )
-def test_lab04_wrong_answers_before_any_traffic(change, hint):
+def test_lab04_wrong_decisions_before_any_traffic(text, hint):
     path = checks.start("lab04")
-    path.write_text(change(path.read_text()))
+    path.write_text(text)
     result = checks.lab04(backend=None)  # never reaches the cluster
     assert not result.passed and hint in result.hint, result.hint
+
+
+def test_lab04_solution_ships_a_and_b_only():
+    from helpers import lab04_ticket
+    from helpers.manifests import load_manifest
+
+    solution = load_manifest(solved("lab04"))
+    assert lab04_ticket.decision_hint(load_manifest(checks.BASELINE), solution) == ""
+    assert lab04_ticket.SHIP_NOW == {"num_replicas": 4, "max_ongoing_requests": 10}
+
+
+def test_lab04_in_place_and_restart_options_are_serves_own():
+    """IN_PLACE and RESTART are Ray Serve's classification of the installed Ray: the options whose update_type is
+    not HeavyWeight, and the ones DeploymentVersion.requires_actor_restart compares."""
+    import inspect
+
+    from ray.serve._private.config import DeploymentConfig
+    from ray.serve._private.utils import DeploymentOptionUpdateType
+    from ray.serve._private.version import DeploymentVersion
+
+    from helpers import lab04_ticket
+
+    fields = DeploymentConfig.model_fields
+    for option in lab04_ticket.IN_PLACE:
+        extra = fields[option].json_schema_extra or {}
+        update = extra.get("update_type") if isinstance(extra, dict) else None
+        update = update or getattr(fields[option], "update_type", None)
+        assert update in (
+            DeploymentOptionUpdateType.LightWeight,
+            DeploymentOptionUpdateType.NeedsReconfigure,
+            DeploymentOptionUpdateType.NeedsActorReconfigure,
+        ), (option, update)
+    restart = inspect.getsource(DeploymentVersion.requires_actor_restart)
+    for option in ("ray_actor_options", "placement_group", "max_replicas_per_node"):
+        assert option in restart, option
+    assert all(
+        o.startswith(("ray_actor_options", "placement_group", "max_replicas_per_node")) for o in lab04_ticket.RESTART
+    )
 
 
 def test_lab04_names_the_fields_that_restart_replicas():
