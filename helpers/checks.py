@@ -22,7 +22,7 @@ from helpers import lint
 # files (lab_files) and the result (lab_results) have modules of their own.
 from helpers.chaos_lab import MIN_SERVING, chaos_hint, lab03, lab03_choices, lab03_manifest, placement_text  # noqa: F401
 from helpers.i18n import _
-from helpers.lab01_article import article_kept
+from helpers.lab01_article import article_kept, secret_ref_problem
 from helpers.lab02_served import lab02_start, served_differs, start_kept  # noqa: F401
 from helpers.lab04_ticket import TICKET, decision_hint
 from helpers.lab_files import (  # noqa: F401
@@ -112,6 +112,9 @@ def lab01(path: str | Path | None = None) -> CheckResult:
                         ),
                     )
                 secret, key = str(ref["name"]), str(ref["key"])
+                wrong = secret_ref_problem(name, ref, where)
+                if wrong:
+                    return _fail(lab, wrong)
                 first = refs.setdefault(name, (secret, key, where))
                 if (secret, key) != first[:2]:
                     return _fail(

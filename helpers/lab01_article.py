@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from helpers.i18n import _
-from helpers.lint.groups import worker_replicas
+from helpers.lint.groups import containers, worker_replicas
 from helpers.manifests import RayServiceManifest
 
 # The article's service, as labs/broken/article-ray-service.yaml writes it (camelCase there).
@@ -22,11 +22,36 @@ APP = {"name": "hello", "route_prefix": "/hello", "import_path": "hello_app:app"
 DEPLOYMENT = {"name": "Hello", "num_replicas": 2, "num_cpus": 0.2}
 WORKER_GROUP = "workers"
 WORKER_NODES = 1
+IMAGE = "rayproject/ray:"
+SERVE_PORT = 8000
 
 
 def article_kept(manifest: RayServiceManifest) -> str:
     """ "" when the manifest runs the article's service on the article's cluster; else what to put back."""
-    return _service(manifest) or _cluster(manifest.cluster_config)
+    return _service(manifest) or _cluster(manifest.cluster_config) or _containers(manifest.cluster_config)
+
+
+def secret_ref_problem(name: str, ref: dict[str, Any], where: str) -> str:
+    """A ``secretKeyRef`` that lints clean but does not hand the container its key: marked optional (the pod
+    starts without it when the Secret or key is missing), or reading another key of the Secret than the one
+    the variable is named after (the Secret the task makes holds each key under its own name)."""
+    if ref.get("optional") is True:
+        return _(
+            "env {name} in the {where} container reads its Secret with optional: true: the pod then starts "
+            "without the key when the Secret or the key is missing, and the app fails later, at its first call "
+            "that needs it. Remove optional (a missing key should stop the pod where you can see it).",
+            name=name,
+            where=where,
+        )
+    if str(ref.get("key")) != name:
+        return _(
+            "env {name} in the {where} container reads key {key} of the Secret: the Secret holds each key under "
+            "its own name (kubectl create secret generic ... --from-literal={name}=...), so write key: {name}.",
+            name=name,
+            where=where,
+            key=repr(ref.get("key")),
+        )
+    return ""
 
 
 def _service(manifest: RayServiceManifest) -> str:
@@ -47,6 +72,13 @@ def _service(manifest: RayServiceManifest) -> str:
             "the article runs one application, hello; yours runs {names}: remove the others (the task fixes the "
             "article's service, it does not add to it).",
             names=", ".join(map(str, names)),
+        )
+    extra = sorted(set(hello) - {*APP, "deployments"})
+    if extra:
+        return _(
+            "hello has {keys}, which the article's application does not: remove them (the article's keys move "
+            "to a Secret; the rest of the application stays as it was).",
+            keys=", ".join(extra),
         )
     if hello.get("import_path") != APP["import_path"]:
         return _(
@@ -69,6 +101,16 @@ def _deployment(deployments: list[dict[str, Any]]) -> str:
         if isinstance(d, dict)
     ]
     if have == [DEPLOYMENT]:
+        options = sorted(
+            [k for k in deployments[0] if k not in ("name", "num_replicas", "ray_actor_options")]
+            + [f"ray_actor_options.{k}" for k in deployments[0].get("ray_actor_options") or {} if k != "num_cpus"]
+        )
+        if options:
+            return _(
+                "Hello has {options}, which the article's deployment does not: remove them (the article sets "
+                "num_replicas and ray_actor_options.num_cpus only).",
+                options=", ".join(options),
+            )
         return ""
     shown = "; ".join(
         _(
@@ -88,6 +130,13 @@ def _deployment(deployments: list[dict[str, Any]]) -> str:
 
 
 def _cluster(cluster: dict[str, Any]) -> str:
+    for key in ("suspend", "enableInTreeAutoscaling"):
+        if cluster.get(key):
+            return _(
+                "rayClusterConfig sets {key}: true, which the article's cluster does not (suspend stops every Ray "
+                "pod, the autoscaler changes the number of worker nodes). Remove it.",
+                key=key,
+            )
     groups = [g for g in cluster.get("workerGroupSpecs") or [] if isinstance(g, dict)]
     names = [str(g.get("groupName")) for g in groups]
     if names != [WORKER_GROUP]:
@@ -116,4 +165,39 @@ def _cluster(cluster: dict[str, Any]) -> str:
                 where=where,
                 setting=setting,
             )
+    return ""
+
+
+def _containers(cluster: dict[str, Any]) -> str:
+    """Each Ray container runs what KubeRay starts in the article's image; the head's serve port is Serve's."""
+    groups = [(_("head"), cluster["headGroupSpec"])] + [
+        (_("worker group {group}", group=g.get("groupName")), g) for g in cluster.get("workerGroupSpecs") or []
+    ]
+    for where, group in groups:
+        for container in containers(group)[:1]:
+            if not str(container.get("image", "")).startswith(IMAGE):
+                return _(
+                    "the {where} container runs image {image}: keep the article's image, {article}, and change "
+                    "only its tag (to the version in rayVersion).",
+                    where=where,
+                    image=repr(container.get("image")),
+                    article=IMAGE.rstrip(":"),
+                )
+            for key in ("command", "args"):
+                if container.get(key):
+                    return _(
+                        "the {where} container sets {key}: KubeRay starts Ray with its own command, and what you "
+                        "add runs before it (a command that does not end never starts Ray). The article sets "
+                        "none: remove it.",
+                        where=where,
+                        key=key,
+                    )
+    head = containers(cluster["headGroupSpec"])[:1]
+    ports = {p.get("name"): p.get("containerPort") for c in head for p in c.get("ports") or [] if isinstance(p, dict)}
+    if ports.get("serve") != SERVE_PORT:
+        return _(
+            "the head's port named serve is {port}: Serve answers on the article's port 8000, and KubeRay's "
+            "serve Service sends its traffic to the port named serve. Name containerPort 8000 serve.",
+            port=ports.get("serve"),
+        )
     return ""

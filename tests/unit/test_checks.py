@@ -142,6 +142,25 @@ def serve_text(raw, old, new):
             "yours runs x, hello",
         ),
         (lambda r: r["metadata"].__setitem__("name", "my-app"), "keep the article's name, ray-serve-app"),
+        # Settings the article does not have, on the app, the deployment or the cluster.
+        (
+            lambda r: serve_text(r, "num_replicas: 2", "num_replicas: 2\n        user_config: {greeting: Yo}"),
+            "Hello has user_config",
+        ),
+        (
+            lambda r: serve_text(r, "import_path: hello_app:app", "import_path: hello_app:app\n    args: {x: 1}"),
+            "hello has args",
+        ),
+        (lambda r: cluster(r).__setitem__("suspend", True), "rayClusterConfig sets suspend: true"),
+        (
+            lambda r: cluster(r).__setitem__("enableInTreeAutoscaling", True),
+            "rayClusterConfig sets enableInTreeAutoscaling",
+        ),
+        # A Ray container that does not run Ray, or not the article's image; the serve port name on another port.
+        (lambda r: containers(r, "worker")[0].__setitem__("command", ["sleep", "infinity"]), "container sets command"),
+        (lambda r: containers(r, "head")[0].__setitem__("args", ["sleep", "infinity"]), "the head container sets args"),
+        (lambda r: containers(r, "worker")[0].__setitem__("image", "busybox:1.36"), "runs image 'busybox:1.36'"),
+        (lambda r: containers(r, "head")[0]["ports"][0].__setitem__("containerPort", 8001), "port named serve is 8001"),
     ],
 )
 def test_lab01_linted_answers_that_do_not_run_the_articles_service(mutate, hint):
@@ -150,7 +169,36 @@ def test_lab01_linted_answers_that_do_not_run_the_articles_service(mutate, hint)
     assert not lint.lint_text(path.read_text())  # the linter finds nothing wrong: only the grader can
     result = checks.lab01(path)
     assert not result.passed and hint in result.hint, result.hint
-    assert "keep" in result.hint.lower() or "remove" in result.hint.lower()
+
+
+def swap_keys(raw):
+    for group in ("head", "worker"):
+        for env in containers(raw, group)[0]["env"]:
+            ref = env["valueFrom"]["secretKeyRef"]
+            ref["key"] = "AWS_SECRET_ACCESS_KEY" if ref["key"] == "AWS_ACCESS_KEY_ID" else "AWS_ACCESS_KEY_ID"
+
+
+def optional_refs(raw):
+    for group in ("head", "worker"):
+        for env in containers(raw, group)[0]["env"]:
+            env["valueFrom"]["secretKeyRef"]["optional"] = True
+
+
+@pytest.mark.parametrize(
+    "mutate, hint",
+    [
+        # The same Secret and keys everywhere, but each variable reads the other's key: the wrong values.
+        (swap_keys, "env AWS_ACCESS_KEY_ID in the head container reads key 'AWS_SECRET_ACCESS_KEY'"),
+        # optional: true: the pod starts without the keys when the Secret is missing.
+        (optional_refs, "reads its Secret with optional: true"),
+    ],
+)
+def test_lab01_secret_refs_that_lint_clean_but_do_not_hand_over_the_keys(mutate, hint):
+    path = solved_lab01()
+    edit(path, mutate)
+    assert not lint.lint_text(path.read_text())
+    result = checks.lab01(path)
+    assert not result.passed and hint in result.hint, result.hint
 
 
 def test_lab01_the_articles_values_are_the_article_files():
