@@ -1,7 +1,8 @@
 """Lab graders against a real cluster: wrong answers are rejected with the hint that fits them.
 
 Labs 03 and 04 must not be passable by repeating the lesson before them: lesson 04's answer to a chaos
-round and lesson 05's kind of update are run here and rejected. The solutions pass in
+round is refused before anything runs, and lab 04's measurement (let through past its decision check) catches
+a failing update and a shipped item that replaces the serving replicas. The solutions pass in
 tests/notebooks/test_labs.py.
 """
 
@@ -38,6 +39,22 @@ def test_lab02_not_applied_then_applied(serving):
     assert "/hola -> hola: 10/10 answered" in str(result)
 
 
+def test_route_proof_catches_an_answer_from_the_wrong_app(serving):
+    """The proof is real: a route whose answers come from another app's replicas is reported."""
+    from helpers.manifests import load_manifest
+
+    path = checks.start("lab02")
+    third_app(path)
+    manifest = load_manifest(path)
+    swapped = {"/hello": "hola", "/hola": "hello", "/predict-a": "predict-a"}
+    manifest.serve_config["applications"] = [  # same apps, but claim each route belongs to the other app
+        {**a, "route_prefix": next(r for r, n in swapped.items() if n == a["name"])} for a in manifest.applications
+    ]
+    proof = checks.route_proof(serving, manifest, n=3)
+    assert proof["/hello"]["foreign"] == 3 and proof["/hola"]["foreign"] == 3
+    assert proof["/predict-a"]["foreign"] == 0
+
+
 def test_lab02_a_third_app_another_file_put_there_does_not_count(serving):
     """Lesson 03's manifest (predict-b, model b) applied; the learner's file has a predict-b with model c that was
     never applied. Every app is RUNNING and every route answers: Serve's own config of predict-b says otherwise.
@@ -59,22 +76,6 @@ def test_lab02_a_third_app_another_file_put_there_does_not_count(serving):
     serving.wait_ready(timeout=120)
     result = checks.lab02(serving, path)
     assert not result.passed and "predict-b is not RUNNING" in result.hint
-
-
-def test_route_proof_catches_an_answer_from_the_wrong_app(serving):
-    """The proof is real: a route whose answers come from another app's replicas is reported."""
-    from helpers.manifests import load_manifest
-
-    path = checks.start("lab02")
-    third_app(path)
-    manifest = load_manifest(path)
-    swapped = {"/hello": "hola", "/hola": "hello", "/predict-a": "predict-a"}
-    manifest.serve_config["applications"] = [  # same apps, but claim each route belongs to the other app
-        {**a, "route_prefix": next(r for r, n in swapped.items() if n == a["name"])} for a in manifest.applications
-    ]
-    proof = checks.route_proof(serving, manifest, n=3)
-    assert proof["/hello"]["foreign"] == 3 and proof["/hola"]["foreign"] == 3
-    assert proof["/predict-a"]["foreign"] == 0
 
 
 def test_lab03_lesson_04s_answer_is_not_enough(serving):
@@ -100,23 +101,57 @@ def test_lab03_a_lucky_spread_or_a_lucky_run_is_not_enough(serving):
     assert "set client_retries: true" in checks.lab03(serving).hint
 
 
-def scaled_to_4(path, extra=lambda text: text):
-    path.write_text(extra(path.read_text().replace("num_replicas: 2", "num_replicas: 4")))
+SOLVED_LAB04 = checks.LABS_DIR / "solutions" / "lab04.yaml"
 
 
-def test_lab04_a_failing_update_is_rejected_and_the_old_version_serves(serving):
+def shipped(path, extra=lambda text: text):
+    """The learner's lab04 file: the solution (ticket items A and B), changed by ``extra``."""
+    path.write_text(extra(SOLVED_LAB04.read_text()))
+
+
+@pytest.fixture
+def decision_not_checked(monkeypatch):
+    """Wrong decisions are refused before any traffic (tests/unit/test_checks.py); these tests let one through
+    to prove, on a real cluster, what the grader's measurement catches and that the decision table is Serve's."""
+    monkeypatch.setattr(checks, "decision_hint", lambda baseline, manifest: "")
+
+
+def test_lab04_a_failing_update_is_rejected_and_the_old_version_serves(serving, decision_not_checked):
     path = checks.start("lab04")
-    scaled_to_4(path, lambda t: t.replace("import_path: hello_app:app", "import_path: hello_app:no_such_app"))
+    shipped(path, lambda t: t.replace("import_path: hello_app:app", "import_path: hello_app:no_such_app"))
     result = checks.lab04(serving)
     assert not result.passed and "failed to deploy, and Serve kept the old one serving (0 failed" in result.hint
     assert "no_such_app" in result.hint
 
 
-def test_lab04_scaling_with_lesson_05s_env_change_replaces_the_replicas(serving):
-    """Lesson 05's env-var update, made together with the scaling: Serve replaces the 2 serving replicas."""
+def test_lab04_shipping_item_c_replaces_the_serving_replicas(serving, decision_not_checked):
+    """Ticket item C (max_replicas_per_node) shipped with A and B: Serve replaces the 2 serving replicas, as
+    helpers/lab04_ticket.py's RESTART says (the decision check refuses it without running anything)."""
     path = checks.start("lab04")
-    scaled_to_4(path, lambda t: t.replace("APP_VERSION: v1", "APP_VERSION: v2"))
+    shipped(
+        path,
+        lambda t: t.replace(
+            "max_ongoing_requests: 10", "max_ongoing_requests: 10\n            max_replicas_per_node: 2"
+        ),
+    )
     result = checks.lab04(serving)
     assert not result.passed, result
     assert "of the 2 replicas that were serving were stopped and replaced" in result.hint
-    assert "besides num_replicas you changed runtime_env" in result.hint
+    assert "besides num_replicas you changed deployment max_ongoing_requests, deployment max_replicas_per_node" in (
+        result.hint
+    )
+
+
+def test_lab04_wrong_decision_runs_nothing(serving):
+    """Everything in the ticket shipped: refused with the reason before the starting version is deployed."""
+    before = {r["replica_id"] for r in serving.running_replicas("hello")}
+    path = checks.start("lab04")
+    shipped(
+        path,
+        lambda t: t.replace(
+            "max_ongoing_requests: 10", "max_ongoing_requests: 10\n            max_replicas_per_node: 2"
+        ),
+    )
+    result = checks.lab04(serving)
+    assert not result.passed and "you ship ticket item C (max_replicas_per_node) now" in result.hint
+    assert {r["replica_id"] for r in serving.running_replicas("hello")} == before
