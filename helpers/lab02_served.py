@@ -27,8 +27,24 @@ def _plain(value: Any) -> Any:
 
 def start_kept(manifest: RayServiceManifest) -> str:
     """ "" when the file is the two starting applications, unchanged, and exactly one more."""
-    start = {a["name"]: a for a in load_manifest(two_app_manifest_text()).applications}
+    starting = load_manifest(two_app_manifest_text())
+    start = {a["name"]: a for a in starting.applications}
     mine = {a["name"]: a for a in manifest.applications}
+    changed = [
+        field
+        for field, a, b in (
+            ("metadata.name", starting.name, manifest.name),
+            ("rayClusterConfig", starting.cluster_config, manifest.cluster_config),
+        )
+        if _plain(a) != _plain(b)
+    ]
+    if changed:
+        return _(
+            "you changed {fields}: the task adds an application, which changes serveConfigV2 only (an in-place "
+            "update of the running cluster; another name or cluster makes KubeRay build a new RayCluster). Put "
+            "{fields} back as the starting file has it.",
+            fields=", ".join(changed),
+        )
     for name, app in start.items():
         if _plain(mine.get(name)) != _plain(app):
             return _(

@@ -69,8 +69,28 @@ def _sizes_only(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return old == new
 
 
+def _outside_serve_and_cluster(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The fields that differ outside spec.serveConfigV2 and spec.rayClusterConfig (metadata.name, spec.X...)."""
+    fields = []
+    for top in sorted(set(old) | set(new)):
+        a, b = old.get(top), new.get(top)
+        if isinstance(a, dict) and isinstance(b, dict):
+            skip = ("serveConfigV2", "rayClusterConfig") if top == "spec" else ()
+            fields += [f"{top}.{k}" for k in sorted(set(a) | set(b)) if k not in skip and a.get(k) != b.get(k)]
+        elif a != b:
+            fields.append(top)
+    return fields
+
+
 def decision_hint(baseline: RayServiceManifest, manifest: RayServiceManifest) -> str:
     """ "" when the file ships exactly the ticket's changes Serve applies in place; else the one thing to fix."""
+    outside = _outside_serve_and_cluster(baseline.raw, manifest.raw)
+    if outside:
+        return _(
+            "you changed {fields}, which the ticket does not ask for: the RayService stays the one that runs now "
+            "(another name is another RayService, with a cluster of its own). Put it back as it runs now.",
+            fields=", ".join(outside),
+        )
     if manifest.cluster_config != baseline.cluster_config:
         if _sizes_only(baseline.cluster_config, manifest.cluster_config):
             return _(

@@ -427,6 +427,8 @@ SOLVED_LAB04 = (checks.LABS_DIR / "solutions" / "lab04.yaml").read_text()
         (SOLVED_LAB04.replace("APP_VERSION: v1", "APP_VERSION: v2"), "you changed runtime_env"),
         (SOLVED_LAB04.replace("num_cpus: 0.2", "num_cpus: 0.25"), "you changed ray_actor_options"),
         (SOLVED_LAB04.replace("route_prefix: /hello", "route_prefix: /hi"), "keep the route"),
+        # Another RayService name: on Kubernetes a second RayService with a cluster of its own.
+        (SOLVED_LAB04.replace("name: ray-serve-app", "name: ray-serve-app-2"), "you changed metadata.name"),
         (SOLVED_LAB04.replace("serveConfigV2: |", "serveConfigV2:"), "[serve-config-string]"),
     ],
 )
@@ -658,6 +660,12 @@ def test_lab02_passes_when_serve_runs_the_learners_file(no_requests):
         # predict-a replaced by two new apps: three apps and a new prefix, but not the starting two kept.
         (lambda t: t.replace("model: a", "model: z"), "predict-a is not as the starting file has it"),
         (lambda t: t.replace("greeting: Hello", "greeting: Yo"), "hello is not as the starting file has it"),
+        # A cluster change: on kind a new RayCluster for an app that fits the running one (local refuses it).
+        (
+            lambda t: t.replace("groupName: workers\n        replicas: 1", "groupName: workers\n        replicas: 2"),
+            "you changed rayClusterConfig: the task adds",
+        ),
+        (lambda t: t.replace("name: ray-serve-app", "name: my-app"), "you changed metadata.name"),
         (
             lambda t: t.replace(
                 "  # The Ray cluster",
