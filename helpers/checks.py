@@ -374,7 +374,7 @@ def lab04(backend, path: str | Path | None = None, rate: float = 20.0) -> CheckR
     if len(after) != LAB04_TARGET:
         count = _("Serve lists {after} running replicas of hello, not {target}.", after=len(after), target=LAB04_TARGET)
         return _fail(lab, count, details)
-    differs = served_differs(backend, manifest, path)  # the ticket's options in effect: Serve's own config of hello
+    differs = served_differs(backend, manifest, path, applied_by_check=True)  # the ticket's options in effect
     if differs:
         return _fail(lab, differs, details)
     return _pass(lab, details)

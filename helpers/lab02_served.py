@@ -63,10 +63,16 @@ def start_kept(manifest: RayServiceManifest) -> str:
     return ""
 
 
-def served_differs(backend, manifest: RayServiceManifest, path: Path) -> str:
-    """ "" when Serve runs exactly the file's applications, each with the file's config; else the hint."""
+def served_differs(backend, manifest: RayServiceManifest, path: Path, applied_by_check: bool = False) -> str:
+    """ "" when Serve runs exactly the file's applications, each with the file's config; else the hint. With
+    ``applied_by_check`` (lab 04, whose check applies the file itself) the hint says to run the check again."""
     apps = backend.serve_details().get("applications") or {}
-    apply = _("Apply your file with backend.apply({path}) and wait with backend.wait_ready().", path=repr(shown(path)))
+    if applied_by_check:
+        apply = _("The check applied your file and Serve runs something else: run the check again.")
+    else:
+        apply = _(
+            "Apply your file with backend.apply({path}) and wait with backend.wait_ready().", path=repr(shown(path))
+        )
     mine = {a["name"]: a for a in manifest.applications}
     extra = sorted(set(apps) - set(mine))
     if extra:

@@ -685,3 +685,18 @@ def test_lab02_file_keeps_the_two_starting_apps_and_adds_one(change, hint):
 def test_lab02_starts_from_its_two_applications():
     """The lab's first step applies this: lesson 03's predict-b goes, so only an apply can bring a third app."""
     assert checks.lab02_start().routes == {"/hello": "hello", "/predict-a": "predict-a"}
+
+
+def test_lab04_serves_config_must_be_the_files_after_the_update():
+    """After lab 04's update, Serve's own config of hello must carry the ticket's options (B: max_ongoing_requests);
+    the check applied the file itself, so the hint does not tell the learner to apply it."""
+    from helpers import lab02_served
+
+    path = solved("lab04")
+    running = apps_of(checks.BASELINE)  # Serve still runs the starting version: B never reached the replicas
+    hint = lab02_served.served_differs(
+        serving_cluster(running), checks.load_manifest(path), path, applied_by_check=True
+    )
+    assert "Serve runs hello with a config other than your file's (deployments differ)" in hint
+    assert "run the check again" in hint and "backend.apply" not in hint
+    assert lab02_served.served_differs(serving_cluster(apps_of(path)), checks.load_manifest(path), path) == ""
