@@ -301,9 +301,11 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def lab04(backend, path: str | Path | None = None, rate: float = 20.0) -> CheckResult:
-    """Put the baseline (manifests/ray-service.yaml, 2 replicas) back, then apply the learner's manifest under
-    traffic without client retries. Passes when Serve runs LAB04_TARGET replicas of hello, the 2 that were
-    serving are among them (none was restarted), and 0 requests failed."""
+    """Grade the learner's decision on the ticket first (helpers.lab04_ticket: ship now exactly the items Serve
+    applies to the running replicas), then put the baseline (manifests/ray-service.yaml, 2 replicas) back and
+    apply the learner's manifest under traffic without client retries. Passes when Serve runs LAB04_TARGET
+    replicas of hello, the 2 that were serving are among them (none was restarted), 0 requests failed, and
+    Serve's own config of hello is the file's."""
     from helpers import scenarios
 
     lab = "lab04"
