@@ -7,6 +7,7 @@ not, ``chaos_hint`` names the one thing to change, the most basic first. ``helpe
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ import yaml
 from helpers.i18n import _
 from helpers.lab_files import BASELINE, answer_file, no_file, shown
 from helpers.lab_results import CheckResult, fail, succeed
+from helpers.lint.groups import num_cpus, worker_replicas
+from helpers.lint.placement import UNIT, NodeGroup, Placement, Replicas
 from helpers.manifests import RayServiceManifest, load_manifest, with_deployment_options
 
 MIN_SERVING = 2  # lab 03's budget: replicas of hello answering at every moment, faults included
@@ -106,19 +109,31 @@ def lab03(backend, path: str | Path | None = None, rate: float = 20.0) -> CheckR
             ),
         )
     manifest = lab03_manifest(n, spread)
+    design = design_hint(manifest, retries)
+    if design:  # the worst case, by calculation: a lucky run must not pass what an unlucky one would fail
+        return fail(lab, design)
     backend.apply(manifest)
     backend.wait_ready()
     scenarios.back_to_target(backend, "hello")()
     placement: dict[str, int] = {}
     for replica in backend.running_replicas("hello"):
         placement[replica["node_id"][:8]] = placement.get(replica["node_id"][:8], 0) + 1
+    most = most_on_lost_node(manifest)[0]
     details = [
+        _(
+            "the worst case, by calculation: the worker node can hold at most {most} of the {n} replicas, so losing "
+            "it leaves {left}; a killed replica leaves {crash}",
+            most=most,
+            n=n,
+            left=n - most,
+            crash=n - 1,
+        ),
         _(
             "{n} replica(s) of hello, per node: {placement}; client retries {retries}",
             n=n,
             placement=placement_text(placement),
             retries=_("on") if retries else _("off"),
-        )
+        ),
     ]
     crash = scenarios.replica_crash(backend, retries=retries, rate=rate)
     loss = scenarios.node_loss(backend, retries=retries, rate=rate)
@@ -133,6 +148,83 @@ def lab03(backend, path: str | Path | None = None, rate: float = 20.0) -> CheckR
     failed = [o for o in (crash, loss) if o.failed or o.error]
     hint = chaos_hint(n, serving, placement, retries, failed[0].name if failed else None)
     return fail(lab, hint, details) if hint else succeed(lab, details)
+
+
+def most_on_lost_node(manifest: RayServiceManifest) -> tuple[int, float, int]:
+    """The most replicas of hello the lost worker node (worker group 0's first node: what the round deletes) can
+    be holding, over every placement Serve may choose (the replica-packing search of helpers.lint.placement: k on
+    that node, the other n - k on the other nodes); with that node's CPUs and how many replicas they hold."""
+    cluster = manifest.cluster_config
+    _app, hello = _hello(manifest)
+    cpus = float((hello.get("ray_actor_options") or {}).get("num_cpus", 1))
+    r = Replicas("hello", "Hello", cpus, hello.get("num_replicas", 1), hello.get("max_replicas_per_node"))
+    groups = cluster.get("workerGroupSpecs") or []
+    lost = NodeGroup(_("worker group {group}", group=repr(groups[0].get("groupName"))), num_cpus(groups[0]), 1, 0)
+    others = [NodeGroup(_("head"), num_cpus(cluster["headGroupSpec"]), 1)] + [
+        NodeGroup(str(g.get("groupName")), num_cpus(g), worker_replicas(g) - (1 if i == 0 else 0), i)
+        for i, g in enumerate(groups)
+    ]
+    others = [n for n in others if n.count > 0]
+    fit = int(round(lost.cpus * UNIT) // r.units) if r.units else r.count
+    for k in range(r.count, 0, -1):
+        on_lost = Placement([dataclasses.replace(r, count=k)], [lost])
+        rest = Placement([dataclasses.replace(r, count=r.count - k)], others)
+        if on_lost.fits and rest.fits:
+            return k, lost.cpus, fit
+    return 0, lost.cpus, fit
+
+
+def _hello(manifest: RayServiceManifest) -> tuple[dict[str, Any], dict[str, Any]]:
+    app = next(a for a in manifest.applications if a["name"] == "hello")
+    return app, next(d for d in app["deployments"] if d["name"] == "Hello")
+
+
+def design_hint(manifest: RayServiceManifest, retries: bool) -> str:
+    """The learner's choices checked for the worst case before anything runs: a killed replica, the worker
+    node lost holding as many replicas as Serve may put there, and requests in flight at that moment. "" when
+    the design meets the budget whatever Serve does; the round then measures it."""
+    _app, hello = _hello(manifest)
+    n, spread = hello.get("num_replicas", 1), hello.get("max_replicas_per_node")
+    if n - 1 < MIN_SERVING:
+        return _(
+            "with {n} replica(s), {left} serve while Serve replaces a killed one; the budget is {budget} at every "
+            "moment. How many must run so that losing one still leaves {budget}?",
+            n=n,
+            left=n - 1,
+            budget=MIN_SERVING,
+        )
+    most, cpus, fit = most_on_lost_node(manifest)
+    if n - most < MIN_SERVING:
+        if spread is None:
+            return _(
+                "max_replicas_per_node is null, so Serve may put {most} of your {n} replicas on the worker node (its "
+                "{cpus} CPU hold {fit} replicas of hello). A run where Serve happens to spread them proves nothing: "
+                "in the worst case, losing that node leaves {left} serving, and the budget is {budget}. Set "
+                "max_replicas_per_node so that the node lost leaves at least {budget}, whatever Serve picks.",
+                most=most,
+                n=n,
+                cpus=f"{cpus:g}",
+                fit=fit,
+                left=n - most,
+                budget=MIN_SERVING,
+            )
+        return _(
+            "with max_replicas_per_node: {spread}, the worker node may hold {most} of your {n} replicas: losing it "
+            "leaves {left} serving in the worst case, and the budget is {budget}. How many may one node hold so "
+            "that the other node alone still has {budget}? Change the cap or num_replicas.",
+            spread=spread,
+            most=most,
+            n=n,
+            left=n - most,
+            budget=MIN_SERVING,
+        )
+    if not retries:
+        return _(
+            "client_retries is false: the requests already on their way to the replica or node that dies fail, "
+            "however many replicas are left, and a round without retries passes only when none happens to be in "
+            "flight. The clients must send those again: set client_retries: true."
+        )
+    return ""
 
 
 def placement_text(placement: dict[str, int]) -> str:

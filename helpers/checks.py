@@ -22,6 +22,9 @@ from helpers import lint
 # files (lab_files) and the result (lab_results) have modules of their own.
 from helpers.chaos_lab import MIN_SERVING, chaos_hint, lab03, lab03_choices, lab03_manifest, placement_text  # noqa: F401
 from helpers.i18n import _
+from helpers.lab01_article import article_kept, secret_ref_problem
+from helpers.lab02_served import lab02_start, served_differs, start_kept  # noqa: F401
+from helpers.lab04_ticket import TICKET, decision_hint
 from helpers.lab_files import (  # noqa: F401
     ANSWER_FILES,
     BASELINE,
@@ -77,15 +80,15 @@ def lab01(path: str | Path | None = None) -> CheckResult:
                 "at all; they belong in a Secret made with kubectl create secret."
             ),
         )
-    apps = {a["name"]: a for a in manifest.applications}
-    if "hello" not in apps or apps["hello"].get("route_prefix") != "/hello":
-        return _fail(lab, _("keep the article's application: name hello at route_prefix /hello."))
-    hello = apps["hello"]
-    replicas = {d.get("name"): d.get("num_replicas") for d in hello.get("deployments") or []}
-    if 2 not in replicas.values():
-        have = replicas or _("no deployments listed")
-        return _fail(lab, _("the article runs 2 replicas of hello's deployment; you have {replicas}.", replicas=have))
-    details.append(_("serveConfigV2 is a string in Serve's snake_case schema; hello at /hello with 2 replicas"))
+    kept = article_kept(manifest)
+    if kept:
+        return _fail(lab, kept)
+    details.append(
+        _(
+            "serveConfigV2 is a string in Serve's snake_case schema; the article's service kept: hello at /hello "
+            "(hello_app:app), 2 replicas of Hello at 0.2 CPU, on the head and worker group workers (1 node)"
+        )
+    )
     groups = [(_("head"), manifest.cluster_config["headGroupSpec"])] + [
         (_("worker group {group}", group=g.get("groupName")), g)
         for g in manifest.cluster_config.get("workerGroupSpecs") or []
@@ -109,6 +112,9 @@ def lab01(path: str | Path | None = None) -> CheckResult:
                         ),
                     )
                 secret, key = str(ref["name"]), str(ref["key"])
+                wrong = secret_ref_problem(name, ref, where)
+                if wrong:
+                    return _fail(lab, wrong)
                 first = refs.setdefault(name, (secret, key, where))
                 if (secret, key) != first[:2]:
                     return _fail(
@@ -168,6 +174,9 @@ def lab02(backend, path: str | Path | None = None, requests_per_route: int = 10)
                 routes=", ".join(sorted(manifest.routes)),
             ),
         )
+    kept = start_kept(manifest)
+    if kept:
+        return _fail(lab, kept)
     details = [
         _(
             "{count} applications; new route prefix(es): {routes}",
@@ -204,6 +213,10 @@ def lab02(backend, path: str | Path | None = None, requests_per_route: int = 10)
                 path=repr(shown(path)),
             ),
         )
+    differs = served_differs(backend, manifest, path)
+    if differs:
+        return _fail(lab, differs, details)
+    details.append(_("Serve's own config of each application is your file's: the cluster serves what you applied"))
     proof = route_proof(backend, manifest, requests_per_route)
     for route, row in proof.items():
         ok, sent = row["ok"], row["sent"]
@@ -264,7 +277,7 @@ def route_proof(backend, manifest: RayServiceManifest, n: int = 10) -> dict[str,
 
 # -- lab 04: scale out under traffic without restarting a replica ---------------------------------------------
 
-LAB04_TARGET = 4  # replicas of hello's deployment Hello the lab asks for
+LAB04_TARGET = TICKET["A"][1]  # replicas of hello's deployment Hello the ticket asks for
 
 
 def _hello(serve_config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -288,9 +301,11 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def lab04(backend, path: str | Path | None = None, rate: float = 20.0) -> CheckResult:
-    """Put the baseline (manifests/ray-service.yaml, 2 replicas) back, then apply the learner's manifest under
-    traffic without client retries. Passes when Serve runs LAB04_TARGET replicas of hello, the 2 that were
-    serving are among them (none was restarted), and 0 requests failed."""
+    """Grade the learner's decision on the ticket first (helpers.lab04_ticket: ship now exactly the items Serve
+    applies to the running replicas), then put the baseline (manifests/ray-service.yaml, 2 replicas) back and
+    apply the learner's manifest under traffic without client retries. Passes when Serve runs LAB04_TARGET
+    replicas of hello, the 2 that were serving are among them (none was restarted), 0 requests failed, and
+    Serve's own config of hello is the file's."""
     from helpers import scenarios
 
     lab = "lab04"
@@ -299,31 +314,12 @@ def lab04(backend, path: str | Path | None = None, rate: float = 20.0) -> CheckR
     if failed:
         return failed
     baseline = load_manifest(BASELINE)
-    if manifest.cluster_config != baseline.cluster_config:
-        return _fail(
-            lab,
-            _(
-                "you changed rayClusterConfig. On kind, KubeRay would build a whole new cluster for that; the nodes "
-                "you have are enough: the change belongs in serveConfigV2."
-            ),
-        )
     if set(manifest.routes) != set(baseline.routes):
         routes = ", ".join(sorted(manifest.routes))
         return _fail(lab, _("keep the route the clients use (/hello); yours are {routes}.", routes=routes))
-    _app, deployment = _hello(manifest.serve_config)
-    replicas = deployment.get("num_replicas", 1)
-    if replicas != LAB04_TARGET:
-        unchanged = manifest.serve_config == baseline.serve_config
-        return _fail(
-            lab,
-            _(
-                "hello's deployment Hello asks for {replicas} replica(s) in your file{same}; the task is {target} "
-                "replicas serving. Which field of the deployment says how many?",
-                replicas=replicas,
-                same=_(" (your file is the same as the running version)") if unchanged else "",
-                target=LAB04_TARGET,
-            ),
-        )
+    decision = decision_hint(baseline, manifest)
+    if decision:  # the ticket's items sorted wrongly: nothing to measure yet
+        return _fail(lab, decision)
     print(_("Deploying the starting version (manifests/ray-service.yaml) first..."))
     backend.apply(baseline)
     backend.wait_ready()
@@ -380,6 +376,9 @@ def lab04(backend, path: str | Path | None = None, rate: float = 20.0) -> CheckR
     if len(after) != LAB04_TARGET:
         count = _("Serve lists {after} running replicas of hello, not {target}.", after=len(after), target=LAB04_TARGET)
         return _fail(lab, count, details)
+    differs = served_differs(backend, manifest, path, applied_by_check=True)  # the ticket's options in effect
+    if differs:
+        return _fail(lab, differs, details)
     return _pass(lab, details)
 
 

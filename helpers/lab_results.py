@@ -20,7 +20,7 @@ LABS = {  # English; shown with _(LABS[lab])
     "lab01": N_("Fix the article's manifest"),
     "lab02": N_("A third application at its own route prefix"),
     "lab03": N_("Two replicas serving through every fault of a chaos round"),
-    "lab04": N_("Scale out under traffic without restarting a replica"),
+    "lab04": N_("Ship what can go out now without restarting a replica"),
 }
 
 

@@ -41,6 +41,7 @@ KUBEAPI_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
     "delete_rayservice": (("delete", "rayservices.ray.io"),),
     "get_raycluster": (("get", "rayclusters.ray.io"),),  # a deleted one held by KubeRay's Redis cleanup finalizer
     "list_pods": (("list", "pods"),),
+    "pod_log": (("get", "pods/log"),),  # a wait that runs out: the last run of a restarted container
     "delete_pod": (("delete", "pods"),),
     "pods_behind": (("list", "endpointslices.discovery.k8s.io"),),  # a fault's end: its pod out of the Service
     "read_secret": (("get", "secrets"),),  # the auth token KubeRay keeps in a Secret (authOptions: {mode: token})

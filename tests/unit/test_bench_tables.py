@@ -223,7 +223,7 @@ def test_the_agenda_keeps_the_hand_written_columns_and_generates_the_machine_col
     assert "| 8 | `labs/lab03_chaos` | 35 (40) | 20 |" in agenda
     assert "*break* |  | 10 |" in agenda
     lessons = sum(report["median"]["notebooks_s"].values()) + sum(report["median"]["labs_s"].values())
-    assert f"| | **total** | **{round(lessons)} s ({lessons / 60:.1f} min)** | **167 min** |" in agenda
+    assert f"| | **total** | **{round(lessons)} s ({lessons / 60:.1f} min)** | **172 min** |" in agenda
     assert bench_tables.render(generated, {"local": report}) == generated  # regenerating changes nothing
     assert bench_tables.render(generated, None) == INSTRUCTOR.read_text() or bench_tables.RESULT.exists()
 
@@ -234,7 +234,7 @@ def test_a_notebook_missing_from_the_result_shows_a_dash_and_no_total(report):
     rendered = bench_tables.render(INSTRUCTOR.read_text(), {"local": report})
     (agenda,) = [m["body"] for m in bench_tables.BLOCK.finditer(rendered)]
     assert "| 6 | `labs/lab02_third_app` | – | 15 |" in agenda
-    assert "| | **total** | – | **167 min** |" in agenda
+    assert "| | **total** | – | **172 min** |" in agenda
 
 
 def test_cli_regenerates_from_the_committed_result(tmp_path, monkeypatch, report, capsys):

@@ -10,7 +10,7 @@ import shutil
 import pytest
 import yaml
 
-from helpers import checks
+from helpers import checks, lint
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +89,7 @@ def test_lab01_solution_passes():
             lambda r: r["spec"].__setitem__(
                 "serveConfigV2", r["spec"]["serveConfigV2"].replace("num_replicas: 2", "num_replicas: 1")
             ),
-            "2 replicas",
+            "with num_replicas 2 and ray_actor_options num_cpus 0.2; yours lists Hello: num_replicas 1",
         ),
     ],
 )
@@ -98,6 +98,126 @@ def test_lab01_wrong_answers_get_their_hint(mutate, hint):
     edit(path, mutate)
     result = checks.lab01(path)
     assert not result.passed and hint in result.hint, result.hint
+
+
+def cluster(raw):
+    return raw["spec"]["rayClusterConfig"]
+
+
+def serve_text(raw, old, new):
+    raw["spec"]["serveConfigV2"] = raw["spec"]["serveConfigV2"].replace(old, new)
+
+
+@pytest.mark.parametrize(
+    "mutate, hint",
+    [
+        # Ways to make the linter happy while running something else than the article's service (issue 23 §4).
+        # The worker group removed, emptied, suspended, renamed or grown: not the article's cluster.
+        (lambda r: cluster(r).pop("workerGroupSpecs"), "yours has no worker group"),
+        (lambda r: cluster(r).__setitem__("workerGroupSpecs", []), "yours has no worker group"),
+        (lambda r: cluster(r)["workerGroupSpecs"][0].__setitem__("replicas", 0), "makes 0 worker node(s)"),
+        (lambda r: cluster(r)["workerGroupSpecs"][0].__setitem__("suspend", True), "makes 0 worker node(s)"),
+        (lambda r: cluster(r)["workerGroupSpecs"][0].__setitem__("replicas", 2), "makes 2 worker node(s)"),
+        (lambda r: cluster(r)["workerGroupSpecs"][0].__setitem__("groupName", "w2"), "worker groups w2"),
+        # Another import_path: other code, or none, behind /hello.
+        (lambda r: serve_text(r, "hello_app:app", "predict_app:build"), "import_path is 'predict_app:build'"),
+        # The deployment renamed (Serve would refuse a name the code does not have), other CPUs per replica.
+        (lambda r: serve_text(r, "name: Hello", "name: Hi"), "yours lists Hi: num_replicas 2, num_cpus 0.2"),
+        (lambda r: serve_text(r, "num_cpus: 0.2", "num_cpus: 0"), "yours lists Hello: num_replicas 2, num_cpus 0"),
+        (lambda r: serve_text(r, "num_cpus: 0.2", "num_cpus: 0.6"), "num_cpus 0.6"),
+        # Ray's CPUs on a node set to 0: that node never runs a replica (the linter accepts it).
+        (
+            lambda r: cluster(r)["headGroupSpec"]["rayStartParams"].__setitem__("num-cpus", "0"),
+            "the head sets rayStartParams num-cpus",
+        ),
+        (
+            lambda r: cluster(r)["workerGroupSpecs"][0]["rayStartParams"].__setitem__("num-cpus", "0"),
+            "the worker group workers sets rayStartParams num-cpus",
+        ),
+        # A second application next to hello, and the RayService renamed.
+        (
+            lambda r: serve_text(
+                r, "applications:\n", "applications:\n  - {name: x, route_prefix: /x, import_path: hello_app:app}\n"
+            ),
+            "yours runs x, hello",
+        ),
+        (lambda r: r["metadata"].__setitem__("name", "my-app"), "keep the article's name, ray-serve-app"),
+        # Settings the article does not have, on the app, the deployment or the cluster.
+        (
+            lambda r: serve_text(r, "num_replicas: 2", "num_replicas: 2\n        user_config: {greeting: Yo}"),
+            "Hello has user_config",
+        ),
+        (
+            lambda r: serve_text(r, "import_path: hello_app:app", "import_path: hello_app:app\n    args: {x: 1}"),
+            "hello has args",
+        ),
+        (lambda r: cluster(r).__setitem__("suspend", True), "rayClusterConfig sets suspend: true"),
+        (
+            lambda r: cluster(r).__setitem__("enableInTreeAutoscaling", True),
+            "rayClusterConfig sets enableInTreeAutoscaling",
+        ),
+        # A Ray container that does not run Ray, or not the article's image; the serve port name on another port.
+        (lambda r: containers(r, "worker")[0].__setitem__("command", ["sleep", "infinity"]), "container sets command"),
+        (lambda r: containers(r, "head")[0].__setitem__("args", ["sleep", "infinity"]), "the head container sets args"),
+        (lambda r: containers(r, "worker")[0].__setitem__("image", "busybox:1.36"), "runs image 'busybox:1.36'"),
+        (lambda r: containers(r, "head")[0]["ports"][0].__setitem__("containerPort", 8001), "port named serve is 8001"),
+    ],
+)
+def test_lab01_linted_answers_that_do_not_run_the_articles_service(mutate, hint):
+    path = solved_lab01()
+    edit(path, mutate)
+    assert not lint.lint_text(path.read_text())  # the linter finds nothing wrong: only the grader can
+    result = checks.lab01(path)
+    assert not result.passed and hint in result.hint, result.hint
+
+
+def swap_keys(raw):
+    for group in ("head", "worker"):
+        for env in containers(raw, group)[0]["env"]:
+            ref = env["valueFrom"]["secretKeyRef"]
+            ref["key"] = "AWS_SECRET_ACCESS_KEY" if ref["key"] == "AWS_ACCESS_KEY_ID" else "AWS_ACCESS_KEY_ID"
+
+
+def optional_refs(raw):
+    for group in ("head", "worker"):
+        for env in containers(raw, group)[0]["env"]:
+            env["valueFrom"]["secretKeyRef"]["optional"] = True
+
+
+@pytest.mark.parametrize(
+    "mutate, hint",
+    [
+        # The same Secret and keys everywhere, but each variable reads the other's key: the wrong values.
+        (swap_keys, "env AWS_ACCESS_KEY_ID in the head container reads key 'AWS_SECRET_ACCESS_KEY'"),
+        # optional: true: the pod starts without the keys when the Secret is missing.
+        (optional_refs, "reads its Secret with optional: true"),
+    ],
+)
+def test_lab01_secret_refs_that_lint_clean_but_do_not_hand_over_the_keys(mutate, hint):
+    path = solved_lab01()
+    edit(path, mutate)
+    assert not lint.lint_text(path.read_text())
+    result = checks.lab01(path)
+    assert not result.passed and hint in result.hint, result.hint
+
+
+def test_lab01_the_articles_values_are_the_article_files():
+    """helpers.lab01_article writes the article's service out; the article's file must say the same."""
+    from helpers import lab01_article as article
+
+    raw = yaml.safe_load((checks.LABS_DIR / "broken" / "article-ray-service.yaml").read_text())
+    app = raw["spec"]["serveConfigV2"]["applications"]
+    assert raw["metadata"]["name"] == article.NAME and len(app) == 1
+    assert {"name": app[0]["name"], "route_prefix": app[0]["routePrefix"], "import_path": app[0]["importPath"]} == (
+        article.APP
+    )
+    (deployment,) = app[0]["deployments"]
+    assert deployment["name"] == article.DEPLOYMENT["name"]
+    assert deployment["numReplicas"] == article.DEPLOYMENT["num_replicas"]
+    assert deployment["rayActorOptions"]["numCpus"] == article.DEPLOYMENT["num_cpus"]
+    (group,) = raw["spec"]["rayClusterConfig"]["workerGroupSpecs"]
+    assert (group["groupName"], group["replicas"]) == (article.WORKER_GROUP, article.WORKER_NODES)
+    assert group["rayStartParams"] == raw["spec"]["rayClusterConfig"]["headGroupSpec"]["rayStartParams"] == {}
 
 
 def secret_ref(raw, group, secret, key_prefix=""):
@@ -208,6 +328,39 @@ def test_lab03_impossible_placement_is_caught_before_anything_is_deployed():
     assert not result.passed and "need 3 nodes; the cluster has 2" in result.hint
 
 
+@pytest.mark.parametrize(
+    "choices, words",
+    [
+        # Lesson 04's answer: a killed replica leaves 1.
+        ("2, 1, true", "with 2 replica(s), 1 serve while Serve replaces a killed one; the budget is 2"),
+        # The known unsafe placement: no cap. Serve may spread 2 + 2 (a lucky round passes), or put all 4 on the
+        # worker node, whose 1 CPU holds 5 replicas of 0.2 CPU.
+        ("4, null, true", "Serve may put 4 of your 4 replicas on the worker node (its 1 CPU hold 5 replicas"),
+        ("6, null, true", "Serve may put 5 of your 6 replicas on the worker node"),
+        # A cap that still lets one node hold too many.
+        ("3, 2, true", "the worker node may hold 2 of your 3 replicas: losing it leaves 1 serving in the worst case"),
+        ("4, 3, true", "may hold 3 of your 4 replicas: losing it leaves 1"),
+        # The known lucky run: a safe placement but no retries passes when no request is in flight at the kill.
+        ("4, 2, false", "client_retries is false"),
+        ("6, 3, false", "set client_retries: true"),
+    ],
+)
+def test_lab03_worst_case_is_refused_before_anything_is_deployed(choices, words):
+    n, cap, retries = (c.strip() for c in choices.split(","))
+    lab03_file(f"num_replicas: {n}\nmax_replicas_per_node: {cap}\nclient_retries: {retries}\n")
+    result = checks.lab03(backend=None)  # never reaches the cluster
+    assert not result.passed and words in result.hint, result.hint
+
+
+@pytest.mark.parametrize("n, cap, most", [(4, 2, 2), (5, 3, 3), (6, 3, 3), (6, 4, 4)])
+def test_lab03_designs_safe_in_the_worst_case_go_on_to_the_round(n, cap, most):
+    from helpers import chaos_lab
+
+    manifest = checks.lab03_manifest(n, cap)
+    assert chaos_lab.most_on_lost_node(manifest) == (most, 1.0, 5)
+    assert chaos_lab.design_hint(manifest, retries=True) == ""
+
+
 def serving(crash, loss):
     return {"replica killed": crash, "worker node lost": loss}
 
@@ -235,23 +388,93 @@ def test_chaos_hint_empty_when_the_budget_is_met():
     assert checks.chaos_hint(4, serving(3, 2), {"head": 2, "worker": 2}, True, None) == ""
 
 
+SOLVED_LAB04 = (checks.LABS_DIR / "solutions" / "lab04.yaml").read_text()
+
+
 @pytest.mark.parametrize(
-    "change, hint",
+    "text, hint",
     [
-        (lambda t: t, "asks for 2 replica(s) in your file (your file is the same as the running version)"),
-        # Lesson 05's first update (a new greeting in user_config) is not this lab's answer.
-        (lambda t: t.replace("greeting: Hello", "greeting: Bonjour"), "asks for 2 replica(s) in your file;"),
-        (lambda t: t.replace("num_replicas: 2", "num_replicas: 3"), "asks for 3 replica(s)"),
-        (lambda t: t.replace("replicas: 1\n", "replicas: 2\n", 1), "you changed rayClusterConfig"),
-        (lambda t: t.replace("route_prefix: /hello", "route_prefix: /hi"), "keep the route"),
-        (lambda t: t.replace("serveConfigV2: |", "serveConfigV2:"), "[serve-config-string]"),
+        # Nothing shipped, and lesson 05's kind of change (a greeting) instead of the ticket.
+        (
+            checks.BASELINE.read_text(),
+            "your file is the same as the running version: nothing from the ticket ships",
+        ),
+        (
+            SOLVED_LAB04.replace("greeting: Hello", "greeting: Bonjour"),
+            "you changed user_config, which the ticket does not ask for",
+        ),
+        # The old lab's one-line answer: only item A. Item B goes out in place too.
+        (
+            checks.BASELINE.read_text().replace("num_replicas: 2", "num_replicas: 4"),
+            "ticket item B (max_ongoing_requests: 10) is not in your update",
+        ),
+        (SOLVED_LAB04.replace("num_replicas: 4", "num_replicas: 2"), "ticket item A (num_replicas: 4) is not in"),
+        # Everything shipped: C starts new replicas, D builds a new RayCluster.
+        (
+            SOLVED_LAB04.replace(
+                "max_ongoing_requests: 10", "max_ongoing_requests: 10\n            max_replicas_per_node: 2"
+            ),
+            "you ship ticket item C (max_replicas_per_node) now. Serve cannot apply max_replicas_per_node",
+        ),
+        (
+            SOLVED_LAB04.replace('limits: {cpu: "1", memory: 2Gi}', 'limits: {cpu: "2", memory: 2Gi}'),
+            "you changed rayClusterConfig, where ticket item D would go",
+        ),
+        (SOLVED_LAB04.replace("replicas: 1\n", "replicas: 2\n", 1), "you changed a worker group's size"),
+        # The right items with the wrong values, or with changes the ticket does not ask for.
+        (SOLVED_LAB04.replace("num_replicas: 4", "num_replicas: 3"), "your file has num_replicas: 3"),
+        (SOLVED_LAB04.replace("max_ongoing_requests: 10", "max_ongoing_requests: 8"), "max_ongoing_requests: 8."),
+        (SOLVED_LAB04.replace("APP_VERSION: v1", "APP_VERSION: v2"), "you changed runtime_env"),
+        (SOLVED_LAB04.replace("num_cpus: 0.2", "num_cpus: 0.25"), "you changed ray_actor_options"),
+        (SOLVED_LAB04.replace("route_prefix: /hello", "route_prefix: /hi"), "keep the route"),
+        # Another RayService name: on Kubernetes a second RayService with a cluster of its own.
+        (SOLVED_LAB04.replace("name: ray-serve-app", "name: ray-serve-app-2"), "you changed metadata.name"),
+        (SOLVED_LAB04.replace("serveConfigV2: |", "serveConfigV2:"), "[serve-config-string]"),
     ],
 )
-def test_lab04_wrong_answers_before_any_traffic(change, hint):
+def test_lab04_wrong_decisions_before_any_traffic(text, hint):
     path = checks.start("lab04")
-    path.write_text(change(path.read_text()))
+    path.write_text(text)
     result = checks.lab04(backend=None)  # never reaches the cluster
     assert not result.passed and hint in result.hint, result.hint
+
+
+def test_lab04_solution_ships_a_and_b_only():
+    from helpers import lab04_ticket
+    from helpers.manifests import load_manifest
+
+    solution = load_manifest(solved("lab04"))
+    assert lab04_ticket.decision_hint(load_manifest(checks.BASELINE), solution) == ""
+    assert lab04_ticket.SHIP_NOW == {"num_replicas": 4, "max_ongoing_requests": 10}
+
+
+def test_lab04_in_place_and_restart_options_are_serves_own():
+    """IN_PLACE and RESTART are Ray Serve's classification of the installed Ray: the options whose update_type is
+    not HeavyWeight, and the ones DeploymentVersion.requires_actor_restart compares."""
+    import inspect
+
+    from ray.serve._private.config import DeploymentConfig
+    from ray.serve._private.utils import DeploymentOptionUpdateType
+    from ray.serve._private.version import DeploymentVersion
+
+    from helpers import lab04_ticket
+
+    fields = DeploymentConfig.model_fields
+    for option in lab04_ticket.IN_PLACE:
+        extra = fields[option].json_schema_extra or {}
+        update = extra.get("update_type") if isinstance(extra, dict) else None
+        update = update or getattr(fields[option], "update_type", None)
+        assert update in (
+            DeploymentOptionUpdateType.LightWeight,
+            DeploymentOptionUpdateType.NeedsReconfigure,
+            DeploymentOptionUpdateType.NeedsActorReconfigure,
+        ), (option, update)
+    restart = inspect.getsource(DeploymentVersion.requires_actor_restart)
+    for option in ("ray_actor_options", "placement_group", "max_replicas_per_node"):
+        assert option in restart, option
+    assert all(
+        o.startswith(("ray_actor_options", "placement_group", "max_replicas_per_node")) for o in lab04_ticket.RESTART
+    )
 
 
 def test_lab04_names_the_fields_that_restart_replicas():
@@ -329,3 +552,151 @@ def test_lab02_applied_but_not_running_quotes_serves_own_message():
     assert not result.passed
     assert f"{names[-1]} is applied but not RUNNING" in result.hint
     assert "Resources required for each replica" in result.hint and "apply your file" not in result.hint
+
+
+# -- lab 02 graded from the cluster's state: Serve's own config of each application is the learner's file --------
+
+
+def serving_cluster(applications):
+    """A backend whose Serve runs ``applications`` (serveConfigV2 application dicts), each RUNNING."""
+    from helpers import status as status_mod
+
+    details = {
+        "applications": {
+            a["name"]: {
+                "status": "RUNNING",
+                "deployed_app_config": a,
+                "deployments": {
+                    d["name"]: {"status": "HEALTHY", "message": "", "target_num_replicas": 1, "replicas": []}
+                    for d in a.get("deployments") or []
+                },
+            }
+            for a in applications
+        }
+    }
+
+    class Cluster:  # stands in for a backend: the status shape both backends return, and Serve's details
+        def status(self):
+            return status_mod.rayservice_status(details, "ray-serve-app", "local", activated=True)
+
+        def serve_details(self):
+            return details
+
+    return Cluster()
+
+
+def apps_of(path_or_text):
+    return checks.load_manifest(path_or_text).applications
+
+
+def with_third_app(block):
+    path = checks.start("lab02")
+    path.write_text(path.read_text().replace("  # The Ray cluster", block + "  # The Ray cluster"))
+    return path
+
+
+PREDICT_B = (
+    "      - name: predict-b\n        route_prefix: /predict-b\n        import_path: predict_app:build\n"
+    "        args: {{model: {model}}}\n        deployments:\n"
+    "          - {{name: Predictor, num_replicas: 1, ray_actor_options: {{num_cpus: 0.2}}}}\n"
+)
+
+
+@pytest.fixture
+def no_requests(monkeypatch):
+    """route_proof sends HTTP requests: these tests grade the cluster's state, so every route answers."""
+
+    def proof(backend, manifest, n=10):
+        return {
+            route: {"app": app, "sent": n, "ok": n, "replicas": 1, "foreign": 0, "error": ""}
+            for route, app in sorted(manifest.routes.items())
+        }
+
+    monkeypatch.setattr(checks, "route_proof", proof)
+
+
+def test_lab02_file_never_applied_while_lesson_03s_predict_b_runs(no_requests):
+    """The known way to pass without applying: lesson 03 left predict-b (model b) running at /predict-b; the
+    learner's file has a predict-b of its own (model c) that was never applied. Every app is RUNNING and every
+    route answers, but Serve's config of predict-b is not the learner's."""
+    path = with_third_app(PREDICT_B.format(model="c"))
+    cluster = serving_cluster(apps_of("manifests/ray-service-multi.yaml"))
+    result = checks.lab02(cluster, path)
+    assert not result.passed, result
+    assert "Serve runs predict-b with a config other than your file's (args differ)" in result.hint
+    assert "backend.apply(" in result.hint
+
+
+def test_lab02_file_changed_after_it_was_applied(no_requests):
+    """The solution applied, then the greeting of hola edited and never applied again."""
+    path = solved("lab02")
+    cluster = serving_cluster(apps_of(path))
+    path.write_text(path.read_text().replace("greeting: Hola", "greeting: Hi"))
+    result = checks.lab02(cluster, path)
+    assert not result.passed and "Serve runs hola with a config other than your file's (deployments differ)" in (
+        result.hint
+    )
+
+
+def test_lab02_cluster_runs_another_file_with_more_apps(no_requests):
+    """Serve runs the learner's three apps and lesson 03's predict-b: an apply of the learner's file would have
+    removed predict-b, so that file is not what the cluster runs."""
+    path = solved("lab02")
+    cluster = serving_cluster(apps_of(path) + apps_of("manifests/ray-service-multi.yaml")[2:])
+    result = checks.lab02(cluster, path)
+    assert not result.passed and "Serve also runs predict-b, which your file does not have" in result.hint
+
+
+def test_lab02_passes_when_serve_runs_the_learners_file(no_requests):
+    path = solved("lab02")
+    result = checks.lab02(serving_cluster(apps_of(path)), path)
+    assert result.passed, result
+    assert "Serve's own config of each application is your file's" in str(result)
+
+
+@pytest.mark.parametrize(
+    "change, hint",
+    [
+        # predict-a replaced by two new apps: three apps and a new prefix, but not the starting two kept.
+        (lambda t: t.replace("model: a", "model: z"), "predict-a is not as the starting file has it"),
+        (lambda t: t.replace("greeting: Hello", "greeting: Yo"), "hello is not as the starting file has it"),
+        # A cluster change: on kind a new RayCluster for an app that fits the running one (local refuses it).
+        (
+            lambda t: t.replace("groupName: workers\n        replicas: 1", "groupName: workers\n        replicas: 2"),
+            "you changed rayClusterConfig: the task adds",
+        ),
+        (lambda t: t.replace("name: ray-serve-app", "name: my-app"), "you changed metadata.name"),
+        (
+            lambda t: t.replace(
+                "  # The Ray cluster",
+                PREDICT_B.format(model="b").replace("predict-b", "predict-c") + "  # The Ray cluster",
+            ),
+            "your manifest has 4 applications (hello, predict-a, hola, predict-c)",
+        ),
+    ],
+)
+def test_lab02_file_keeps_the_two_starting_apps_and_adds_one(change, hint):
+    path = solved("lab02")
+    path.write_text(change(path.read_text()))
+    result = checks.lab02(backend=None, path=path)  # never reaches the cluster
+    assert not result.passed and hint in result.hint, result.hint
+
+
+def test_lab02_starts_from_its_two_applications():
+    """The lab's first step applies this: lesson 03's predict-b goes, so only an apply can bring a third app."""
+    assert checks.lab02_start().routes == {"/hello": "hello", "/predict-a": "predict-a"}
+
+
+def test_lab04_serves_config_must_be_the_files_after_the_update():
+    """After lab 04's update, Serve's own config of hello must carry the ticket's options (B: max_ongoing_requests);
+    the check applied the file itself, so the hint does not tell the learner to apply it."""
+    from helpers import lab02_served
+
+    path = solved("lab04")
+    running = apps_of(checks.BASELINE)  # Serve still runs the starting version: B never reached the replicas
+    hint = lab02_served.served_differs(
+        serving_cluster(running), checks.load_manifest(path), path, applied_by_check=True
+    )
+    assert "Serve runs hello with a config other than your file's (deployments differ)" in hint
+    assert "run the check again" in hint and "backend.apply" not in hint
+    assert lab02_served.served_differs(serving_cluster(apps_of(path)), checks.load_manifest(path), path) == ""
