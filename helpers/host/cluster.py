@@ -111,9 +111,18 @@ def cgroup_dirs() -> list[Path]:
     ]
 
 
+# The pods' CPU weight against this machine's other processes. On cgroup v1 every process outside a cgroup competes
+# with the whole pod tree as one entity of weight 1024 each: the control plane, the notebook's kernel, its traffic and
+# the port-forwards outnumber it, and a Ray pod starved while it starts exits ("The current node timed out during
+# startup": Ray's fixed 30 s wait for its raylet), then restarts in CrashLoopBackOff (seen in lesson 04's head loss
+# and lesson 05's upgrade on the host cluster). Four processes' worth lets the pods start under that load.
+PODS_CPU_SHARES = 4096
+
+
 def create_cgroups() -> None:
     """kubelet's cgroup root in every cgroup v1 hierarchy (kubelet refuses to start without it); a new cpuset
-    cgroup gets its parent's CPUs and memory nodes, or no process could join it."""
+    cgroup gets its parent's CPUs and memory nodes, or no process could join it; the cpu one gets the pods'
+    weight (PODS_CPU_SHARES)."""
     name = components.CGROUP_ROOT.lstrip("/")
     for hierarchy in sorted(Path("/sys/fs/cgroup").iterdir()):
         if hierarchy.name == "unified" or not hierarchy.is_dir():
@@ -123,6 +132,8 @@ def create_cgroups() -> None:
         for key in ("cpuset.cpus", "cpuset.mems"):
             if (hierarchy / key).exists() and not (target / key).read_text().strip():
                 (target / key).write_text((hierarchy / key).read_text())
+        if (target / "cpu.shares").exists():
+            (target / "cpu.shares").write_text(str(PODS_CPU_SHARES))
 
 
 def cgroup_processes() -> list[int]:
