@@ -192,7 +192,8 @@ def lab02(backend, path: str | Path | None = None, requests_per_route: int = 10)
     not_running = [
         a["name"] for a in manifest.applications if (statuses.get(a["name"]) or {}).get("status") != "RUNNING"
     ]
-    applied = [name for name in not_running if name in statuses]
+    # An app Serve is DELETING is one the applied config no longer has (another file was applied since).
+    applied = [name for name in not_running if (statuses.get(name) or {}).get("status") not in (None, "DELETING")]
     if applied:
         # Applied but not RUNNING: Serve says why (e.g. "Resources required for each replica ..."), quote it.
         from helpers import status as status_mod
