@@ -46,7 +46,6 @@ KUBEAPI_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
     "pods_behind": (("list", "endpointslices.discovery.k8s.io"),),  # a fault's end: its pod out of the Service
     "read_secret": (("get", "secrets"),),  # the auth token KubeRay keeps in a Secret (authOptions: {mode: token})
     "list_events": (("list", "events"),),
-    "pod_log": (("get", "pods/log"),),  # a restarted container's last run, named when a wait runs out
     "delete_configmap": (("delete", "configmaps"),),
     # GCS fault tolerance (manifests/redis/): the Redis Deployment and Service, the Secret with its password.
     "apply Deployment": (("get", "deployments.apps"), ("create", "deployments.apps"), ("patch", "deployments.apps")),
