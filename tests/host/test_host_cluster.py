@@ -36,18 +36,6 @@ def test_the_node_is_ready_and_runs_the_pinned_kubernetes(host_backend):
     assert addresses["InternalIP"] == network.NODE_IP
 
 
-def test_the_pods_weigh_more_than_one_process_of_this_machine_and_every_ray_pod_runs_below(host_backend):
-    """The pods' cgroup root carries PODS_CPU_SHARES in the cpu hierarchy, and each Ray pod's cgroup is below it."""
-    from helpers.host import cluster
-
-    (cpu,) = [
-        d for d in cluster.cgroup_dirs() if d.name == components.CGROUP_ROOT.lstrip("/") and d.parent.name == "cpu"
-    ]
-    assert int((cpu / "cpu.shares").read_text()) == cluster.PODS_CPU_SHARES > 1024
-    for pod in host_backend.ray_pods("head") + host_backend.ray_pods("worker"):
-        assert list(cpu.rglob(f"pod{pod['metadata']['uid']}")), f"{pod['metadata']['name']} is not below {cpu}"
-
-
 def test_coredns_and_the_operator_run_from_images_built_here(host_backend):
     for namespace, deployment in (("kube-system", "coredns"), (config.OPERATOR_NAMESPACE, config.OPERATOR_DEPLOYMENT)):
         status = kubectl_json("-n", namespace, "get", "deployment", deployment)["status"]
@@ -62,6 +50,18 @@ def test_the_rayservice_reaches_ready_through_the_operator(host_backend):
     assert conditions["Ready"]["status"] == "True"
     apps = service["status"]["activeServiceStatus"]["applicationStatuses"]
     assert apps["hello"]["status"] == "RUNNING"
+
+
+def test_the_pods_weigh_more_than_one_process_of_this_machine_and_every_ray_pod_runs_below(host_backend):
+    """The pods' cgroup root carries PODS_CPU_SHARES in the cpu hierarchy, and each Ray pod's cgroup is below it."""
+    from helpers.host import cluster
+
+    (cpu,) = [
+        d for d in cluster.cgroup_dirs() if d.name == components.CGROUP_ROOT.lstrip("/") and d.parent.name == "cpu"
+    ]
+    assert int((cpu / "cpu.shares").read_text()) == cluster.PODS_CPU_SHARES > 1024
+    for pod in host_backend.ray_pods("head") + host_backend.ray_pods("worker"):
+        assert list(cpu.rglob(f"pod{pod['metadata']['uid']}")), f"{pod['metadata']['name']} is not below {cpu}"
 
 
 def test_hello_answers_through_the_forward_on_this_machine(host_backend):
