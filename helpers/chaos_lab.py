@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from helpers.i18n import _
-from helpers.lab_files import BASELINE, answer_file, no_file, shown
+from helpers.lab_files import BASELINE, answer_file, hello_of, no_file, shown
 from helpers.lab_results import CheckResult, fail, succeed
 from helpers.lint.groups import num_cpus, worker_replicas
 from helpers.lint.placement import UNIT, NodeGroup, Placement, Replicas
@@ -155,7 +155,7 @@ def most_on_lost_node(manifest: RayServiceManifest) -> tuple[int, float, int]:
     be holding, over every placement Serve may choose (the replica-packing search of helpers.lint.placement: k on
     that node, the other n - k on the other nodes); with that node's CPUs and how many replicas they hold."""
     cluster = manifest.cluster_config
-    _app, hello = _hello(manifest)
+    _app, hello = hello_of(manifest.serve_config)
     cpus = float((hello.get("ray_actor_options") or {}).get("num_cpus", 1))
     r = Replicas("hello", "Hello", cpus, hello.get("num_replicas", 1), hello.get("max_replicas_per_node"))
     groups = cluster.get("workerGroupSpecs") or []
@@ -174,16 +174,11 @@ def most_on_lost_node(manifest: RayServiceManifest) -> tuple[int, float, int]:
     return 0, lost.cpus, fit
 
 
-def _hello(manifest: RayServiceManifest) -> tuple[dict[str, Any], dict[str, Any]]:
-    app = next(a for a in manifest.applications if a["name"] == "hello")
-    return app, next(d for d in app["deployments"] if d["name"] == "Hello")
-
-
 def design_hint(manifest: RayServiceManifest, retries: bool) -> str:
     """The learner's choices checked for the worst case before anything runs: a killed replica, the worker
     node lost holding as many replicas as Serve may put there, and requests in flight at that moment. "" when
     the design meets the budget whatever Serve does; the round then measures it."""
-    _app, hello = _hello(manifest)
+    _app, hello = hello_of(manifest.serve_config)
     n, spread = hello.get("num_replicas", 1), hello.get("max_replicas_per_node")
     if n - 1 < MIN_SERVING:
         return _(

@@ -31,6 +31,7 @@ from helpers.lab_files import (  # noqa: F401
     LABS_DIR,
     answer_file,
     answers_dir,
+    hello_of,
     no_file,
     shown,
     start,
@@ -281,17 +282,10 @@ def route_proof(backend, manifest: RayServiceManifest, n: int = 10) -> dict[str,
 LAB04_TARGET = TICKET["A"][1]  # replicas of hello's deployment Hello the ticket asks for
 
 
-def _hello(serve_config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(the hello application, its Hello deployment) from a serveConfigV2 dict ({} when absent)."""
-    app = next((a for a in serve_config.get("applications") or [] if a.get("name") == "hello"), {})
-    deployment = next((d for d in app.get("deployments") or [] if d.get("name") == "Hello"), {})
-    return app, deployment
-
-
 def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """What differs between two versions of hello, besides num_replicas: 'runtime_env', 'deployment
     ray_actor_options', ... (the fields that decide whether Serve restarts the replicas)."""
-    (old_app, old_dep), (new_app, new_dep) = _hello(old), _hello(new)
+    (old_app, old_dep), (new_app, new_dep) = hello_of(old), hello_of(new)
     fields = [k for k in sorted(set(old_app) | set(new_app)) if k != "deployments" and old_app.get(k) != new_app.get(k)]
     fields += [
         f"deployment {k}"

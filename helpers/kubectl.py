@@ -107,12 +107,14 @@ class Kubectl:
             local="the local backend has no RayService object: backend.status() is its status",
         )
 
+    def _wait(self, name: str, condition: str, timeout: float, local: str) -> Command:
+        return self._cmd("wait", f"rayservice/{name}", f"--for={condition}", f"--timeout={int(timeout)}s", local=local)
+
     def wait_ready(self, name: str, timeout: float = 300) -> Command:
-        return self._cmd(
-            "wait",
-            f"rayservice/{name}",
-            "--for=condition=Ready",
-            f"--timeout={int(timeout)}s",
+        return self._wait(
+            name,
+            "condition=Ready",
+            timeout,
             local="the local backend polls Serve's REST API every 2 s, as the operator does, "
             "until every application is RUNNING",
         )
@@ -233,21 +235,19 @@ class Kubectl:
 
     def wait_app_running(self, name: str, app: str, timeout: float = 300) -> Command:
         """Until Serve (as KubeRay last read it) says ``app`` is RUNNING on the active cluster."""
-        return self._cmd(
-            "wait",
-            f"rayservice/{name}",
-            f"--for=jsonpath={{.status.activeServiceStatus.applicationStatuses.{app}.status}}=RUNNING",
-            f"--timeout={int(timeout)}s",
+        return self._wait(
+            name,
+            f"jsonpath={{.status.activeServiceStatus.applicationStatuses.{app}.status}}=RUNNING",
+            timeout,
             local="the local backend's wait_ready() reads each application's status from Serve's REST API",
         )
 
     def wait_upgrade_done(self, name: str, timeout: float = 300) -> Command:
         """Until no new RayCluster is being prepared (a rayClusterConfig change has been switched to, or none)."""
-        return self._cmd(
-            "wait",
-            f"rayservice/{name}",
-            "--for=condition=UpgradeInProgress=false",
-            f"--timeout={int(timeout)}s",
+        return self._wait(
+            name,
+            "condition=UpgradeInProgress=false",
+            timeout,
             local="the local backend never builds a second cluster: there is no upgrade to wait for",
         )
 

@@ -17,6 +17,7 @@ import copy
 from typing import Any
 
 from helpers.i18n import N_, _
+from helpers.lab_files import hello_of
 from helpers.manifests import RayServiceManifest
 
 # Deployment options Serve applies to the running replicas, and the ones it starts new replicas for.
@@ -47,12 +48,6 @@ TICKET = {
 }
 TICKET_CLUSTER = ("D", N_("give the worker pods 2 CPUs instead of 1 in resources.limits.cpu"))
 SHIP_NOW = {option: value for option, value, _text in TICKET.values() if option in IN_PLACE}
-
-
-def _hello(serve_config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    app = next((a for a in serve_config.get("applications") or [] if a.get("name") == "hello"), {})
-    deployment = next((d for d in app.get("deployments") or [] if d.get("name") == "Hello"), {})
-    return app, deployment
 
 
 def _item(option: str) -> str:
@@ -105,8 +100,8 @@ def decision_hint(baseline: RayServiceManifest, manifest: RayServiceManifest) ->
             item=letter,
             text=_(text),
         )
-    old_app, old = _hello(baseline.serve_config)
-    new_app, new = _hello(manifest.serve_config)
+    old_app, old = hello_of(baseline.serve_config)
+    new_app, new = hello_of(manifest.serve_config)
     if not new:
         return _("keep hello's deployment Hello: the ticket changes its options, it does not remove it.")
     app_changes = [

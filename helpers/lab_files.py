@@ -91,3 +91,10 @@ def shown(path: Path) -> str:
         return str(path.relative_to(config.PROJECT_ROOT))
     except ValueError:
         return str(path)
+
+
+def hello_of(serve_config: dict) -> tuple[dict, dict]:
+    """(the hello application, its Hello deployment) from a serveConfigV2 dict ({} when absent): the labs' app."""
+    app = next((a for a in serve_config.get("applications") or [] if a.get("name") == "hello"), {})
+    deployment = next((d for d in app.get("deployments") or [] if d.get("name") == "Hello"), {})
+    return app, deployment

@@ -22,6 +22,7 @@ from helpers import config, procs, transcripts
 from helpers import status as status_mod
 from helpers.backends import cluster_change
 from helpers.backends.base import Backend
+from helpers.backends.cluster_change import on_off
 from helpers.backends.faults import HeadLost, ProxyKilled, ReplicaKilled, WorkerLost
 from helpers.backends.local_processes import LocalProcesses, process_name, refuse_while_host_runs
 from helpers.errors import BackendError, DeployFailedError, KindOnly, NotRunningError
@@ -99,8 +100,8 @@ class LocalBackend(Backend):
             running_ft = bool(state.get("redis"))
             if running_ft != ft:
                 raise BackendError(
-                    f"The running local cluster has GCS fault tolerance {_on_off(running_ft)}; {manifest.source} "
-                    f"asks for it {_on_off(ft)}. Where the GCS keeps its tables (memory or Redis) is chosen when "
+                    f"The running local cluster has GCS fault tolerance {on_off(running_ft)}; {manifest.source} "
+                    f"asks for it {on_off(ft)}. Where the GCS keeps its tables (memory or Redis) is chosen when "
                     "the head starts, so this cluster cannot switch. Nothing was changed. Stop it with "
                     "backend.down() (or `make down`), then call backend.up(...) again. (On Kubernetes, applying "
                     "a manifest with other gcsFaultToleranceOptions makes KubeRay build a new RayCluster.)"
@@ -472,7 +473,3 @@ class LocalBackend(Backend):
         if not quiet:
             print(f"Stopped {stopped} process(es) of the local cluster." if stopped else "Nothing was running.")
         return stopped
-
-
-def _on_off(on: bool) -> str:
-    return "on" if on else "off"

@@ -11,6 +11,7 @@ from helpers import config
 from helpers.backends.kubeapi import pod_ready as pod_is_ready
 from helpers.host import addons
 from helpers.manifests import load_manifest, with_user_config
+from helpers.progress import wait_for
 
 from .conftest import NAMESPACE
 
@@ -162,16 +163,16 @@ def test_a_worker_replicas_change_waits_for_the_next_in_place_update_of_the_clus
     def cluster() -> dict:
         return kubectl_json("get", "raycluster", active)["spec"]
 
+    def observed() -> tuple[bool, str]:
+        service = kubectl_json("get", "rayservice", "ray-serve-app")
+        seen, generation = service["status"].get("observedGeneration"), service["metadata"]["generation"]
+        return seen == generation, f"generation {generation}, observed {seen}"
+
     def settled() -> dict:
-        """The RayService after KubeRay has observed its latest generation and reconciled three more times."""
-        deadline = time.monotonic() + 60
-        while True:
-            service = kubectl_json("get", "rayservice", "ray-serve-app")
-            if service["status"].get("observedGeneration") == service["metadata"]["generation"]:
-                break
-            assert time.monotonic() < deadline, "KubeRay did not observe the change within 60 s"
-            time.sleep(1)
-        time.sleep(8)  # three of KubeRay's 2-s reconciles and more
+        """The RayService once KubeRay has observed its latest generation, then three of its 2-s reconciles later:
+        what is asserted next is that nothing more happens, so the wait after the observation is a fixed window."""
+        wait_for("KubeRay to observe the change", observed, 60, interval=1.0)
+        time.sleep(8)
         return kubectl_json("get", "rayservice", "ray-serve-app")
 
     groups = cluster()["workerGroupSpecs"]

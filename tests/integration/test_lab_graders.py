@@ -109,6 +109,11 @@ def shipped(path, extra=lambda text: text):
     path.write_text(extra(SOLVED_LAB04.read_text()))
 
 
+def with_item_c(text: str) -> str:
+    """Ticket item C (max_replicas_per_node: 2) shipped too, next to the solution's A and B."""
+    return text.replace("max_ongoing_requests: 10", "max_ongoing_requests: 10\n            max_replicas_per_node: 2")
+
+
 @pytest.fixture
 def decision_not_checked(monkeypatch):
     """Wrong decisions are refused before any traffic (tests/unit/test_checks.py); these tests let one through
@@ -128,12 +133,7 @@ def test_lab04_shipping_item_c_replaces_the_serving_replicas(serving, decision_n
     """Ticket item C (max_replicas_per_node) shipped with A and B: Serve replaces the 2 serving replicas, as
     helpers/lab04_ticket.py's RESTART says (the decision check refuses it without running anything)."""
     path = checks.start("lab04")
-    shipped(
-        path,
-        lambda t: t.replace(
-            "max_ongoing_requests: 10", "max_ongoing_requests: 10\n            max_replicas_per_node: 2"
-        ),
-    )
+    shipped(path, with_item_c)
     result = checks.lab04(serving)
     assert not result.passed, result
     assert "of the 2 replicas that were serving were stopped and replaced" in result.hint
@@ -146,12 +146,7 @@ def test_lab04_wrong_decision_runs_nothing(serving):
     """Everything in the ticket shipped: refused with the reason before the starting version is deployed."""
     before = {r["replica_id"] for r in serving.running_replicas("hello")}
     path = checks.start("lab04")
-    shipped(
-        path,
-        lambda t: t.replace(
-            "max_ongoing_requests: 10", "max_ongoing_requests: 10\n            max_replicas_per_node: 2"
-        ),
-    )
+    shipped(path, with_item_c)
     result = checks.lab04(serving)
     assert not result.passed and "you ship ticket item C (max_replicas_per_node) now" in result.hint
     assert {r["replica_id"] for r in serving.running_replicas("hello")} == before
