@@ -20,10 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from helpers import config
+from helpers import config, pace
 
 RESULT = config.PROJECT_ROOT / "bench" / "results.json"
 DOCUMENTS = (config.PROJECT_ROOT / "README.md", config.PROJECT_ROOT / "labs" / "INSTRUCTOR.md")
+NOTEBOOK_ROOT = config.PROJECT_ROOT  # where an agenda's `notebooks/...` and `labs/...` are read (their pace)
 NO_RESULT = "no committed bench result yet: run `make bench`"
 
 BLOCK = re.compile(r"(<!-- bench:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /bench -->)", re.S)
@@ -286,37 +287,57 @@ def comparison_tables(local: dict[str, Any], host: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def agenda_table(report: dict[str, Any] | None, current: str) -> str:
-    """INSTRUCTOR.md's agenda: the hand-written columns of ``current`` kept; the machine column (median
-    seconds of each notebook, slowest run in brackets) and the totals generated."""
-    med = medians(_runs(report)) if report else {}
-    worst = maxima(_runs(report)) if report else {}
-    seconds = {**(med.get("notebooks_s") or {}), **(med.get("labs_s") or {})}
-    slowest = {**(worst.get("notebooks_s") or {}), **(worst.get("labs_s") or {})}
+def machine_seconds(report: dict[str, Any] | None, how: Callable[[list[Any]], Any] = medians) -> dict[str, float]:
+    """Every notebook's machine time in ``report`` (file name -> median seconds; ``how=maxima``: the slowest)."""
+    figures = how(_runs(report)) if report else {}
+    return {**(figures.get("notebooks_s") or {}), **(figures.get("labs_s") or {})}
+
+
+AGENDA_ROW = re.compile(r"^`((?:notebooks|labs)/\w+)`$")
+
+
+def agenda_table(report: dict[str, Any] | None, current: str, backend: str = "local") -> str:
+    """An agenda of INSTRUCTOR.md: the hand-written rows of ``current`` kept (their order, the number, the
+    notebook, what happens, a break's plan); generated: each notebook's machine column (median seconds on
+    ``backend``, slowest run in brackets), its plan (helpers.pace: reading and running + the machine's time)
+    and the totals. A notebook ``report`` has no time for shows that instead of a number."""
+    seconds, slowest = machine_seconds(report), machine_seconds(report, maxima)
+    missing_text = "–" if backend == "local" else NOT_MEASURED
     rows = [line for line in current.strip().splitlines() if line.startswith("|")]
     header, rule, body = rows[0], rows[1], [r for r in rows[2:] if "**total**" not in r]
     out, machine_total, plan_total, missing = [header, rule], 0.0, 0, False
     for row in body:
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
         number, notebook, _, plan, what = (cells + [""] * 5)[:5]
-        name = re.sub(r"^`(?:notebooks|labs)/(\w+)`$", r"\1", notebook) + ".ipynb"
         machine = ""
-        if notebook.startswith("`"):
-            if name in seconds:
-                machine_total += seconds[name]
-                machine = _pair(round(seconds[name]), round(slowest.get(name, seconds[name])), digits=None)
+        found = AGENDA_ROW.match(notebook)
+        if found:
+            path = NOTEBOOK_ROOT / f"{found[1]}.ipynb"
+            estimate = pace.estimate(path, seconds)
+            if estimate.machine_s is not None:
+                machine_total += estimate.machine_s
+                worst = slowest.get(path.name, estimate.machine_s)
+                machine = _pair(round(estimate.machine_s), round(worst), digits=None)
+                plan = str(estimate.minutes)
             else:
-                missing, machine = True, "–"
-        plan_total += int(plan) if plan.isdigit() else 0
+                missing, machine = True, missing_text
+                plan = f"{estimate.reading_minutes} + machine"
+        plan_total += int(plan.split()[0]) if plan.split() and plan.split()[0].isdigit() else 0
         out.append(f"| {number} | {notebook} | {machine} | {plan} | {what} |")
     if report and not missing:
         total = f"**{round(machine_total)} s ({machine_total / 60:.1f} min)**"
     else:
         total = "–"
     hours, minutes = divmod(plan_total, 60)
-    out.append(f"| | **total** | {total} | **{plan_total} min** | {hours} h {minutes:02d} with the break |")
+    more = " + machine" if missing else ""
+    out.append(f"| | **total** | {total} | **{plan_total} min{more}** | {hours} h {minutes:02d}{more} with the break |")
+    return "\n".join(out)
+
+
+def agenda(report: dict[str, Any] | None, current: str) -> str:
+    """The local backend's agenda, where the source and the pace are stated."""
     first = source_line(report) if report else f"Machine seconds: {NO_RESULT}."
-    return "\n".join([first, "", *out])
+    return "\n".join([first, "", f"Plan for (`helpers/pace.py`): {pace.method()}.", "", agenda_table(report, current)])
 
 
 # -- the blocks --------------------------------------------------------------------------------------------
@@ -332,7 +353,7 @@ def block(name: str, result: dict[str, Any] | None, current: str) -> str:
     report = (result or {}).get("local")
     host = (result or {}).get("host")
     if name == "agenda":
-        return agenda_table(report, current)
+        return agenda(report, current)
     if not report:
         return f"{NO_RESULT[0].upper()}{NO_RESULT[1:]}."
     if name == "figures":

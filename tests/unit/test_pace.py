@@ -1,12 +1,16 @@
 """Each notebook's **Time** is computed (helpers.pace: reading and running at a stated pace, plus the machine's
-time from the committed bench result), never guessed: checked here on a tiny notebook."""
+time from the committed bench result), never guessed: checked here on a tiny notebook, and on every lesson and
+lab, in English and in Korean."""
 
 from __future__ import annotations
 
+import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from helpers import config, pace
+from helpers import bench_tables, config, pace, translate
+
+NOTEBOOKS = pace.notebooks()
 
 
 def tiny(*cells):
@@ -63,3 +67,19 @@ def test_the_machine_time_comes_from_the_result_by_file_name():
     without = pace.estimate(path, {})
     assert without.machine_s is None and without.minutes == without.reading_minutes
     assert pace.estimate(path, {path.name: 120.0}).seconds == pytest.approx(without.reading_s + 120)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_states_the_time_the_pace_computes(path):
+    computed = pace.estimate(path, bench_tables.machine_seconds(bench_tables.load()["local"]))
+    assert pace.stated(path) == computed.minutes, (
+        f"{path.name} states **Time:** {pace.stated(path)} minutes; helpers.pace computes {computed.minutes} "
+        f"({computed.seconds / 60:.1f} min): state that (cell 0, and its Korean in "
+        f"{translate.shown(translate.translation_path(path))}), then `python -m helpers bench --tables`"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_korean_edition_states_the_same_time(path):
+    korean = nbformat.read(translate.korean_path(path), as_version=4)
+    assert pace.stated(korean, pace.STATED_KO) == pace.stated(path)
