@@ -7,7 +7,9 @@ A generated block sits between ``<!-- bench:NAME -->`` and ``<!-- /bench -->`` i
 outside the markers is written by hand. Every figure is the median of the runs in the result (the slowest
 or worst run is shown next to it); every "ok" is true only if it was true in every run. The result holds one
 report per backend (``local``; ``host`` once `make bench BACKEND=host` ran): the local figures first, then the
-host's beside the local ones with their ratio.
+host's beside the local ones with their ratio. INSTRUCTOR.md's two agendas (``agenda``: local; ``agenda-host``:
+kind/host) keep their hand-written rows and get each notebook's machine time on that backend (or "not measured
+yet") and its plan from helpers.pace.
 ``tests/unit/test_bench_tables.py`` fails when a committed table differs from what this module generates.
 """
 
@@ -340,6 +342,41 @@ def agenda(report: dict[str, Any] | None, current: str) -> str:
     return "\n".join([first, "", f"Plan for (`helpers/pace.py`): {pace.method()}.", "", agenda_table(report, current)])
 
 
+def agenda_host(local: dict[str, Any] | None, host: dict[str, Any] | None, current: str) -> str:
+    """The kind/host agenda: the host backend's machine times where the result has them (said where not), and
+    how much longer the timings measured on both backends took on the host."""
+    table = agenda_table(host, current, backend="host")
+    parts = [source_line(host, "host") if host else "Machine seconds on the host: no host result yet."]
+    if f"| {NOT_MEASURED} |" in table:
+        parts.append(
+            f"Where the host result has no machine time for a notebook ({NOT_MEASURED}: `make bench BACKEND=host` "
+            "times the scenarios, not the lessons and labs), its plan is the reading and running alone, plus the "
+            "machine's time."
+        )
+    lm, hm = medians(_runs(local)) if local else {}, medians(_runs(host)) if host else {}
+    both = {
+        key: (lm[key], hm[key])
+        for key, (_, unit) in FIGURES.items()
+        if unit == "s" and _number(lm.get(key)) and _number(hm.get(key)) and lm[key]
+    }
+    if both:
+        ratios = [h / lo for lo, h in both.values()]
+        shown = "; ".join(
+            f"{label} {_num(both[key][1])} s against {_num(both[key][0])} s"
+            for key, label in (("cluster_up_s", "cluster up"), ("apply_to_ready_s", "apply to Ready"))
+            if key in both
+        )
+        parts.append(
+            f"The {len(both)} timings measured on both backends took {min(ratios):.1f} to {max(ratios):.1f} times "
+            f"as long on the host as on the local backend ({shown}; all of them in README's figures)."
+        )
+    return "\n\n".join([*parts, table])
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 # -- the blocks --------------------------------------------------------------------------------------------
 
 
@@ -354,6 +391,8 @@ def block(name: str, result: dict[str, Any] | None, current: str) -> str:
     host = (result or {}).get("host")
     if name == "agenda":
         return agenda(report, current)
+    if name == "agenda-host":
+        return agenda_host(report, host, current)
     if not report:
         return f"{NO_RESULT[0].upper()}{NO_RESULT[1:]}."
     if name == "figures":
@@ -371,7 +410,7 @@ def block(name: str, result: dict[str, Any] | None, current: str) -> str:
         return scenarios_table(report)
     if name == "timings":
         return timings_table(report)
-    raise ValueError(f"unknown bench block {name!r}: use figures, source, scenarios, timings or agenda")
+    raise ValueError(f"unknown bench block {name!r}: use figures, source, scenarios, timings, agenda or agenda-host")
 
 
 def render(text: str, result: dict[str, Any] | None) -> str:

@@ -47,7 +47,7 @@ def test_committed_docs_are_what_the_committed_result_generates(doc):
 
 def test_the_docs_have_their_generated_blocks():
     assert [m["name"] for m in bench_tables.BLOCK.finditer(README.read_text())] == ["figures"]
-    assert [m["name"] for m in bench_tables.BLOCK.finditer(INSTRUCTOR.read_text())] == ["agenda"]
+    assert [m["name"] for m in bench_tables.BLOCK.finditer(INSTRUCTOR.read_text())] == ["agenda", "agenda-host"]
 
 
 def test_without_a_committed_result_the_docs_say_so_and_show_no_number():
@@ -253,6 +253,31 @@ def test_a_notebook_missing_from_the_result_shows_a_dash_and_a_plan_without_its_
     reading = pace.count(config.PROJECT_ROOT / "labs" / "lab02_third_app.ipynb").reading_minutes
     assert f"| 6 | `labs/lab02_third_app` | – | {reading} + machine |" in agenda
     assert re.search(r"^\| \| \*\*total\*\* \| – \| \*\*\d+ min \+ machine\*\* \|", agenda, re.M)
+
+
+def test_the_host_agenda_takes_the_host_times_and_says_where_there_are_none(result):
+    agenda = agendas(bench_tables.render(INSTRUCTOR.read_text(), result))["agenda-host"]
+    assert "`make bench BACKEND=host` (`bench/results.json`" in agenda and "host backend" in agenda
+    assert "| 2 | `notebooks/01_cluster` | not measured yet |" in agenda  # the fixture's host run times no lesson
+    reading = pace.count(config.PROJECT_ROOT / "notebooks" / "04_self_healing.ipynb").reading_minutes
+    assert f"| 7 | `notebooks/04_self_healing` | not measured yet | {reading} + machine |" in agenda
+    assert "not the lessons and labs" in agenda
+    # local 10.5 s and host 60.0 s to bring the cluster up: the ratios of the timings measured on both
+    assert "cluster up 60.0 s against 10.5 s" in agenda
+    assert "| | **total** | – |" in agenda
+
+    for run in result["host"]["runs"]:
+        run["notebooks_s"] = {"04_self_healing.ipynb": 600.0}
+    agenda = agendas(bench_tables.render(INSTRUCTOR.read_text(), result))["agenda-host"]
+    measured = plan("notebooks/04_self_healing", {"04_self_healing.ipynb": 600.0})
+    assert f"| 7 | `notebooks/04_self_healing` | 600 | {measured} |" in agenda
+    assert "| 2 | `notebooks/01_cluster` | not measured yet |" in agenda
+
+
+def test_without_a_host_result_the_host_agenda_says_so(report):
+    agenda = agendas(bench_tables.render(INSTRUCTOR.read_text(), {"local": report}))["agenda-host"]
+    assert agenda.startswith("Machine seconds on the host: no host result yet.")
+    assert "times as long on the host" not in agenda
 
 
 def test_cli_regenerates_from_the_committed_result(tmp_path, monkeypatch, report, capsys):
