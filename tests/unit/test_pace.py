@@ -83,3 +83,8 @@ def test_every_notebook_states_the_time_the_pace_computes(path):
 def test_the_korean_edition_states_the_same_time(path):
     korean = nbformat.read(translate.korean_path(path), as_version=4)
     assert pace.stated(korean, pace.STATED_KO) == pace.stated(path)
+
+
+def test_contributing_states_the_method():
+    text = " ".join((config.PROJECT_ROOT / "CONTRIBUTING.md").read_text().split())
+    assert pace.method() in text, f"CONTRIBUTING.md should say: {pace.method()}"
