@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     host_build.add_argument("--only", nargs="*", metavar="COMPONENT", help="only these components")
     sub.add_parser("host-env", help="print the export lines for a terminal's kubectl on the host cluster")
     sub.add_parser("transcripts", help="record what the lessons' kubectl steps print on the host cluster")
+    sub.add_parser("pace", help="each lesson's and lab's time from its reading pace and the bench result")
     lint = sub.add_parser("lint", help="check RayService manifests for common mistakes (exit 1 on an error)")
     lint.add_argument("files", nargs="*", metavar="FILE")
     lint.add_argument("--rules", action="store_true", help="list the rules and exit")
@@ -82,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "bench" and args.tables:
         return _bench_tables()
+    if args.command == "pace":
+        from helpers import bench_tables, pace
+
+        text, wrong = pace.table(bench_tables.machine_seconds((bench_tables.load() or {}).get("local")))
+        print(text)
+        return 1 if wrong else 0
 
     from helpers.backends import BackendError, get_backend
     from helpers.manifests import ManifestError

@@ -7,7 +7,9 @@ A generated block sits between ``<!-- bench:NAME -->`` and ``<!-- /bench -->`` i
 outside the markers is written by hand. Every figure is the median of the runs in the result (the slowest
 or worst run is shown next to it); every "ok" is true only if it was true in every run. The result holds one
 report per backend (``local``; ``host`` once `make bench BACKEND=host` ran): the local figures first, then the
-host's beside the local ones with their ratio.
+host's beside the local ones with their ratio. INSTRUCTOR.md's two agendas (``agenda``: local; ``agenda-host``:
+kind/host) keep their hand-written rows and get each notebook's machine time on that backend (or "not measured
+yet") and its plan from helpers.pace.
 ``tests/unit/test_bench_tables.py`` fails when a committed table differs from what this module generates.
 """
 
@@ -20,10 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from helpers import config
+from helpers import config, pace
 
 RESULT = config.PROJECT_ROOT / "bench" / "results.json"
 DOCUMENTS = (config.PROJECT_ROOT / "README.md", config.PROJECT_ROOT / "labs" / "INSTRUCTOR.md")
+NOTEBOOK_ROOT = config.PROJECT_ROOT  # where an agenda's `notebooks/...` and `labs/...` are read (their pace)
 NO_RESULT = "no committed bench result yet: run `make bench`"
 
 BLOCK = re.compile(r"(<!-- bench:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /bench -->)", re.S)
@@ -286,37 +289,92 @@ def comparison_tables(local: dict[str, Any], host: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def agenda_table(report: dict[str, Any] | None, current: str) -> str:
-    """INSTRUCTOR.md's agenda: the hand-written columns of ``current`` kept; the machine column (median
-    seconds of each notebook, slowest run in brackets) and the totals generated."""
-    med = medians(_runs(report)) if report else {}
-    worst = maxima(_runs(report)) if report else {}
-    seconds = {**(med.get("notebooks_s") or {}), **(med.get("labs_s") or {})}
-    slowest = {**(worst.get("notebooks_s") or {}), **(worst.get("labs_s") or {})}
+def machine_seconds(report: dict[str, Any] | None, how: Callable[[list[Any]], Any] = medians) -> dict[str, float]:
+    """Every notebook's machine time in ``report`` (file name -> median seconds; ``how=maxima``: the slowest)."""
+    figures = how(_runs(report)) if report else {}
+    return {**(figures.get("notebooks_s") or {}), **(figures.get("labs_s") or {})}
+
+
+AGENDA_ROW = re.compile(r"^`((?:notebooks|labs)/\w+)`$")
+
+
+def agenda_table(report: dict[str, Any] | None, current: str, backend: str = "local") -> str:
+    """An agenda of INSTRUCTOR.md: the hand-written rows of ``current`` kept (their order, the number, the
+    notebook, what happens, a break's plan); generated: each notebook's machine column (median seconds on
+    ``backend``, slowest run in brackets), its plan (helpers.pace: reading and running + the machine's time)
+    and the totals. A notebook ``report`` has no time for shows that instead of a number."""
+    seconds, slowest = machine_seconds(report), machine_seconds(report, maxima)
+    missing_text = "–" if backend == "local" else NOT_MEASURED
     rows = [line for line in current.strip().splitlines() if line.startswith("|")]
     header, rule, body = rows[0], rows[1], [r for r in rows[2:] if "**total**" not in r]
     out, machine_total, plan_total, missing = [header, rule], 0.0, 0, False
     for row in body:
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
         number, notebook, _, plan, what = (cells + [""] * 5)[:5]
-        name = re.sub(r"^`(?:notebooks|labs)/(\w+)`$", r"\1", notebook) + ".ipynb"
         machine = ""
-        if notebook.startswith("`"):
-            if name in seconds:
-                machine_total += seconds[name]
-                machine = _pair(round(seconds[name]), round(slowest.get(name, seconds[name])), digits=None)
+        found = AGENDA_ROW.match(notebook)
+        if found:
+            path = NOTEBOOK_ROOT / f"{found[1]}.ipynb"
+            estimate = pace.estimate(path, seconds)
+            if estimate.machine_s is not None:
+                machine_total += estimate.machine_s
+                worst = slowest.get(path.name, estimate.machine_s)
+                machine = _pair(round(estimate.machine_s), round(worst), digits=None)
+                plan = str(estimate.minutes)
             else:
-                missing, machine = True, "–"
-        plan_total += int(plan) if plan.isdigit() else 0
+                missing, machine = True, missing_text
+                plan = f"{estimate.reading_minutes} + machine"
+        plan_total += int(plan.split()[0]) if plan.split() and plan.split()[0].isdigit() else 0
         out.append(f"| {number} | {notebook} | {machine} | {plan} | {what} |")
     if report and not missing:
         total = f"**{round(machine_total)} s ({machine_total / 60:.1f} min)**"
     else:
         total = "–"
     hours, minutes = divmod(plan_total, 60)
-    out.append(f"| | **total** | {total} | **{plan_total} min** | {hours} h {minutes:02d} with the break |")
+    more = " + machine" if missing else ""
+    out.append(f"| | **total** | {total} | **{plan_total} min{more}** | {hours} h {minutes:02d}{more} with the break |")
+    return "\n".join(out)
+
+
+def agenda(report: dict[str, Any] | None, current: str) -> str:
+    """The local backend's agenda, where the source and the pace are stated."""
     first = source_line(report) if report else f"Machine seconds: {NO_RESULT}."
-    return "\n".join([first, "", *out])
+    return "\n".join([first, "", f"Plan for (`helpers/pace.py`): {pace.method()}.", "", agenda_table(report, current)])
+
+
+def agenda_host(local: dict[str, Any] | None, host: dict[str, Any] | None, current: str) -> str:
+    """The kind/host agenda: the host backend's machine times where the result has them (said where not), and
+    how much longer the timings measured on both backends took on the host."""
+    table = agenda_table(host, current, backend="host")
+    parts = [source_line(host, "host") if host else "Machine seconds on the host: no host result yet."]
+    if f"| {NOT_MEASURED} |" in table:
+        parts.append(
+            f"Where the host result has no machine time for a notebook ({NOT_MEASURED}: `make bench BACKEND=host` "
+            "times the scenarios, not the lessons and labs), its plan is the reading and running alone, plus the "
+            "machine's time."
+        )
+    lm, hm = medians(_runs(local)) if local else {}, medians(_runs(host)) if host else {}
+    both = {
+        key: (lm[key], hm[key])
+        for key, (_, unit) in FIGURES.items()
+        if unit == "s" and _number(lm.get(key)) and _number(hm.get(key)) and lm[key]
+    }
+    if both:
+        ratios = [h / lo for lo, h in both.values()]
+        shown = "; ".join(
+            f"{label} {_num(both[key][1])} s against {_num(both[key][0])} s"
+            for key, label in (("cluster_up_s", "cluster up"), ("apply_to_ready_s", "apply to Ready"))
+            if key in both
+        )
+        parts.append(
+            f"The {len(both)} timings measured on both backends took {min(ratios):.1f} to {max(ratios):.1f} times "
+            f"as long on the host as on the local backend ({shown}; all of them in README's figures)."
+        )
+    return "\n\n".join([*parts, table])
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # -- the blocks --------------------------------------------------------------------------------------------
@@ -332,7 +390,9 @@ def block(name: str, result: dict[str, Any] | None, current: str) -> str:
     report = (result or {}).get("local")
     host = (result or {}).get("host")
     if name == "agenda":
-        return agenda_table(report, current)
+        return agenda(report, current)
+    if name == "agenda-host":
+        return agenda_host(report, host, current)
     if not report:
         return f"{NO_RESULT[0].upper()}{NO_RESULT[1:]}."
     if name == "figures":
@@ -350,7 +410,7 @@ def block(name: str, result: dict[str, Any] | None, current: str) -> str:
         return scenarios_table(report)
     if name == "timings":
         return timings_table(report)
-    raise ValueError(f"unknown bench block {name!r}: use figures, source, scenarios, timings or agenda")
+    raise ValueError(f"unknown bench block {name!r}: use figures, source, scenarios, timings, agenda or agenda-host")
 
 
 def render(text: str, result: dict[str, Any] | None) -> str:

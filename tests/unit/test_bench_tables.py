@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import bench, bench_tables, config
+from helpers import bench, bench_tables, config, pace, runner
 
 FIXTURE = config.PROJECT_ROOT / "tests" / "data" / "bench" / "results-fixture.json"
 README, INSTRUCTOR = bench_tables.DOCUMENTS
@@ -47,7 +47,7 @@ def test_committed_docs_are_what_the_committed_result_generates(doc):
 
 def test_the_docs_have_their_generated_blocks():
     assert [m["name"] for m in bench_tables.BLOCK.finditer(README.read_text())] == ["figures"]
-    assert [m["name"] for m in bench_tables.BLOCK.finditer(INSTRUCTOR.read_text())] == ["agenda"]
+    assert [m["name"] for m in bench_tables.BLOCK.finditer(INSTRUCTOR.read_text())] == ["agenda", "agenda-host"]
 
 
 def test_without_a_committed_result_the_docs_say_so_and_show_no_number():
@@ -55,7 +55,7 @@ def test_without_a_committed_result_the_docs_say_so_and_show_no_number():
         pytest.skip("bench/results.json is committed")
     (figures,) = [m["body"] for m in bench_tables.BLOCK.finditer(README.read_text())]
     assert figures.strip() == "No committed bench result yet: run `make bench`."
-    (agenda,) = [m["body"] for m in bench_tables.BLOCK.finditer(INSTRUCTOR.read_text())]
+    agenda = [m["body"] for m in bench_tables.BLOCK.finditer(INSTRUCTOR.read_text())][0]
     assert "Machine seconds: no committed bench result yet: run `make bench`." in agenda
     machine = [row.split("|")[3].strip() for row in agenda.splitlines() if row.startswith("| ") and "`" in row]
     assert machine and set(machine) == {"–"}, machine
@@ -216,25 +216,68 @@ def test_the_host_figures_stand_beside_the_local_ones_with_their_ratio(result):
     assert "| the head node's HTTP proxy killed | yes | 0 / 100 | not measured yet | – | – | – |" in rows
 
 
-def test_the_agenda_keeps_the_hand_written_columns_and_generates_the_machine_column(report):
+def agendas(text: str) -> dict[str, str]:
+    return {m["name"]: m["body"] for m in bench_tables.BLOCK.finditer(text)}
+
+
+def plan(notebook: str, seconds: dict[str, float]) -> int:
+    """What helpers.pace computes for ``notebooks/01_cluster`` with these machine times."""
+    return pace.estimate(config.PROJECT_ROOT / f"{notebook}.ipynb", seconds).minutes
+
+
+def test_the_agenda_keeps_the_hand_written_columns_and_generates_machine_and_plan(report):
     generated = bench_tables.render(INSTRUCTOR.read_text(), {"local": report})
-    (agenda,) = [m["body"] for m in bench_tables.BLOCK.finditer(generated)]
-    assert "| 2 | `notebooks/01_cluster` | 20 (21) | 5 | the Ray cluster starts" in agenda
-    assert "| 8 | `labs/lab03_chaos` | 35 (40) | 20 |" in agenda
-    assert "*break* |  | 10 |" in agenda
+    agenda = agendas(generated)["agenda"]
+    seconds = bench_tables.machine_seconds(report)
+    assert seconds["01_cluster.ipynb"] == 20.5 and seconds["lab03_chaos.ipynb"] == 35.0
+    assert (
+        f"| 2 | `notebooks/01_cluster` | 20 (21) | {plan('notebooks/01_cluster', seconds)} | the Ray cluster starts"
+        in (agenda)
+    )
+    assert f"| 8 | `labs/lab03_chaos` | 35 (40) | {plan('labs/lab03_chaos', seconds)} |" in agenda
+    assert "*break* |  | 10 |" in agenda  # a row without a notebook keeps its hand-written plan
+    assert f"Plan for (`helpers/pace.py`): {pace.method()}." in agenda
     lessons = sum(report["median"]["notebooks_s"].values()) + sum(report["median"]["labs_s"].values())
-    assert f"| | **total** | **{round(lessons)} s ({lessons / 60:.1f} min)** | **172 min** |" in agenda
+    plans = [int(p) for p in re.findall(r"^\|[^|]*\|[^|]*\|[^|]*\| (\d+) \|", agenda, re.M)]
+    assert len(plans) == len(runner.lesson_notebooks()) + len(runner.lab_notebooks()) + 1  # + the break
+    assert f"| | **total** | **{round(lessons)} s ({lessons / 60:.1f} min)** | **{sum(plans)} min** |" in agenda
     assert bench_tables.render(generated, {"local": report}) == generated  # regenerating changes nothing
     assert bench_tables.render(generated, None) == INSTRUCTOR.read_text() or bench_tables.RESULT.exists()
 
 
-def test_a_notebook_missing_from_the_result_shows_a_dash_and_no_total(report):
-    del report["runs"][0]["labs_s"]["lab02_third_app.ipynb"]
-    del report["runs"][1]["labs_s"]["lab02_third_app.ipynb"]
+def test_a_notebook_missing_from_the_result_shows_a_dash_and_a_plan_without_its_machine_time(report):
+    for run in report["runs"]:
+        del run["labs_s"]["lab02_third_app.ipynb"]
     rendered = bench_tables.render(INSTRUCTOR.read_text(), {"local": report})
-    (agenda,) = [m["body"] for m in bench_tables.BLOCK.finditer(rendered)]
-    assert "| 6 | `labs/lab02_third_app` | – | 15 |" in agenda
-    assert "| | **total** | – | **172 min** |" in agenda
+    agenda = agendas(rendered)["agenda"]
+    reading = pace.count(config.PROJECT_ROOT / "labs" / "lab02_third_app.ipynb").reading_minutes
+    assert f"| 6 | `labs/lab02_third_app` | – | {reading} + machine |" in agenda
+    assert re.search(r"^\| \| \*\*total\*\* \| – \| \*\*\d+ min \+ machine\*\* \|", agenda, re.M)
+
+
+def test_the_host_agenda_takes_the_host_times_and_says_where_there_are_none(result):
+    agenda = agendas(bench_tables.render(INSTRUCTOR.read_text(), result))["agenda-host"]
+    assert "`make bench BACKEND=host` (`bench/results.json`" in agenda and "host backend" in agenda
+    assert "| 2 | `notebooks/01_cluster` | not measured yet |" in agenda  # the fixture's host run times no lesson
+    reading = pace.count(config.PROJECT_ROOT / "notebooks" / "04_self_healing.ipynb").reading_minutes
+    assert f"| 7 | `notebooks/04_self_healing` | not measured yet | {reading} + machine |" in agenda
+    assert "not the lessons and labs" in agenda
+    # local 10.5 s and host 60.0 s to bring the cluster up: the ratios of the timings measured on both
+    assert "cluster up 60.0 s against 10.5 s" in agenda
+    assert "| | **total** | – |" in agenda
+
+    for run in result["host"]["runs"]:
+        run["notebooks_s"] = {"04_self_healing.ipynb": 600.0}
+    agenda = agendas(bench_tables.render(INSTRUCTOR.read_text(), result))["agenda-host"]
+    measured = plan("notebooks/04_self_healing", {"04_self_healing.ipynb": 600.0})
+    assert f"| 7 | `notebooks/04_self_healing` | 600 | {measured} |" in agenda
+    assert "| 2 | `notebooks/01_cluster` | not measured yet |" in agenda
+
+
+def test_without_a_host_result_the_host_agenda_says_so(report):
+    agenda = agendas(bench_tables.render(INSTRUCTOR.read_text(), {"local": report}))["agenda-host"]
+    assert agenda.startswith("Machine seconds on the host: no host result yet.")
+    assert "times as long on the host" not in agenda
 
 
 def test_cli_regenerates_from_the_committed_result(tmp_path, monkeypatch, report, capsys):

@@ -1,16 +1,22 @@
 """labs/INSTRUCTOR.md stays in step with the notebooks, the labs and the commands it names.
 
-Its figures (the agenda's machine column) are generated from bench/results.json: test_bench_tables.py."""
+Its figures (the agendas' machine columns from bench/results.json, their plan columns from helpers.pace) are
+generated: test_bench_tables.py."""
 
 import re
+
+import pytest
 
 from helpers import bench_tables, config, runner
 
 GUIDE = (config.PROJECT_ROOT / "labs" / "INSTRUCTOR.md").read_text()
+AGENDAS = {m["name"]: m["body"] for m in bench_tables.BLOCK.finditer(GUIDE)}
+AGENDA = AGENDAS["agenda"]  # the local backend's; "agenda-host" is the kind/host one
 
 
-def test_agenda_lists_every_lesson_and_lab_once():
-    rows = re.findall(r"^\| \d+ \| `(notebooks|labs)/(\w+)` \|", GUIDE, re.M)
+@pytest.mark.parametrize("name", ["agenda", "agenda-host"])
+def test_agenda_lists_every_lesson_and_lab_once(name):
+    rows = re.findall(r"^\| \d+ \| `(notebooks|labs)/(\w+)` \|", AGENDAS[name], re.M)
     named = [f"{folder}/{name}.ipynb" for folder, name in rows]
     expected = [f"notebooks/{p.name}" for p in runner.lesson_notebooks()] + [
         f"labs/{p.name}" for p in runner.lab_notebooks()
@@ -19,19 +25,19 @@ def test_agenda_lists_every_lesson_and_lab_once():
 
 
 def test_agenda_totals_add_up():
-    """The plan column is written by hand, its total generated; the machine column is generated from the
-    committed bench result (tests/unit/test_bench_tables.py checks it is exactly what that result gives)."""
-    rows = re.findall(r"^\|\s*\d*\s*\| [^|]+ \|[^|]*\| (\d+) \|", GUIDE, re.M)
+    """The plan column (helpers.pace) and the machine column (the committed bench result) are generated, and
+    tests/unit/test_bench_tables.py checks they are exactly what that result gives; the break is hand-written."""
+    rows = re.findall(r"^\|\s*\d*\s*\| [^|]+ \|[^|]*\| (\d+) \|", AGENDA, re.M)
     plan = sum(int(p) for p in rows)
     assert len(rows) == len(runner.lesson_notebooks()) + len(runner.lab_notebooks()) + 1  # + the break
-    assert f"**{plan} min**" in GUIDE
+    assert f"**{plan} min**" in AGENDA
 
 
 def test_the_plan_is_the_time_each_notebook_states():
     """The guide says its "plan for" column is the **Time** each notebook states: keep the two the same."""
     import nbformat
 
-    rows = dict(re.findall(r"^\| \d+ \| `((?:notebooks|labs)/\w+)` \|[^|]*\| (\d+) \|", GUIDE, re.M))
+    rows = dict(re.findall(r"^\| \d+ \| `((?:notebooks|labs)/\w+)` \|[^|]*\| (\d+) \|", AGENDA, re.M))
     for path in [*runner.lesson_notebooks(), *runner.lab_notebooks()]:
         intro = nbformat.read(path, as_version=4).cells[0].source
         stated = re.search(r"\*\*Time:\*\* (\d+) minutes", intro)
