@@ -321,6 +321,8 @@ def agenda_table(report: dict[str, Any] | None, current: str, backend: str = "lo
                 worst = slowest.get(path.name, estimate.machine_s)
                 machine = _pair(round(estimate.machine_s), round(worst), digits=None)
                 plan = str(estimate.minutes)
+            elif backend == "local" and path.name in pace.NEEDS_KUBERNETES:  # on local it only explains
+                machine, plan = "– (kind/host only)", str(estimate.reading_minutes)
             else:
                 missing, machine = True, missing_text
                 plan = f"{estimate.reading_minutes} + machine"

@@ -25,6 +25,8 @@ from helpers.i18n import _
 from helpers.lab01_article import article_kept, secret_ref_problem
 from helpers.lab02_served import lab02_start, served_differs, start_kept  # noqa: F401
 from helpers.lab04_ticket import TICKET, decision_hint
+from helpers.lab05_by_hand import lab05, regrade_lab05  # noqa: F401
+from helpers.lab05_by_hand import start as lab05_start  # noqa: F401
 from helpers.lab_files import (  # noqa: F401
     ANSWER_FILES,
     BASELINE,
@@ -382,7 +384,7 @@ def replicas_that_answered(traffic, since: float = 0.0) -> int:
     return len({r.replica for r in traffic.records if r.ok and r.replica and r.t >= since})
 
 
-GRADERS = {"lab01": lab01, "lab02": lab02, "lab03": lab03, "lab04": lab04}
+GRADERS = {"lab01": lab01, "lab02": lab02, "lab03": lab03, "lab04": lab04, "lab05": regrade_lab05}
 
 
 def grade(lab: str, backend=None) -> CheckResult:

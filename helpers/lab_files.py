@@ -23,6 +23,7 @@ ANSWER_FILES = {
     "lab02": "lab02-ray-service.yaml",
     "lab03": "lab03-answer.yaml",
     "lab04": "lab04-ray-service.yaml",
+    "lab05": "lab05-by-hand.sh",  # with lab05-ray-service.yaml beside it (helpers.lab05_by_hand.start)
 }
 LAB03_START = """\
 # Lab 03: your choices for `hello`. Edit the three values, save the file, run the check.
@@ -56,8 +57,10 @@ def start(lab: str, reset: bool = False) -> Path:
         text = two_app_manifest_text()
     elif lab == "lab04":
         text = BASELINE.read_text()
-    else:
+    elif lab == "lab03":
         text = LAB03_START
+    else:  # lab 05 has two files (helpers.lab05_by_hand.start)
+        raise ValueError(f"{lab} starts with checks.lab05_start()")
     path.write_text(text)
     print(_("Your file: {path} (open it in JupyterLab's file browser and edit it)", path=shown(path)))
     return path

@@ -77,6 +77,10 @@ class Pace:
         return rounded(self.reading_s)
 
 
+# Notebooks that do their work on kind/host only: on local they say what they would do (no machine time there).
+NEEDS_KUBERNETES = {"lab05_by_hand.ipynb"}
+
+
 def rounded(seconds: float) -> int:
     """To the nearest ``ROUND_MIN`` minutes (a half rounds up), never below ``ROUND_MIN``."""
     return max(ROUND_MIN, math.floor(seconds / 60 / ROUND_MIN + 0.5) * ROUND_MIN)

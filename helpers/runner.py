@@ -106,8 +106,11 @@ def lab_notebooks(folder: Path = config.PROJECT_ROOT / "labs") -> list[Path]:
 
 
 def lab_solution(path: Path) -> Path:
-    """labs/lab03_chaos.ipynb -> labs/solutions/lab03.yaml (the learner's answer file, solved)"""
-    return i18n.english_folder(path.parent) / "solutions" / f"{path.stem.split('_')[0]}.yaml"
+    """labs/lab03_chaos.ipynb -> labs/solutions/lab03.yaml (the learner's answer file, solved; lab 05's is a
+    runbook, lab05.sh)"""
+    solutions = i18n.english_folder(path.parent) / "solutions"
+    lab = path.stem.split("_")[0]
+    return next(iter(sorted(solutions.glob(f"{lab}.*"))), solutions / f"{lab}.yaml")
 
 
 def with_answer(path: Path, solution: Path, answers: Path) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from helpers import config
+from helpers import by_hand, config
 from helpers.backends.kube import DEFAULT_NAMESPACE, KubernetesBackend
 from helpers.backends.kube_redis import redis_image
 from helpers.errors import BackendError
@@ -46,19 +46,7 @@ class KindBackend(KubernetesBackend):
             return
         print(f"Creating the kind cluster {self.cluster!r} ({config.KIND_NODE_IMAGE}); this takes a minute or two.")
         self.commands.run(
-            [
-                "kind",
-                "create",
-                "cluster",
-                "--name",
-                self.cluster,
-                "--config",
-                str(KIND_CONFIG),
-                "--image",
-                config.KIND_NODE_IMAGE,
-                "--wait",
-                "180s",
-            ],
+            by_hand.kind_create(self.cluster, str(KIND_CONFIG)),
             timeout=900,
             progress=f"creating the kind cluster {self.cluster}",
         )
@@ -88,21 +76,9 @@ class KindBackend(KubernetesBackend):
 
     def install_operator(self, timeout: float = 300) -> None:
         """Install (or keep) KubeRay with its Helm chart, then wait until the operator is Available."""
-        helm = ["helm", "--kube-context", self.context]
-        self.commands.run(["helm", "repo", "add", "kuberay", config.KUBERAY_HELM_REPO, "--force-update"])
+        self.commands.run(by_hand.helm_repo())
         self.commands.run(
-            [
-                *helm,
-                "upgrade",
-                "--install",
-                "kuberay-operator",
-                config.KUBERAY_CHART,
-                "--version",
-                config.KUBERAY_VERSION,
-                "--namespace",
-                config.OPERATOR_NAMESPACE,
-                "--create-namespace",
-            ],
+            by_hand.helm_install(self.context),
             timeout=600,
             progress=f"installing KubeRay {config.KUBERAY_VERSION} with Helm",
         )

@@ -22,7 +22,7 @@ def ids(path: Path) -> str:
 
 
 def test_the_edition_covers_every_lesson_and_lab():
-    assert ENGLISH == LESSONS + LABS and len(ENGLISH) == 12
+    assert ENGLISH == LESSONS + LABS and len(ENGLISH) == 13
     missing = [
         translate.shown(translate.translation_path(p)) for p in ENGLISH if not translate.translation_path(p).exists()
     ]
@@ -97,7 +97,7 @@ def test_korean_lab_skeleton(english):
         pytest.skip("not translated yet")
     cells = nbformat.read(korean, as_version=4).cells
     assert cells[0].source.startswith(f"# 실습 {english.stem[3:5]} · ") and "**과제:**" in cells[0].source
-    assert f"labs/solutions/{english.stem[:5]}.yaml" in cells[0].source
+    assert f"labs/solutions/{runner.lab_solution(english).name}" in cells[0].source
     assert "<details><summary>힌트" in "\n".join(c.source for c in cells)
     assert all(not c.get("outputs") for c in cells if c.cell_type == "code")  # like the English: no outputs
 
