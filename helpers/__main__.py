@@ -235,7 +235,7 @@ def _grade(args) -> int:
     from helpers.backends import BackendError, get_backend
 
     try:
-        backend = None if args.lab == "lab01" else get_backend(args.backend, namespace=config.workshop_namespace())
+        backend = get_backend(args.backend, namespace=config.workshop_namespace())
         result = checks.grade(args.lab, backend)
     except BackendError as exc:
         print(f"error: {exc}", file=sys.stderr)

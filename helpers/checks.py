@@ -22,7 +22,7 @@ from helpers import lint
 # files (lab_files) and the result (lab_results) have modules of their own.
 from helpers.chaos_lab import MIN_SERVING, chaos_hint, lab03, lab03_choices, lab03_manifest, placement_text  # noqa: F401
 from helpers.i18n import _
-from helpers.lab01_article import article_kept, secret_ref_problem
+from helpers.lab01_article import article_kept, on_cluster, secret_ref_problem
 from helpers.lab02_served import lab02_start, served_differs, start_kept  # noqa: F401
 from helpers.lab04_ticket import TICKET, decision_hint
 from helpers.lab05_by_hand import lab05, regrade_lab05  # noqa: F401
@@ -64,7 +64,9 @@ def _load(lab: str, path: Path) -> tuple[RayServiceManifest | None, CheckResult 
 CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
-def lab01(path: str | Path | None = None) -> CheckResult:
+def lab01(path: str | Path | None = None, backend=None) -> CheckResult:
+    """The article's manifest, fixed: lint, the article's service kept, the keys from one Secret; on a cluster
+    (``backend`` host or kind) also the Secret made and the API server's dry run of the file."""
     lab = "lab01"
     path = Path(path) if path else answer_file(lab)
     manifest, failed = _load(lab, path)
@@ -153,6 +155,12 @@ def lab01(path: str | Path | None = None) -> CheckResult:
             secret=repr(secrets[0]),
         )
     )
+    if backend is not None and backend.name != "local":
+        keys = tuple(refs[name][1] for name in CREDENTIALS)
+        hint, found = on_cluster(backend, path, secrets[0], keys)
+        if hint:
+            return _fail(lab, hint, details + found)
+        details += found
     return _pass(lab, details)
 
 
@@ -391,4 +399,4 @@ def grade(lab: str, backend=None) -> CheckResult:
     """Grade ``lab`` from its answer file (the command line's `python -m helpers grade`)."""
     if lab not in GRADERS:
         raise ValueError(f"unknown lab {lab!r}: choose one of {', '.join(GRADERS)}")
-    return GRADERS[lab]() if lab == "lab01" else GRADERS[lab](backend)
+    return GRADERS[lab](None, backend) if lab == "lab01" else GRADERS[lab](backend)

@@ -91,6 +91,17 @@ class Kubectl:
             "manifest with the one applied before",
         )
 
+    def dry_run(self, path: str) -> Command:
+        """The API server's verdict on ``path`` (schema, defaults, admission), with nothing created or changed."""
+        return self._cmd(
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "-f",
+            path,
+            local="the local backend has no API server: the linter checks the manifest against KubeRay's CRD schema",
+        )
+
     def get_rayservice(self, name: str, output: str | None = None) -> Command:
         extra = ("-o", output) if output else ()
         return self._cmd(

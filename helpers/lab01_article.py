@@ -5,13 +5,16 @@ removed or emptied, another ``import_path``, other replica counts or CPUs, a nod
 01's task keeps the article's service, so ``article_kept`` compares the learner's manifest with the article
 (``labs/broken/article-ray-service.yaml``, whose values are written out below and checked against the file by
 tests/unit/test_checks.py) and returns the one thing to put back, or "" when all of it is kept.
-``helpers.checks.lab01`` calls it after the linter.
+``helpers.checks.lab01`` calls it after the linter; on a cluster (host, kind) ``on_cluster`` then makes the Secret
+the manifest reads and has the API server validate the manifest (a server-side dry run).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from helpers import display
 from helpers.i18n import _
 from helpers.lint.groups import containers, worker_replicas
 from helpers.manifests import RayServiceManifest
@@ -201,3 +204,34 @@ def _containers(cluster: dict[str, Any]) -> str:
             port=ports.get("serve"),
         )
     return ""
+
+
+# -- on a cluster (host, kind): the Secret made, and the API server's own verdict --------------------------------
+
+PLACEHOLDER = "lab01-not-a-real-key"  # the tutorial's app never reads the keys: a real one never goes in a lab
+
+
+def on_cluster(backend, path: Path, secret: str, keys: tuple[str, ...]) -> tuple[str | None, list[str]]:
+    """Make the Secret the manifest reads (placeholder values, as `kubectl create secret generic` would; an existing
+    one is kept), then ask the API server to validate the manifest with a server-side dry run (nothing is created).
+    (hint or None, details)"""
+    from helpers.lab_files import shown
+
+    # What a learner types: each key from the environment variable of its name, never written in a file.
+    literals = " ".join(f'--from-literal={key}="${key}"' for key in keys)
+    print(f"$ kubectl create secret generic {secret} {literals} -n {backend.namespace}")
+    labels = {"app.kubernetes.io/part-of": "rayservice-tutorial"}
+    created = backend.kube.create_secret(backend.namespace, secret, dict.fromkeys(keys, PLACEHOLDER), labels)
+    made = (
+        _("Secret {secret} created in {ns}", secret=secret, ns=backend.namespace)
+        if created
+        else _("Secret {secret} already in {ns} (kept)", secret=secret, ns=backend.namespace)
+    )
+    command = backend.kubectl.dry_run(shown(path))
+    result = backend.commands.run(list(command.args), check=False, timeout=60)
+    print(display.shell(command))
+    print((result.stdout + result.stderr).rstrip())
+    if not result.ok:
+        message = (result.stderr or result.stdout).strip()[-600:]
+        return _("The API server refuses the manifest (server-side dry run): {message}", message=message), [made]
+    return None, [made, _("the API server accepts it: {command} (nothing created)", command=command.text)]

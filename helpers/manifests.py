@@ -107,7 +107,9 @@ class RayServiceManifest:
         return yaml.dump({"rayClusterConfig": self.cluster_config}, Dumper=_BlockDumper, sort_keys=False)
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
+        """Write the manifest to ``path``; a relative path is the repository root's (``build/ray-service.yaml``),
+        where the kubectl commands the lessons print run."""
+        path = Path(path) if Path(path).is_absolute() else config.PROJECT_ROOT / path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.to_yaml())
         return path

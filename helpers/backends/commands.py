@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import procs
+from helpers import config, procs
 from helpers.errors import BackendError
 
 INSTALL_HINTS = {
@@ -43,7 +43,9 @@ class Result:
 
 
 class Commands:
-    """Runs commands for real; ``extra_env`` (e.g. a cluster's KUBECONFIG and PATH) is laid over the environment."""
+    """Runs commands for real, from the repository root (where the commands the lessons print are typed, so a path
+    such as ``build/ray-service.yaml`` means the same file in both); ``extra_env`` (e.g. a cluster's KUBECONFIG and
+    PATH) is laid over the environment."""
 
     def __init__(self, extra_env: dict[str, str] | None = None):
         self.extra_env = dict(extra_env or {})
@@ -63,7 +65,13 @@ class Commands:
         else:
             try:
                 done = subprocess.run(
-                    args, capture_output=True, text=True, timeout=timeout, check=False, env=self.env()
+                    args,
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                    check=False,
+                    env=self.env(),
+                    cwd=config.PROJECT_ROOT,
                 )
             except subprocess.TimeoutExpired:
                 raise BackendError(f"`{' '.join(args)}` did not finish within {timeout:.0f} s") from None
@@ -81,7 +89,7 @@ class Commands:
         from helpers.progress import wait_for
 
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            proc = subprocess.Popen(args, stdout=out, stderr=err, text=True, env=self.env())
+            proc = subprocess.Popen(args, stdout=out, stderr=err, text=True, env=self.env(), cwd=config.PROJECT_ROOT)
             try:
                 wait_for(what, lambda: (proc.poll() is not None, f"`{args[0]} {args[1]}` running"), timeout, 1.0)
             except (TimeoutError, KeyboardInterrupt):
