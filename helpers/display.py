@@ -61,3 +61,20 @@ def route_table(status: dict[str, Any]) -> str:
         running = sum(d["replicaStates"].get("RUNNING", 0) for d in app["serveDeploymentStatuses"].values())
         rows.append((app.get("routePrefix") or "-", name, app["status"], running))
     return table(("route prefix", "application", "status", "running replicas"), rows)
+
+
+def counts(counted: dict[str, int], what: str, of: str = "answers") -> str:
+    """A {value: count} dict as a two-column table, most first (``what``: the values' column, ``of``: the counts')."""
+    return table((what, of), sorted(counted.items(), key=lambda item: (-item[1], item[0])))
+
+
+def overlap(window: dict[str, Any], old: str, new: str) -> str:
+    """Traffic.overlap()'s answer as a table: when each version answered, the window, the answers inside it."""
+    inside = window.get("answers_in_window") or {}
+    rows = [
+        (f"first answer of {new}", f"{window['first_new_s']} s" if window["first_new_s"] is not None else "-"),
+        (f"last answer of {old}", f"{window['last_old_s']} s" if window["last_old_s"] is not None else "-"),
+        ("both answered for", f"{window['overlap_s']} s"),
+        *((f"answers of {version} in that window", count) for version, count in sorted(inside.items())),
+    ]
+    return table(("what", "value"), rows)

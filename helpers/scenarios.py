@@ -67,7 +67,10 @@ class Outcome:
         if s["failed"]:
             lines.append(
                 f"  failures between {s['first_failure_s']} s and {s['last_failure_s']} s: "
-                f"{s['failures_by_status']} (status 0 = no answer)"
+                + ", ".join(
+                    f"{count} × {'no answer' if str(status) == '0' else f'status {status}'}"
+                    for status, count in sorted(s["failures_by_status"].items())
+                )
             )
         if self.head_back_s is not None:
             lines.append(f"  the head answered again {self.head_back_s:.1f} s after it started")
