@@ -175,9 +175,8 @@ def _record_transcripts() -> int:
     os.environ[RECORD_ENV] = str(recording)
     runner.without_workshop_setting()  # recorded in the default namespace, as the lessons show it
     try:
-        results = runner.run_all(
-            "host", config.BUILD_DIR / "transcripts", runner.select_lessons(["01", "02", "03", "04", "05", "06"])
-        )
+        lessons = runner.select_lessons(["01", "02", "03", "04a", "04b", "05", "06"])
+        results = runner.run_all("host", config.BUILD_DIR / "transcripts", lessons)
     finally:
         get_backend("host").down()
     print(runner.table(results))

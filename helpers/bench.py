@@ -94,7 +94,7 @@ def run_scenarios(backend: Backend, rate: float = 20.0) -> dict[str, Any]:
     figures["apply_to_ready_s"] = round(time.monotonic() - start, 1)
 
     traffic = dict(rate=rate, before=2.0, after=3.0, timeout=180.0)
-    # Lesson 04's faults, on lesson 04's manifest (2 replicas, one per node), in the lesson's order.
+    # Lesson 04a's faults, on lesson 04's manifest (2 replicas, one per node), in the lesson's order.
     outcomes = [
         ("replica_kill_no_retries", scenarios.replica_crash(backend, retries=False, **traffic)),
         ("worker_loss_no_retries", scenarios.node_loss(backend, retries=False, **traffic)),
@@ -119,7 +119,7 @@ def run_scenarios(backend: Backend, rate: float = 20.0) -> dict[str, Any]:
     outcomes.append(("env_update", env_update))
     outcomes.append(("bad_update", scenarios.update(backend, "bad import_path applied", broken, **traffic)))
     figures["env_update_overlap_s"] = env_update.traffic.overlap("v1", "v2")["overlap_s"]
-    # Lesson 04's "the head fails", last (each costs a head restart, and GCS fault tolerance a new cluster):
+    # Lesson 04b's "the head fails", last (each costs a head restart, and GCS fault tolerance a new cluster):
     # one fault each, measured by two clients at once, without and with retries.
     head_keys = (
         # (scenario with retries, scenario without, seconds until the head answers, until every app RUNNING)

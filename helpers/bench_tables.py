@@ -302,9 +302,10 @@ def agenda_table(report: dict[str, Any] | None, current: str, backend: str = "lo
     """An agenda of INSTRUCTOR.md: the hand-written rows of ``current`` kept (their order, the number, the
     notebook, what happens, a break's plan); generated: each notebook's machine column (median seconds on
     ``backend``, slowest run in brackets), its plan (helpers.pace: reading and running + the machine's time)
-    and the totals. A notebook ``report`` has no time for shows that instead of a number."""
+    and the totals. A notebook ``report`` has no time for says "not measured yet" instead of a number (a lesson
+    added, split or renamed since that run, or on the host a lesson at all); without any report, a dash."""
     seconds, slowest = machine_seconds(report), machine_seconds(report, maxima)
-    missing_text = "–" if backend == "local" else NOT_MEASURED
+    missing_text = NOT_MEASURED if report else "–"
     rows = [line for line in current.strip().splitlines() if line.startswith("|")]
     header, rule, body = rows[0], rows[1], [r for r in rows[2:] if "**total**" not in r]
     out, machine_total, plan_total, missing = [header, rule], 0.0, 0, False
@@ -341,7 +342,14 @@ def agenda_table(report: dict[str, Any] | None, current: str, backend: str = "lo
 def agenda(report: dict[str, Any] | None, current: str) -> str:
     """The local backend's agenda, where the source and the pace are stated."""
     first = source_line(report) if report else f"Machine seconds: {NO_RESULT}."
-    return "\n".join([first, "", f"Plan for (`helpers/pace.py`): {pace.method()}.", "", agenda_table(report, current)])
+    table = agenda_table(report, current)
+    parts = [first, f"Plan for (`helpers/pace.py`): {pace.method()}."]
+    if f"| {NOT_MEASURED} |" in table:
+        parts.append(
+            f"A notebook this result has no machine time for ({NOT_MEASURED}: added, split or renamed since the run) "
+            "is planned for its reading and running alone, plus the machine's time; the next `make bench` times it."
+        )
+    return "\n\n".join([*parts, table])
 
 
 def agenda_host(local: dict[str, Any] | None, host: dict[str, Any] | None, current: str) -> str:

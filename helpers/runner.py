@@ -65,8 +65,12 @@ def _kernel_manager_class():
 _QUIET = None
 
 
+# A lesson's file name: its number, a letter for a lesson in parts (04a_self_healing, 04b_head_failure), a name.
+LESSON_NAME = re.compile(r"\d\d[a-z]?_")
+
+
 def lesson_notebooks(folder: Path = config.NOTEBOOKS_DIR) -> list[Path]:
-    return sorted(p for p in folder.glob("*.ipynb") if re.match(r"\d\d_", p.name))
+    return sorted(p for p in folder.glob("*.ipynb") if LESSON_NAME.match(p.name))
 
 
 def tutorial_notebooks(folder: Path = config.NOTEBOOKS_DIR) -> list[Path]:
@@ -81,19 +85,24 @@ def tutorial_notebooks(folder: Path = config.NOTEBOOKS_DIR) -> list[Path]:
 
 def select_lessons(names: list[str], folder: Path = config.NOTEBOOKS_DIR) -> list[Path]:
     """Lessons (and labs) by name, in the order given: ``03_routing``, ``03_routing.ipynb`` or ``03`` all name the
-    same lesson; ``lab03_chaos`` or ``lab03`` a lab."""
+    same lesson; ``lab03_chaos`` or ``lab03`` a lab. A lesson in parts is named by part (``04a``) or whole: ``04``
+    names its parts in order (``04a_self_healing``, ``04b_head_failure``)."""
     lessons = tutorial_notebooks(folder)
     chosen = []
     for name in names:
         stem = Path(name).name.removesuffix(".ipynb")
         match = [p for p in lessons if p.stem == stem or p.stem.split("_")[0] == stem]
-        if len(match) != 1:
+        if not match and re.fullmatch(r"\d\d", stem):  # a lesson in parts, by its number: every part
+            match = [p for p in lessons if re.fullmatch(rf"{stem}[a-z]", p.stem.split("_")[0])]
+        elif len(match) > 1:
+            match = []
+        if not match:
             raise ValueError(
                 f"no lesson or lab called {name!r}: write one of "
                 + ", ".join(p.stem for p in lessons)
                 + " (or its number)"
             )
-        chosen.append(match[0])
+        chosen += match
     return chosen
 
 

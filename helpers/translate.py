@@ -3,7 +3,7 @@
     python -m helpers.translate           # (make ko) build notebooks/ko/ and labs/ko/; list what needs translating
     python -m helpers.translate --check   # build nothing; exit 1 when a translation is missing or stale, or a
                                           # committed Korean notebook is not what the build makes
-    python -m helpers.translate --todo 04_self_healing   # the cells to (re)translate, as YAML entries to fill in
+    python -m helpers.translate --todo 04b_head_failure  # the cells to (re)translate, as YAML entries to fill in
 
 The English notebook is the one source of truth. ``notebooks/ko/translations/00_setup.yaml`` (and
 ``labs/ko/translations/lab01_fix_manifest.yaml``...) maps each markdown cell's id to its Korean text and the
@@ -84,7 +84,7 @@ def shown(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Problem:
-    notebook: str  # e.g. notebooks/04_self_healing.ipynb
+    notebook: str  # e.g. notebooks/04a_self_healing.ipynb
     cell: str  # the cell id
     kind: str  # missing | stale | unused | not-korean
     english: str = ""  # the first words of the English text
@@ -207,7 +207,7 @@ def todo(english: Path) -> str:
 
 
 def find(name: str) -> Path:
-    """An English lesson or lab by name: ``04``, ``04_self_healing``, ``lab01`` or a path."""
+    """An English lesson or lab by name: ``04a``, ``04a_self_healing``, ``lab01`` or a path."""
     stem = Path(name).name.removesuffix(".ipynb")
     match = [p for p in english_notebooks() if p.stem == stem or p.stem.split("_")[0] == stem]
     if len(match) != 1:

@@ -58,7 +58,7 @@ def test_lessons_01_to_05_on_the_host_cluster_match_their_stored_outputs(node_fo
 
 
 @pytest.mark.timeout(1200)
-def test_labs_01_02_03_and_05_on_the_host_cluster_pass_with_their_solutions(node_for_the_lessons, tmp_path, monkeypatch):
+def test_the_labs_on_the_host_cluster_pass_with_their_solutions(node_for_the_lessons, tmp_path, monkeypatch):
     monkeypatch.setenv("RAYSERVICE_TUTORIAL_LABS_ANSWERS", str(tmp_path / "answers"))
     monkeypatch.setenv("RAYSERVICE_HEADLESS", "1")
     for lab in lessons.HOST_LABS:

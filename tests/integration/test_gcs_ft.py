@@ -3,7 +3,7 @@
 One cluster for the module, on its own ports and state folder (never the session cluster's, never a
 learner's): started from manifests/ray-service-ha.yaml, checked, then stopped. The head killed under traffic
 with fault tolerance (the workers reconnect, a replica outlives the head, failures within their bound) is
-lesson 04's Step 6b, which the notebook tests run with checked outputs: it is not repeated here.
+lesson 04b's Step 6b, which the notebook tests run with checked outputs: it is not repeated here.
 """
 
 from __future__ import annotations

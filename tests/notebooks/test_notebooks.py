@@ -46,7 +46,8 @@ def test_the_lessons_exist():
         "01_cluster.ipynb",
         "02_deploy_rayservice.ipynb",
         "03_routing.ipynb",
-        "04_self_healing.ipynb",
+        "04a_self_healing.ipynb",
+        "04b_head_failure.ipynb",
         "05_rolling_updates.ipynb",
         "06_monitoring.ipynb",
         "07_cleanup.ipynb",
@@ -88,21 +89,21 @@ def test_every_lesson_brings_up_its_own_cluster(path: Path):
     assert ups and uses and ups[0] <= uses[0], path.name
 
 
-PLOTTED = ("04_self_healing.ipynb", "05_rolling_updates.ipynb", "06_monitoring.ipynb")
+PLOTTED = ("04a_self_healing.ipynb", "04b_head_failure.ipynb", "05_rolling_updates.ipynb", "06_monitoring.ipynb")
 
 
 # Lessons run a second time right after the first (a new kernel, from what the first left behind), where
 # that proves something the first run does not: 02 applies a RayService that is already there, 07 cleans up
 # what is already gone. The other lessons bring the cluster to a known state first (05 deletes the
-# applications and applies its own; 04 and 06 apply theirs), so one run each proves what they do.
+# applications and applies its own; 04a, 04b and 06 apply theirs), so one run each proves what they do.
 RERUN = ("02_deploy_rayservice.ipynb", "07_cleanup.ipynb")
 
 
-# Ten lesson runs in one nbval session (about 12-14 minutes on 2 cores): the suite's 15-minute limit per test
+# Eleven lesson runs in one nbval session (about 12-14 minutes on 2 cores): the suite's 15-minute limit per test
 # is for one step, not for the whole tutorial.
 @pytest.mark.timeout(1800)
 def test_nbval_every_lesson_matches_the_stored_outputs_and_reruns_where_it_matters():
-    """00, 01, 02, 02, 03, 04, 05, 06, 07, 07, each in a new kernel, against the stored outputs."""
+    """00, 01, 02, 02, 03, 04a, 04b, 05, 06, 07, 07, each in a new kernel, against the stored outputs."""
     LocalBackend().down(quiet=True)
     order = [path for path in NOTEBOOKS for _ in range(2 if path.name in RERUN else 1)]
     assert len(order) == len(NOTEBOOKS) + len(RERUN)

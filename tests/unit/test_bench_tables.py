@@ -200,7 +200,8 @@ def test_the_figures_block_says_where_the_numbers_come_from(report):
     assert "Every lesson ran ok in every run: no; every lab with its solution: yes." in text
     assert "| cluster up (head + 1 worker node) | 10.5 s (11.0) |" in text
     assert "| peak memory of the cluster's processes | 2.2 GiB (2.5) |" in text
-    assert "| lesson `04_self_healing` | 50.5 s (51.0) |" in text
+    assert "| lesson `04a_self_healing` | 30.5 s (31.0) |" in text
+    assert "| lesson `04b_head_failure` | 20.0 s |" in text
     assert "| lab `lab03_chaos`, run with its solution | 35.0 s (40.0) |" in text
     assert "stale figure" not in text
     assert "host backend" not in text  # no host result: no host figures
@@ -234,7 +235,7 @@ def test_the_agenda_keeps_the_hand_written_columns_and_generates_machine_and_pla
         f"| 2 | `notebooks/01_cluster` | 20 (21) | {plan('notebooks/01_cluster', seconds)} | the Ray cluster starts"
         in (agenda)
     )
-    assert f"| 8 | `labs/lab03_chaos` | 35 (40) | {plan('labs/lab03_chaos', seconds)} |" in agenda
+    assert f"| 9 | `labs/lab03_chaos` | 35 (40) | {plan('labs/lab03_chaos', seconds)} |" in agenda
     assert "*break* |  | 10 |" in agenda  # a row without a notebook keeps its hand-written plan
     assert f"Plan for (`helpers/pace.py`): {pace.method()}." in agenda
     lessons = sum(report["median"]["notebooks_s"].values()) + sum(report["median"]["labs_s"].values())
@@ -245,13 +246,15 @@ def test_the_agenda_keeps_the_hand_written_columns_and_generates_machine_and_pla
     assert bench_tables.render(generated, None) == INSTRUCTOR.read_text() or bench_tables.RESULT.exists()
 
 
-def test_a_notebook_missing_from_the_result_shows_a_dash_and_a_plan_without_its_machine_time(report):
+def test_a_notebook_missing_from_the_result_says_not_measured_yet_and_plans_without_its_machine_time(report):
+    """A lesson added, split or renamed since the committed run has no time in it: never a made-up one."""
     for run in report["runs"]:
         del run["labs_s"]["lab02_third_app.ipynb"]
     rendered = bench_tables.render(INSTRUCTOR.read_text(), {"local": report})
     agenda = agendas(rendered)["agenda"]
     reading = pace.count(config.PROJECT_ROOT / "labs" / "lab02_third_app.ipynb").reading_minutes
-    assert f"| 6 | `labs/lab02_third_app` | – | {reading} + machine |" in agenda
+    assert f"| 6 | `labs/lab02_third_app` | not measured yet | {reading} + machine |" in agenda
+    assert "no machine time for (not measured yet: added, split or renamed since the run)" in agenda
     assert re.search(r"^\| \| \*\*total\*\* \| – \| \*\*\d+ min \+ machine\*\* \|", agenda, re.M)
 
 
@@ -259,18 +262,18 @@ def test_the_host_agenda_takes_the_host_times_and_says_where_there_are_none(resu
     agenda = agendas(bench_tables.render(INSTRUCTOR.read_text(), result))["agenda-host"]
     assert "`make bench BACKEND=host` (`bench/results.json`" in agenda and "host backend" in agenda
     assert "| 2 | `notebooks/01_cluster` | not measured yet |" in agenda  # the fixture's host run times no lesson
-    reading = pace.count(config.PROJECT_ROOT / "notebooks" / "04_self_healing.ipynb").reading_minutes
-    assert f"| 7 | `notebooks/04_self_healing` | not measured yet | {reading} + machine |" in agenda
+    reading = pace.count(config.PROJECT_ROOT / "notebooks" / "04a_self_healing.ipynb").reading_minutes
+    assert f"| 7 | `notebooks/04a_self_healing` | not measured yet | {reading} + machine |" in agenda
     assert "not the lessons and labs" in agenda
     # local 10.5 s and host 60.0 s to bring the cluster up: the ratios of the timings measured on both
     assert "cluster up 60.0 s against 10.5 s" in agenda
     assert "| | **total** | – |" in agenda
 
     for run in result["host"]["runs"]:
-        run["notebooks_s"] = {"04_self_healing.ipynb": 600.0}
+        run["notebooks_s"] = {"04a_self_healing.ipynb": 600.0}
     agenda = agendas(bench_tables.render(INSTRUCTOR.read_text(), result))["agenda-host"]
-    measured = plan("notebooks/04_self_healing", {"04_self_healing.ipynb": 600.0})
-    assert f"| 7 | `notebooks/04_self_healing` | 600 | {measured} |" in agenda
+    measured = plan("notebooks/04a_self_healing", {"04a_self_healing.ipynb": 600.0})
+    assert f"| 7 | `notebooks/04a_self_healing` | 600 | {measured} |" in agenda
     assert "| 2 | `notebooks/01_cluster` | not measured yet |" in agenda
 
 

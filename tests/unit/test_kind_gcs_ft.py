@@ -571,7 +571,7 @@ def test_redis_is_pinned_small_probed_and_not_root():
 
 
 def test_the_workshop_quota_leaves_room_for_redis_beside_the_ha_cluster():
-    """On a shared cluster, lesson 04's HA part: the Ray pods, Redis, and a replacement head pod while the old
+    """On a shared cluster, lesson 04b's HA part: the Ray pods, Redis, and a replacement head pod while the old
     one terminates must fit the namespace's ResourceQuota (sized by lesson 05's two RayClusters)."""
     from helpers import preflight
 

@@ -83,7 +83,7 @@ def test_docker_below_what_the_lesson_needs_fails_and_says_how_to_raise_it():
 def test_enough_for_one_cluster_only_is_a_warning_naming_the_upgrade():
     check = preflight.memory_check(8.0, HELLO)
     assert check.ok and check.warning
-    assert "not for a cluster upgrade (lessons 04 and 05 need 11.5 GiB)" in check.detail
+    assert "not for a cluster upgrade (lessons 04b and 05 need 11.5 GiB)" in check.detail
     assert not preflight.memory_check(4.0, HELLO).ok
     roomy = preflight.memory_check(12.0, HELLO)
     assert roomy.ok and not roomy.warning and roomy.detail == "Docker has 12.0 GiB"
@@ -94,7 +94,7 @@ def test_without_a_manifest_preflight_checks_every_lesson(have, ok):
     commands = FakeCommands(responses={("docker", "info"): (0, f"28.2.2 {have * 2**30}", "")})
     (memory,) = [c for c in preflight.kind_checks(commands) if c.name.startswith("memory")]
     assert memory.ok is ok
-    assert memory.name.startswith("memory for Docker >= 11.5 GiB (every lesson; 04_self_healing needs the most")
+    assert memory.name.startswith("memory for Docker >= 11.5 GiB (every lesson; 04b_head_failure needs the most")
 
 
 def test_the_readme_table_has_every_lesson():

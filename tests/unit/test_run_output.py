@@ -94,13 +94,30 @@ def test_select_lessons_by_name_or_number_in_the_order_given():
     ]
 
 
+def test_a_lesson_in_parts_by_part_or_by_its_number():
+    assert [p.name for p in runner.select_lessons(["04b", "04a_self_healing"])] == [
+        "04b_head_failure.ipynb",
+        "04a_self_healing.ipynb",
+    ]
+    assert [p.name for p in runner.select_lessons(["03", "04", "05"])] == [
+        "03_routing.ipynb",
+        "04a_self_healing.ipynb",
+        "04b_head_failure.ipynb",
+        "05_rolling_updates.ipynb",
+    ]
+    with pytest.raises(ValueError, match="no lesson or lab called '04c'"):
+        runner.select_lessons(["04c"])
+
+
 def test_make_run_runs_every_lesson_then_every_lab_then_cleanup_last():
     """The labs use the lessons' cluster: they run before 07_cleanup, which stops it."""
     names = [p.name for p in runner.tutorial_notebooks()]
-    assert names[:7] == [p.name for p in runner.lesson_notebooks()][:7] and names[-1] == "07_cleanup.ipynb"
-    assert names[7:-1] == [p.name for p in runner.lab_notebooks()]
+    lessons = [p.name for p in runner.lesson_notebooks()]
+    assert names[: len(lessons) - 1] == lessons[:-1] and names[-1] == lessons[-1] == "07_cleanup.ipynb"
+    assert names[len(lessons) - 1 : -1] == [p.name for p in runner.lab_notebooks()]
     korean = runner.tutorial_notebooks(config.NOTEBOOKS_DIR / "ko")
-    assert korean[7].parent == config.PROJECT_ROOT / "labs" / "ko" and korean[-1].parent.name == "ko"
+    first_lab = len(lessons) - 1
+    assert korean[first_lab].parent == config.PROJECT_ROOT / "labs" / "ko" and korean[-1].parent.name == "ko"
 
 
 def test_make_run_with_an_unknown_lesson_says_what_to_write(capsys):

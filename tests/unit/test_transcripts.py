@@ -18,7 +18,7 @@ def recorded_data(tmp_path, monkeypatch):
     recording = tmp_path / "recording.jsonl"
     monkeypatch.setenv(transcripts.RECORD_ENV, str(recording))
     get_pods = ("kubectl", "--context", "rayservice-host", "get", "pods", "-n", "rayservice-tutorial")
-    for lesson, output in (("04_self_healing", "before the fault"), ("04_self_healing", "after the fault")):
+    for lesson, output in (("04a_self_healing", "before the fault"), ("04a_self_healing", "after the fault")):
         monkeypatch.setenv(transcripts.LESSON_ENV, lesson)
         transcripts.record(get_pods, output)
     monkeypatch.setenv(transcripts.LESSON_ENV, "02_deploy_rayservice")
@@ -31,13 +31,13 @@ def recorded_data(tmp_path, monkeypatch):
 
 def test_a_command_is_recorded_as_a_learner_types_it_on_any_cluster(recorded_data):
     assert transcripts.normalized(["kubectl", "--context", "c", "get", "pods"]) == "kubectl get pods"
-    (lesson_04,) = [recorded_data["lessons"]["04_self_healing"]]
+    (lesson_04,) = [recorded_data["lessons"]["04a_self_healing"]]
     assert [e["command"] for e in lesson_04] == ["kubectl get pods -n rayservice-tutorial"] * 2
     assert recorded_data["manifests"] == transcripts.manifest_hashes()
 
 
 def test_the_nth_run_of_a_command_in_a_lesson_shows_its_nth_recorded_output(recorded_data, monkeypatch):
-    monkeypatch.setenv(transcripts.LESSON_ENV, "04_self_healing")
+    monkeypatch.setenv(transcripts.LESSON_ENV, "04a_self_healing")
     args = ("kubectl", "get", "pods", "-n", "rayservice-tutorial")
     assert [transcripts.recorded(args) for _ in range(3)] == ["before the fault", "after the fault", "after the fault"]
     # A lesson that did not run it (or none named): the first lesson that did.
@@ -71,7 +71,8 @@ def test_the_committed_recording_matches_todays_manifests():
     data = transcripts.load()
     assert data is not None, f"{transcripts.DATA} is missing: run `make transcripts`"
     assert transcripts.stale_manifests(data) == [], "manifests changed since the recording: run `make transcripts`"
-    assert set(data["lessons"]) >= {"01_cluster", "02_deploy_rayservice", "04_self_healing", "05_rolling_updates"}
+    lessons = {"01_cluster", "02_deploy_rayservice", "04a_self_healing", "04b_head_failure", "05_rolling_updates"}
+    assert set(data["lessons"]) >= lessons
     assert data["versions"]["ray"] == config.RAY_VERSION
     assert data["versions"]["kubernetes"] == config.HOST_VERSIONS["kubernetes"]
     json.dumps(data)  # plain data
