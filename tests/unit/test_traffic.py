@@ -218,3 +218,10 @@ def test_an_outcome_explains_its_failures_by_status():
         "with retries: 12 of 100" in retrying
         and "(the server failed): still failing when the retries ran out" in retrying
     )
+
+
+def test_an_outcome_report_names_each_failure_status_in_words():
+    summary = {"sent": 100, "failed": 3, "p50_ms": 1.0, "p99_ms": 2.0, "first_failure_s": 2.1, "last_failure_s": 2.5}
+    report = Outcome("x", {**summary, "failures_by_status": {"404": 1, "0": 2}}, 1.0).report()
+    assert "failures between 2.1 s and 2.5 s: 2 × no answer, 1 × status 404" in report
+    assert "{" not in report  # no dict printed
