@@ -293,6 +293,20 @@ class Kubectl:
             namespaced=False,
         )
 
+    def in_head(self, name: str, *command: str) -> Command:
+        """``command`` in the head pod of RayService ``name``, reached through its head Service
+        (``kubectl exec svc/<name>-head-svc``: kubectl picks a pod the Service selects, so no pod name to look up)."""
+        return self._cmd(
+            "exec",
+            "-n",
+            self.namespace,
+            f"svc/{head_service(name)}",
+            "--",
+            *command,
+            local="the local backend runs the same command on this machine, where the head node's processes run",
+            namespaced=False,
+        )
+
     def cp(self, source: str, target: str) -> Command:
         return self._cmd("cp", source, target, local="the local backend reads the file directly")
 
