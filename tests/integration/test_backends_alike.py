@@ -2,7 +2,7 @@
 127.0.0.1) and on the host backend (a real Kubernetes API server, kubelet and KubeRay operator on this machine,
 tests/conftest.py's ``host_backend``). The same calls, the same waits the lessons use, the same checks: a fault
 returns what ``FAULT_RESULTS`` promises, shows the kubectl command a learner would type for it, hits what it
-says, and the cluster heals.
+says, and the cluster heals. Two faults run their host half in tests/host instead (``local`` below).
 
 The host half is marked ``host``: `make test` runs it after the host cluster is built (``-m host``), and the
 integration step leaves it out (``-m "not host"``). The kind and kubernetes backends are the host backend's
@@ -35,6 +35,18 @@ def either(request):
     backend.up(HELLO)
     backend.apply(HELLO)
     backend.wait_ready(timeout=120 if request.param == "local" else 600)
+    return backend
+
+
+@pytest.fixture
+def local(backend):
+    """The local half only, for the two faults whose host half runs in tests/host (CI's time budget): a killed
+    proxy (test_kuberay_behaviour.py: the same kill_proxy, and the head's way out of and back into the serve
+    Service) and a lost head (test_kuberay_behaviour.py's head loss, and lesson 04b's delete_head_pod under
+    traffic in test_lessons_on_host.py)."""
+    backend.up(HELLO)
+    backend.apply(HELLO)
+    backend.wait_ready(timeout=120)
     return backend
 
 
@@ -115,7 +127,8 @@ def test_lose_worker_deletes_a_worker_pod_and_its_replicas_come_back(either, cap
     assert get(either, "/hello").status_code == 200
 
 
-def test_kill_proxy_kills_the_heads_proxy_and_serve_starts_a_new_one(either, capsys):
+def test_kill_proxy_kills_the_heads_proxy_and_serve_starts_a_new_one(local, capsys):
+    either = local
     capsys.readouterr()
     killed = either.kill_proxy()
     assert isinstance(killed, ProxyKilled)
@@ -127,7 +140,8 @@ def test_kill_proxy_kills_the_heads_proxy_and_serve_starts_a_new_one(either, cap
     assert get(either, "/hello").status_code == 200
 
 
-def test_head_pod_loss_without_fault_tolerance_deploys_the_apps_again(either, capsys):
+def test_head_pod_loss_without_fault_tolerance_deploys_the_apps_again(local, capsys):
+    either = local
     before = replica_ids(either)
     capsys.readouterr()
     lost = either.delete_head_pod()
