@@ -68,6 +68,7 @@ FORWARD_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
 KUBECTL_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
     "apply": (("get", "rayservices.ray.io"), ("create", "rayservices.ray.io"), ("patch", "rayservices.ray.io")),
     "diff": (("get", "rayservices.ray.io"), ("patch", "rayservices.ray.io")),  # a server-side dry-run apply
+    "dry_run": (("get", "rayservices.ray.io"), ("create", "rayservices.ray.io"), ("patch", "rayservices.ray.io")),
     "get_rayservice": (("get", "rayservices.ray.io"),),
     "describe_rayservice": (("get", "rayservices.ray.io"), ("list", "events")),
     "wait_ready": (("get", "rayservices.ray.io"), ("list", "rayservices.ray.io"), ("watch", "rayservices.ray.io")),
@@ -95,6 +96,8 @@ KUBECTL_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
     "update_state": (("get", "rayservices.ray.io"),),
     # exec over a websocket (kubectl >= 1.30) is a GET: `get`, and `create` since Kubernetes 1.31 checks it too
     "exec": (("get", "pods"), ("get", "pods/exec"), ("create", "pods/exec")),
+    # exec into svc/<name>-head-svc: kubectl reads the Service and lists the pods its selector picks
+    "in_head": (("get", "services"), ("list", "pods"), ("get", "pods"), ("get", "pods/exec"), ("create", "pods/exec")),
     "cp": (("get", "pods"), ("get", "pods/exec"), ("create", "pods/exec")),  # kubectl cp runs tar in the pod
     "delete_rayservice": (("delete", "rayservices.ray.io"),),
     "get_redis": (("get", "deployments.apps"), ("get", "services"), ("get", "secrets")),
