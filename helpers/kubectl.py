@@ -92,11 +92,14 @@ class Kubectl:
         )
 
     def dry_run(self, path: str) -> Command:
-        """The API server's verdict on ``path`` (schema, defaults, admission), with nothing created or changed."""
+        """The API server's verdict on ``path`` (schema, defaults, admission), with nothing created or changed.
+        ``--force-conflicts``: a RayService of the same name applied by another manager (the tutorial's backend) is
+        validated against, not refused as a conflict."""
         return self._cmd(
             "apply",
             "--server-side",
             "--dry-run=server",
+            "--force-conflicts",
             "-f",
             path,
             local="the local backend has no API server: the linter checks the manifest against KubeRay's CRD schema",
