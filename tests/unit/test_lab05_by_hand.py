@@ -183,3 +183,15 @@ def test_judge_does_not_change_what_it_is_given():
     state, record = seen(), copy.deepcopy(DEPLOYED)
     lab.judge("lose_worker", state, record)
     assert state == seen() and record == DEPLOYED
+
+
+def test_the_solution_is_the_skeleton_with_only_the_steps_filled_in():
+    """The two scripts share their given part (settings, serve_port, the dispatch): a learner's runbook must stand
+    alone, so each file carries it; this keeps the copies the same."""
+    import re
+
+    def given(path):
+        text = path.read_text().split("\n", 2)[2]  # after the shebang, a line names the file's role
+        return re.sub(r"\n(deploy|lose_worker|update|cleanup)\(\) \{\n.*?\n\}\n", r"\n\1() {}\n", text, flags=re.S)
+
+    assert given(config.PROJECT_ROOT / "labs" / "solutions" / "lab05.sh") == given(lab.START_SCRIPT)
