@@ -272,7 +272,9 @@ def proxy_replaced(backend, timeout: float = 120.0) -> Callable[[Any], float]:
 
 
 def proxy_loss(backend, retries: bool = True, timeout: float = 120.0, **traffic) -> Outcome:
-    """SIGKILL the head node's HTTP proxy; the controller replaces it after failed health checks."""
+    """SIGKILL the head node's HTTP proxy; the controller replaces it after failed health checks. First (before the
+    traffic starts) another node's proxy must take new connections: the fault is then the head's proxy alone."""
+    backend.wait_for_another_proxy()
     return measure(
         backend,
         "head proxy killed",

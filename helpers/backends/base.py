@@ -131,6 +131,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def lose_worker(self, index: int = 0, restart_after: float = 0.0, timeout: float = 120) -> WorkerLost: ...
     @abc.abstractmethod
+    def wait_for_another_proxy(self, timeout: float = ...) -> float:
+        """Until a proxy other than the head's takes new connections (the precondition of killing the head's)."""
+
+    @abc.abstractmethod
     def kill_proxy(self) -> ProxyKilled: ...
     @abc.abstractmethod
     def delete_head_pod(self) -> HeadLost: ...

@@ -58,6 +58,27 @@ class KubernetesFaults:
         ip = (pod.get("status") or {}).get("pod_ip")
         return [r["replica_id"] for r in status_mod.replicas(details) if r.get("node_ip") == ip]
 
+    def wait_for_another_proxy(self, timeout: float = 120.0) -> float:
+        """Until a pod other than the head is behind ``<name>-serve-svc``: a worker pod is in it once its readiness
+        probe finds its proxy healthy (right after a lost worker, the new pod's proxy may still be starting; Serve
+        runs one only on a node with a replica). Killing the head's proxy before that would leave the Service
+        with no pod. Returns the seconds waited."""
+        service = serve_service(self._state().get("service") or "")
+        (head,) = self.ray_pods("head")
+
+        def another() -> tuple[bool, str]:
+            behind = [p for p in self.kube.pods_behind(self.namespace, service) if p != head["metadata"]["name"]]
+            return bool(behind), f"{service} sends to {', '.join(behind)}" if behind else f"only the head in {service}"
+
+        try:
+            return wait_for(f"a worker pod behind {service}", another, timeout, interval=0.5)
+        except TimeoutError:
+            raise BackendError(
+                f"No worker pod is behind {service} (waited {timeout:.0f} s): Serve runs a proxy only on a node with "
+                "a replica, and killing the head's proxy would leave the Service with no pod. Spread the replicas "
+                "(`max_replicas_per_node: 1`, lesson 04a's Step 1), then try again."
+            ) from None
+
     def kill_proxy(self) -> ProxyKilled:
         """SIGKILL the HTTP proxy inside the head pod; Serve restarts it after failed health checks."""
         (head,) = self.ray_pods("head")

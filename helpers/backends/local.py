@@ -344,14 +344,34 @@ class LocalBackend(Backend):
             pod=pod, node=worker["name"], replicas=lost, replaced_in_s=round(time.monotonic() - started, 1)
         )
 
+    def wait_for_another_proxy(self, timeout: float = PROXY_WAIT_S) -> float:
+        """Until a worker node's HTTP proxy listens on the shared serve port (right after a lost worker, its new
+        proxy may still be starting; Serve runs one only on a node with a replica), so that new connections have a
+        live proxy to go to when the head's dies. Returns the seconds waited."""
+        state = self._require_up()
+
+        def another_listens() -> tuple[bool, str]:
+            others = {p.pid for p in _proxies_of([w["pgid"] for w in state["workers"]])}
+            listening = [port for _ip, port, _pid in procs.listeners(others) if port == self.ports.serve]
+            return bool(listening), "a worker node's proxy listens" if listening else "no worker node's proxy yet"
+
+        try:
+            return wait_for("another node's HTTP proxy on the shared port", another_listens, timeout, interval=0.5)
+        except TimeoutError:
+            raise BackendError(
+                f"No worker node's HTTP proxy listens on port {self.ports.serve} (waited {timeout:.0f} s): Serve "
+                "runs one only on a node with a replica, and killing the head's proxy would leave the port with no "
+                "one. Spread the replicas (`max_replicas_per_node: 1`, lesson 04a's Step 1), then try again."
+            ) from None
+
     def kill_proxy(self) -> ProxyKilled:
-        """SIGKILL the head node's HTTP proxy; the controller restarts it after failed health checks."""
+        """SIGKILL the head node's HTTP proxy; the controller restarts it after failed health checks. The fault is
+        contained when the dead proxy's socket is closed and a new connection on the shared port is accepted by a
+        live proxy (``wait_for_another_proxy`` first makes sure there is one)."""
         state = self._require_up()
 
         def head_proxies() -> list:
-            return [
-                p for p in procs.group_members([state["head"]["pgid"]]) if process_name(p).startswith("ray::ProxyActor")
-            ]
+            return _proxies_of([state["head"]["pgid"]])
 
         proxies = head_proxies()
 
@@ -370,8 +390,8 @@ class LocalBackend(Backend):
         old = (self.proxies().get(head_node) or {}).get("actor_id")
         self.on_kubernetes(self.kubectl.exec(self._pod_of("head"), "pkill", "-9", "-f", "ray::ProxyActor"))
         proxies[0].kill()
-        # Its socket closes when it is gone: the kernel gives new connections on the shared port to the live proxies.
         psutil.wait_procs(proxies[:1], timeout=10)
+        procs.wait_port(self.ports.serve, config.LOOPBACK, timeout=PROXY_WAIT_S)
         contained = time.monotonic()
         return ProxyKilled(
             pod=self._pod_of("head"), pid=proxies[0].pid, node_id=head_node, proxy_actor=old, contained_at=contained
@@ -473,3 +493,8 @@ class LocalBackend(Backend):
         if not quiet:
             print(f"Stopped {stopped} process(es) of the local cluster." if stopped else "Nothing was running.")
         return stopped
+
+
+def _proxies_of(pgids: list[int]) -> list:
+    """Serve's HTTP proxy processes among the process groups ``pgids`` (the Ray nodes)."""
+    return [p for p in procs.group_members(pgids) if process_name(p).startswith("ray::ProxyActor")]

@@ -134,6 +134,7 @@ def test_kill_proxy_kills_the_heads_proxy_and_serve_starts_a_new_one(local, caps
     assert isinstance(killed, ProxyKilled)
     assert shown(capsys)[0] == "$ " + either.kubectl.exec(killed.pod, "pkill", "-9", "-f", "ray::ProxyActor").text
     assert killed.proxy_actor and killed.node_id
+    assert killed.contained_at is not None  # the dead proxy's socket closed, and a new connection was accepted
     scenarios.proxy_replaced(either, 120)(killed)
     proxy = either.proxies()[killed.node_id]
     assert proxy["actor_id"] != killed.proxy_actor and proxy["status"] == "HEALTHY"

@@ -403,6 +403,23 @@ def test_faults_use_kuberay_labels(kind, capsys):
     assert table[3].split() == ["ray-serve-app-abcde-workers-worker-a1", "workers", "Running"]
 
 
+def test_the_heads_proxy_is_killed_only_once_a_worker_pod_is_behind_the_serve_service(kind, capsys):
+    backend, commands, kube = kind
+    backend.apply(HELLO)
+    kube.rayservices = [rayservice(active="ray-serve-app-abcde")]
+    head = "ray.io/cluster=ray-serve-app-abcde,ray.io/node-type=head"
+    kube.pods[head] = [pod("ray-serve-app-abcde-head-x1", "headgroup", "head", "10.244.0.7")]
+    service = "ray-serve-app-serve-svc"
+    # Only the head behind the Service (the worker pod's proxy not ready yet): the wait ends in a clear error.
+    kube.behind[service] = ["ray-serve-app-abcde-head-x1"]
+    with pytest.raises(BackendError, match="No worker pod is behind ray-serve-app-serve-svc .*max_replicas_per_node"):
+        backend.wait_for_another_proxy(timeout=0.6)
+    # A worker pod joins it: the wait returns.
+    kube.behind[service] = ["ray-serve-app-abcde-head-x1", "ray-serve-app-abcde-workers-worker-a1"]
+    assert backend.wait_for_another_proxy(timeout=5) < 5
+    assert ("pods_behind", "rayservice-tutorial", service) in kube.calls
+
+
 def test_upgrade_changes_the_cluster_config_and_shows_both_clusters(kind, capsys):
     backend, commands, kube = kind
     kube.rayservices = [rayservice(active="ray-serve-app-abcde", pending="ray-serve-app-fghij")]
