@@ -8,7 +8,6 @@ kube-proxy), a worker pod deleted and replaced by the operator, and `down` leavi
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 
 from helpers import config
@@ -78,31 +77,6 @@ def test_hello_answers_from_inside_the_cluster_by_service_name(host_backend):
     url = f"http://ray-serve-app-serve-svc.{NAMESPACE}.svc.cluster.local:8000/hello"
     out = addons.kubectl("-n", NAMESPACE, "exec", head, "-c", "ray-head", "--", "wget", "-qO-", url)
     assert out.stdout.strip()
-
-
-def test_a_deleted_worker_pod_is_replaced_by_the_operator(host_backend):
-    """KubeRay creates a new worker pod; Serve keeps answering (its replicas re-placed on the head meanwhile)."""
-
-    def workers() -> list[dict]:
-        return kubectl_json("-n", NAMESPACE, "get", "pods", "-l", "ray.io/node-type=worker")["items"]
-
-    (old,) = workers()
-    addons.kubectl("-n", NAMESPACE, "delete", "pod", old["metadata"]["name"], "--wait=false")
-    deadline = time.monotonic() + 300
-    new = []
-    while time.monotonic() < deadline and not new:
-        time.sleep(2)
-        new = [
-            p
-            for p in workers()
-            if p["metadata"]["name"] != old["metadata"]["name"]
-            and any("running" in (c.get("state") or {}) for c in p["status"].get("containerStatuses", []))
-        ]
-    assert new, f"no new worker pod ran within 300 s: {[p['metadata']['name'] for p in workers()]}"
-    events = kubectl_json("-n", NAMESPACE, "get", "events", "--field-selector", "involvedObject.kind=RayCluster")
-    assert any(e["reason"] == "CreatedWorkerPod" for e in events["items"])  # recorded on the RayCluster
-    with urllib.request.urlopen(f"{host_backend.serve_url}/hello", timeout=10) as resp:
-        assert resp.status == 200
 
 
 def test_every_listener_of_the_cluster_is_on_loopback_or_the_bridge(host_backend):
