@@ -25,6 +25,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from helpers.ramp import MAX_RATE, Ramp
+
 RETRY_STATUSES = (500, 502, 503, 504)
 
 
@@ -87,13 +89,19 @@ class Traffic:
         max_seconds: float = 300.0,
         max_requests: int | None = None,
         new_connections: bool = False,
+        ramp: Ramp | None = None,
     ):
-        """``new_connections``: one TCP connection per request (``Connection: close``). On Kubernetes a kept-alive
+        """``ramp``: a rate that changes over time (``helpers.ramp``) instead of the fixed ``rate``; the load then
+        lasts the ramp's seconds.
+
+        ``new_connections``: one TCP connection per request (``Connection: close``). On Kubernetes a kept-alive
         connection stays on the pod it reached, even after the Service points elsewhere (a replaced head pod, a
         promoted RayCluster); with a new connection per request, each request reaches whatever is behind the
         Service *now*, so a switch is measured when it happens."""
-        if rate <= 0 or rate > 200:
-            raise ValueError(f"rate={rate!r}: choose a rate between 0 and 200 requests per second")
+        if ramp is not None:
+            rate, max_seconds, max_requests = ramp.peak, ramp.seconds, ramp.requests
+        if rate <= 0 or rate > MAX_RATE:
+            raise ValueError(f"rate={rate!r}: choose a rate between 0 and {MAX_RATE:.0f} requests per second")
         self.base_url = base_url.rstrip("/")
         self.routes = list(routes)
         self.rate = rate
@@ -102,6 +110,7 @@ class Traffic:
         self.max_seconds = max_seconds
         self.max_requests = max_requests if max_requests is not None else int(rate * max_seconds)
         self.new_connections = new_connections
+        self.ramp = ramp
         self.events: list[tuple[float, str]] = []
         self._records: list[Record] = []
         self._lock = threading.Lock()
@@ -163,8 +172,8 @@ class Traffic:
     def _schedule(self) -> None:
         i = 0
         while not self._stop.is_set() and i < self.max_requests:
-            due = i / self.rate
-            if due > self.max_seconds:
+            due = self.ramp.due(i) if self.ramp is not None else i / self.rate
+            if due is None or due > self.max_seconds:
                 break
             delay = due - self.now()
             if delay > 0 and self._stop.wait(delay):

@@ -1,0 +1,114 @@
+"""What Serve's autoscaler makes of a steady load, and what it did under a real one (the autoscaling lesson and lab).
+
+Serve's default policy (``ray.serve.autoscaling_policy.replica_queue_length_autoscaling_policy``) wants
+``ongoing requests / target_ongoing_requests`` replicas, rounded up, kept within ``[min_replicas, max_replicas]``
+(after ``upscale_delay_s`` of wanting more, ``downscale_delay_s`` of wanting fewer). Under a steady load the
+ongoing requests are the rate times the seconds each request takes (Little's law): 30 requests a second of
+0.2 s each keep 6 requests open, which at a target of 2 per replica want 3 replicas.
+
+    config = autoscaling_config({"min_replicas": 1, "max_replicas": 4, "target_ongoing_requests": 2})
+    steady_replicas(rate=30, seconds_per_request=0.2, config=config)   # 3
+    with ReplicaTimeline(lambda: replica_counts(backend.serve_details(), "hello", "Hello")) as timeline:
+        ...
+    timeline.samples   # [(seconds, running, target), ...]
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pydantic
+
+
+def autoscaling_config(raw: dict[str, Any]) -> Any:
+    """``raw`` (a deployment's ``autoscaling_config``) read with Serve's own model; a ValueError names each wrong
+    field, and a key Serve does not know (which Serve would ignore without a word)."""
+    from ray.serve.config import AutoscalingConfig  # Ray is heavy: imported when used
+
+    if not isinstance(raw, dict):
+        raise ValueError(f"autoscaling_config must be a mapping of options, e.g. {EXAMPLE}; got {raw!r}.")
+    unknown = sorted(set(raw) - set(AutoscalingConfig.model_fields))
+    if unknown:
+        raise ValueError(
+            f"autoscaling_config has {', '.join(map(repr, unknown))}, which Serve does not know (it would ignore "
+            f"them). Its options: {', '.join(sorted(AutoscalingConfig.model_fields))}."
+        )
+    try:
+        return AutoscalingConfig(**raw)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'the config'}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"autoscaling_config is not valid for Serve: {problems}. For example: {EXAMPLE}.") from None
+
+
+EXAMPLE = "{min_replicas: 1, max_replicas: 4, target_ongoing_requests: 2}"
+
+
+def ongoing(rate: float, seconds_per_request: float) -> float:
+    """Requests open at once under a steady ``rate`` (requests per second) of requests that take
+    ``seconds_per_request`` each (Little's law)."""
+    return rate * seconds_per_request
+
+
+def steady_replicas(rate: float, seconds_per_request: float, config: Any) -> int:
+    """The replicas Serve's default policy settles on under a steady load (``config``: ``autoscaling_config()``)."""
+    wanted = math.ceil(ongoing(rate, seconds_per_request) / config.get_target_ongoing_requests() - 1e-9)
+    return min(max(wanted, config.min_replicas), config.max_replicas)
+
+
+def replica_counts(details: dict[str, Any], app: str, deployment: str) -> tuple[int, int | None]:
+    """(RUNNING replicas, Serve's target) of one deployment in Serve's report (``backend.serve_details()``)."""
+    dep = (((details.get("applications") or {}).get(app) or {}).get("deployments") or {}).get(deployment) or {}
+    running = sum(1 for r in dep.get("replicas") or [] if r.get("state") == "RUNNING")
+    return running, dep.get("target_num_replicas")
+
+
+class ReplicaTimeline:
+    """Samples ``count()`` (e.g. ``replica_counts`` of one deployment) every ``interval`` seconds in a thread, from
+    ``start`` (a ``time.monotonic()`` value, e.g. a Traffic's ``start_time``; default: when it starts) on. A sample
+    that fails (Serve's API busy for a moment) is skipped, not fatal."""
+
+    def __init__(self, count: Callable[[], tuple[int, int | None]], interval: float = 1.0, start: float | None = None):
+        self.count = count
+        self.interval = interval
+        self.start = start
+        self.samples: list[tuple[float, int, int | None]] = []
+        self.misses = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> ReplicaTimeline:
+        if self.start is None:
+            self.start = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="replica-timeline", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                running, target = self.count()
+            except Exception:  # noqa: BLE001 - one missed sample must not end the measurement
+                self.misses += 1
+            else:
+                self.samples.append((round(time.monotonic() - self.start, 2), running, target))
+            self._stop.wait(self.interval)
+
+    def peak(self) -> int:
+        return max((running for _, running, _ in self.samples), default=0)
+
+    def first_reached(self, replicas: int) -> float | None:
+        """Seconds (after ``start``) of the first sample with at least ``replicas`` RUNNING; None if never."""
+        return next((t for t, running, _ in self.samples if running >= replicas), None)
+
+    def last_above(self, replicas: int) -> float | None:
+        """Seconds of the last sample with more than ``replicas`` RUNNING; None if none had."""
+        return next((t for t, running, _ in reversed(self.samples) if running > replicas), None)

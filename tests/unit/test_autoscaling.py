@@ -1,0 +1,117 @@
+"""The steady-state replicas the lesson predicts agree with Serve's own autoscaling policy; configs are read with
+Serve's model; the replica timeline samples in the background."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+
+import pytest
+
+from helpers.autoscaling import ReplicaTimeline, autoscaling_config, ongoing, replica_counts, steady_replicas
+
+
+def serve_policy_replicas(total_ongoing: float, current: int, config) -> int:
+    """What Serve's default policy asks for (its float, rounded up as Serve's scaling step does, within bounds)."""
+    from ray.serve._private.common import DeploymentID
+    from ray.serve.autoscaling_policy import replica_queue_length_autoscaling_policy
+    from ray.serve.config import AutoscalingContext
+
+    ctx = AutoscalingContext(
+        deployment_id=DeploymentID(name="Hello", app_name="hello"),
+        deployment_name="Hello",
+        app_name="hello",
+        current_num_replicas=current,
+        target_num_replicas=current,
+        running_replicas=[],
+        total_num_requests=total_ongoing,
+        total_queued_requests=0,
+        aggregated_metrics={},
+        raw_metrics={},
+        capacity_adjusted_min_replicas=config.min_replicas,
+        capacity_adjusted_max_replicas=config.max_replicas,
+        policy_state={},
+        last_scale_up_time=None,
+        last_scale_down_time=None,
+        current_time=None,
+        config=config,
+        total_pending_async_requests=0,
+    )
+    desired, _ = replica_queue_length_autoscaling_policy(ctx)
+    return min(max(math.ceil(desired - 1e-9), config.min_replicas), config.max_replicas)
+
+
+@pytest.mark.parametrize(
+    ("rate", "seconds", "target", "bounds"),
+    list(itertools.product([5, 20, 30, 47.5], [0.05, 0.2, 0.35], [1, 2, 3.5], [(1, 4), (2, 8), (1, 1)])),
+)
+def test_the_steady_state_is_what_serves_policy_settles_on(rate, seconds, target, bounds):
+    config = autoscaling_config(
+        {"min_replicas": bounds[0], "max_replicas": bounds[1], "target_ongoing_requests": target}
+    )
+    expected = steady_replicas(rate, seconds, config)
+    # Serve's policy, from any current count, asks for the same replicas (it depends on the load alone).
+    for current in range(1, 5):
+        assert serve_policy_replicas(ongoing(rate, seconds), current, config) == expected
+
+
+def test_the_lessons_example():
+    config = autoscaling_config({"min_replicas": 1, "max_replicas": 4, "target_ongoing_requests": 2})
+    assert ongoing(30, 0.2) == pytest.approx(6)
+    assert steady_replicas(30, 0.2, config) == 3
+    assert steady_replicas(100, 0.2, config) == 4  # capped at max_replicas
+    assert steady_replicas(1, 0.2, config) == 1  # never below min_replicas
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"max_replica": 4}, r"'max_replica', which Serve does not know .* max_replicas"),
+        ({"min_replicas": 5, "max_replicas": 2}, "max_replicas \\(2\\) must be greater than or equal to min_replicas"),
+        ({"target_ongoing_requests": -1}, "target_ongoing_requests: Input should be greater than 0"),
+        ("auto", "must be a mapping of options, e.g. {min_replicas: 1"),
+    ],
+)
+def test_a_bad_config_names_the_field_and_shows_a_good_one(raw, message):
+    with pytest.raises(ValueError, match=message):
+        autoscaling_config(raw)
+
+
+def test_replica_counts_reads_running_replicas_and_the_target():
+    details = {
+        "applications": {
+            "hello": {
+                "deployments": {
+                    "Hello": {
+                        "target_num_replicas": 3,
+                        "replicas": [{"state": "RUNNING"}, {"state": "STARTING"}, {"state": "RUNNING"}],
+                    }
+                }
+            }
+        }
+    }
+    assert replica_counts(details, "hello", "Hello") == (2, 3)
+    assert replica_counts(details, "hello", "Other") == (0, None)
+    assert replica_counts({}, "hello", "Hello") == (0, None)
+
+
+def test_the_timeline_samples_in_the_background_and_survives_a_failed_sample():
+    counts = iter([(1, 1), (2, 3), RuntimeError("busy"), (3, 3), (3, 3), (1, 1)])
+
+    def count():
+        value = next(counts, (1, 1))
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    with ReplicaTimeline(count, interval=0.02) as timeline:
+        time.sleep(0.5)
+    assert timeline.misses == 1
+    running = [r for _, r, _ in timeline.samples]
+    assert running[:5] == [1, 2, 3, 3, 1]
+    assert timeline.peak() == 3
+    times = [t for t, _, _ in timeline.samples]
+    assert times == sorted(times)
+    assert timeline.first_reached(3) == times[2] and timeline.last_above(1) == times[3]
+    assert timeline.first_reached(9) is None
