@@ -324,3 +324,18 @@ def test_a_scenario_that_failed_says_why_instead_of_hiding_behind_a_dash(result)
     text = bench_tables.render("<!-- bench:figures -->\n<!-- /bench -->\n", result)
     name = "the head node's HTTP proxy killed (proxy_kill_no_retries)"
     assert f"On the host backend, {name} ended with an error: kubectl exec" in text
+
+
+def test_a_scenario_that_fails_on_purpose_is_no_error_unless_it_fails_otherwise(result):
+    for backend in ("local", "host"):
+        for run in result[backend]["runs"]:
+            failed = {"recovery_s": None, "error": "Application 'hello' is DEPLOY_FAILED: AttributeError: ..."}
+            run["scenarios"]["bad_update"] = {**run["scenarios"].get("bad_update", {}), **failed}
+        result[backend]["median"] = bench_tables.medians(result[backend]["runs"])
+    text = bench_tables.render("<!-- bench:figures -->\n<!-- /bench -->\n", result)
+    assert "(bad_update) ended with an error" not in text
+    for run in result["host"]["runs"]:
+        run["scenarios"]["bad_update"]["error"] = "Waited 120 s for the RayService to be Ready"  # not the failure meant
+    result["host"]["median"] = bench_tables.medians(result["host"]["runs"])
+    text = bench_tables.render("<!-- bench:figures -->\n<!-- /bench -->\n", result)
+    assert "On the host backend, bad `import_path`" in text and "(bad_update) ended with an error: Waited 120 s" in text
