@@ -23,6 +23,8 @@ from typing import Any
 
 import pydantic
 
+from helpers import status as status_mod
+
 
 def autoscaling_config(raw: dict[str, Any]) -> Any:
     """``raw`` (a deployment's ``autoscaling_config``) read with Serve's own model; a ValueError names each wrong
@@ -61,9 +63,9 @@ def steady_replicas(rate: float, seconds_per_request: float, config: Any) -> int
 
 def replica_counts(details: dict[str, Any], app: str, deployment: str) -> tuple[int, int | None]:
     """(RUNNING replicas, Serve's target) of one deployment in Serve's report (``backend.serve_details()``)."""
-    dep = (((details.get("applications") or {}).get(app) or {}).get("deployments") or {}).get(deployment) or {}
-    running = sum(1 for r in dep.get("replicas") or [] if r.get("state") == "RUNNING")
-    return running, dep.get("target_num_replicas")
+    apps = status_mod.application_statuses(details)
+    dep = ((apps.get(app) or {}).get("serveDeploymentStatuses") or {}).get(deployment) or {}
+    return (dep.get("replicaStates") or {}).get("RUNNING", 0), dep.get("targetReplicas")
 
 
 class ReplicaTimeline:
@@ -104,11 +106,3 @@ class ReplicaTimeline:
 
     def peak(self) -> int:
         return max((running for _, running, _ in self.samples), default=0)
-
-    def first_reached(self, replicas: int) -> float | None:
-        """Seconds (after ``start``) of the first sample with at least ``replicas`` RUNNING; None if never."""
-        return next((t for t, running, _ in self.samples if running >= replicas), None)
-
-    def last_above(self, replicas: int) -> float | None:
-        """Seconds of the last sample with more than ``replicas`` RUNNING; None if none had."""
-        return next((t for t, running, _ in reversed(self.samples) if running > replicas), None)

@@ -3,9 +3,10 @@ figure of the autoscaling lesson (load, replicas and latency on one time axis)."
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
+
+from helpers.traffic import percentile
 
 
 @dataclass(frozen=True)
@@ -22,14 +23,6 @@ class Window:
         return self.sent / self.width
 
 
-def percentile(values: list[float], p: float) -> float | None:
-    """The nearest-rank percentile (the value below which ``p`` % of ``values`` fall); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
 def windows(records: list[Any], width: float = 5.0) -> list[Window]:
     """``records`` (a Traffic's) grouped by the time they were sent into ``width``-second windows, in order; the
     latencies are those of the requests answered with 200."""
@@ -41,28 +34,18 @@ def windows(records: list[Any], width: float = 5.0) -> list[Window]:
     out = []
     for n in range(int(last // width) + 1):
         inside = [r for r in records if n * width <= r.t < (n + 1) * width]
-        ok = [r.latency * 1000 for r in inside if r.ok]
+        ok = sorted(r.latency * 1000 for r in inside if r.ok)
         out.append(
             Window(
                 start=n * width,
                 sent=len(inside),
                 failed=sum(1 for r in inside if not r.ok),
-                p50_ms=_round(percentile(ok, 50)),
-                p99_ms=_round(percentile(ok, 99)),
+                p50_ms=percentile(ok, 50),
+                p99_ms=percentile(ok, 99),
                 width=width,
             )
         )
     return out
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
-
-
-def worst_p99(found: list[Window], after: float = 0.0) -> float | None:
-    """The highest p99 of the windows that start at ``after`` seconds or later (None if none answered)."""
-    values = [w.p99_ms for w in found if w.start >= after and w.p99_ms is not None]
-    return max(values, default=None)
 
 
 def plot(found: list[Window], samples: list[tuple[float, int, int | None]], title: str = "", path: str | None = None):

@@ -228,11 +228,6 @@ class Traffic:
         failed = [r for r in records if not r.ok]
         latencies = sorted(r.latency * 1000 for r in records if r.ok)
 
-        def pct(p: float) -> float | None:
-            if not latencies:
-                return None
-            return round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))], 1)
-
         versions: dict[str, int] = {}
         for r in records:
             if r.ok and r.version:
@@ -242,8 +237,8 @@ class Traffic:
             "ok": len(records) - len(failed),
             "failed": len(failed),
             "retried": sum(1 for r in records if r.attempts > 1),
-            "p50_ms": pct(50),
-            "p99_ms": pct(99),
+            "p50_ms": percentile(latencies, 50),
+            "p99_ms": percentile(latencies, 99),
             "median_ms": round(statistics.median(latencies), 1) if latencies else None,
             "first_failure_s": round(failed[0].t, 2) if failed else None,
             "last_failure_s": round(failed[-1].t, 2) if failed else None,
@@ -328,6 +323,14 @@ class Traffic:
         if path:
             fig.savefig(path, dpi=100)
         return fig
+
+
+def percentile(ordered: list[float], p: float) -> float | None:
+    """The ``p`` th percentile of ``ordered`` (sorted ascending; the value at index p% of the count, the last at
+    most), rounded to 0.1; None for no values."""
+    if not ordered:
+        return None
+    return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 1)
 
 
 def _count(values) -> dict[str, int]:

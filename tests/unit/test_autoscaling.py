@@ -113,5 +113,3 @@ def test_the_timeline_samples_in_the_background_and_survives_a_failed_sample():
     assert timeline.peak() == 3
     times = [t for t, _, _ in timeline.samples]
     assert times == sorted(times)
-    assert timeline.first_reached(3) == times[2] and timeline.last_above(1) == times[3]
-    assert timeline.first_reached(9) is None
