@@ -24,7 +24,7 @@ from helpers.backends import cluster_change
 from helpers.backends.base import Backend
 from helpers.backends.cluster_change import on_off
 from helpers.backends.faults import HeadLost, ProxyKilled, ReplicaKilled, WorkerLost
-from helpers.backends.local_processes import LocalProcesses, process_name, refuse_while_host_runs
+from helpers.backends.local_processes import LocalProcesses, proxies_of, refuse_while_host_runs
 from helpers.errors import BackendError, DeployFailedError, KindOnly, NotRunningError
 from helpers.kubectl import Command, Kubectl, show_local
 from helpers.manifests import RayServiceManifest, as_manifest, lint_before_apply
@@ -351,7 +351,7 @@ class LocalBackend(Backend):
         state = self._require_up()
 
         def another_listens() -> tuple[bool, str]:
-            others = {p.pid for p in _proxies_of([w["pgid"] for w in state["workers"]])}
+            others = {p.pid for p in proxies_of([w["pgid"] for w in state["workers"]])}
             listening = [port for _ip, port, _pid in procs.listeners(others) if port == self.ports.serve]
             return bool(listening), "a worker node's proxy listens" if listening else "no worker node's proxy yet"
 
@@ -371,7 +371,7 @@ class LocalBackend(Backend):
         state = self._require_up()
 
         def head_proxies() -> list:
-            return _proxies_of([state["head"]["pgid"]])
+            return proxies_of([state["head"]["pgid"]])
 
         proxies = head_proxies()
 
@@ -379,14 +379,16 @@ class LocalBackend(Backend):
             proxies[:] = head_proxies()
             return bool(proxies), "Serve is restarting it"
 
+        head_node = (self.serve.details().get("controller_info") or {}).get("node_id")
         if not proxies:  # right after an earlier fault Serve may still be restarting the head's proxy
             try:
                 wait_for("the head node's HTTP proxy", proxy_back, PROXY_WAIT_S, interval=1.0)
             except TimeoutError:
+                said = (self.proxies().get(head_node) or {}).get("status", "not there")
                 raise BackendError(
-                    f"No HTTP proxy is running on the head node (waited {PROXY_WAIT_S:.0f} s)."
+                    f"No HTTP proxy is running on the head node (waited {PROXY_WAIT_S:.0f} s); Serve's report "
+                    f"of it: {said}. `python -m helpers status` shows the cluster."
                 ) from None
-        head_node = (self.serve.details().get("controller_info") or {}).get("node_id")
         old = (self.proxies().get(head_node) or {}).get("actor_id")
         self.on_kubernetes(self.kubectl.exec(self._pod_of("head"), "pkill", "-9", "-f", "ray::ProxyActor"))
         proxies[0].kill()
@@ -493,8 +495,3 @@ class LocalBackend(Backend):
         if not quiet:
             print(f"Stopped {stopped} process(es) of the local cluster." if stopped else "Nothing was running.")
         return stopped
-
-
-def _proxies_of(pgids: list[int]) -> list:
-    """Serve's HTTP proxy processes among the process groups ``pgids`` (the Ray nodes)."""
-    return [p for p in procs.group_members(pgids) if process_name(p).startswith("ray::ProxyActor")]

@@ -381,9 +381,12 @@ class LocalProcesses:
         self.wait_nodes(1 + len(state["workers"]), timeout)
 
 
-def process_name(proc) -> str:
+def process_title(proc) -> str:
+    """The title Ray gives a worker process (``ray::ProxyActor``, ``ray::ServeReplica:hello:Hello``), read from its
+    command line, which is the same for every thread. Not ``proc.name()``: that is the main thread's name, and Ray
+    renames whichever thread runs a task, so a proxy's main thread can still be called ``ray::IDLE``."""
     try:
-        return proc.name() + " " + " ".join(proc.cmdline()[:1])
+        return " ".join(proc.cmdline()[:1]) or proc.name()
     except procs.psutil.Error:
         return ""
 
@@ -398,3 +401,8 @@ def refuse_while_host_runs() -> None:
             f"The host backend's Kubernetes runs on this machine ({', '.join(sorted(running))}): the local backend "
             "cannot start beside it. Stop it first: `make down BACKEND=host`."
         )
+
+
+def proxies_of(pgids: list[int]) -> list:
+    """Serve's HTTP proxy processes among the process groups ``pgids`` (the Ray nodes)."""
+    return [p for p in procs.group_members(pgids) if process_title(p).startswith("ray::ProxyActor")]

@@ -1,4 +1,5 @@
 import socket
+import subprocess
 import sys
 import time
 
@@ -146,3 +147,22 @@ def test_a_head_start_that_gave_up_only_on_rays_30_s_wait_is_waited_for(tmp_path
         assert not LocalProcesses.raylet_slow(group.pid, log, start)  # the raylet died: a real failure
     finally:
         procs.stop_groups([group.pid], marker="unit-test-head", grace=1)
+
+
+def test_a_proxy_is_found_by_its_title_whatever_its_main_thread_is_called():
+    """Ray renames the thread that runs a task, so a proxy's main thread (``proc.name()``) can still be called
+    ``ray::IDLE``; its command line says ``ray::ProxyActor`` for every thread. Here ``sleep`` plays one: its
+    name is ``sleep``, its command line ``ray::ProxyActor``."""
+    from helpers.backends.local_processes import proxies_of
+
+    proc = subprocess.Popen(["bash", "-c", 'exec -a "ray::ProxyActor" sleep 30'], start_new_session=True)
+    try:
+        found, deadline = [], time.monotonic() + 5
+        while not found and time.monotonic() < deadline:
+            found = proxies_of([proc.pid])
+            time.sleep(0.05)
+        assert [p.pid for p in found] == [proc.pid]
+        assert found[0].name() == "sleep"
+    finally:
+        proc.kill()
+        proc.wait()
