@@ -19,6 +19,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pydantic
@@ -106,3 +107,90 @@ class ReplicaTimeline:
 
     def peak(self) -> int:
         return max((running for _, running, _ in self.samples), default=0)
+
+
+def autoscaled(manifest: Any, config: dict[str, Any], work_ms: float, app: str = "hello", deployment: str = "Hello"):
+    """A copy of ``manifest`` whose ``deployment`` scales itself with ``config`` (checked by Serve's model first)
+    and whose requests each take ``work_ms`` (hello's ``user_config``). ``num_replicas: auto`` lets Serve choose."""
+    from helpers import manifests
+
+    autoscaling_config(config)
+    if not 0 <= work_ms <= 5000:
+        raise ValueError(f"work_ms={work_ms!r}: give each request 0 to 5000 ms of work, e.g. 200.")
+    user_config = {"greeting": "Hello", "work_ms": work_ms}
+    return manifests.with_deployment_options(
+        manifest, app, deployment, num_replicas="auto", autoscaling_config=dict(config), user_config=user_config
+    )
+
+
+@dataclass
+class RampRun:
+    """What one ramp did: the traffic (its records), Serve's replica samples, and the figures drawn from them."""
+
+    traffic: Any
+    samples: list[tuple[float, int, int | None]]
+    min_replicas: int
+    load_end_s: float  # when the ramp's last request went out, seconds after the start
+
+    @property
+    def peak(self) -> int:
+        return max((running for _, running, _ in self.samples), default=0)
+
+    @property
+    def scale_up_s(self) -> float | None:
+        """Seconds from the start until RUNNING first reached its peak."""
+        return next((t for t, running, _ in self.samples if running == self.peak), None)
+
+    @property
+    def scale_down_s(self) -> float | None:
+        """Seconds from the end of the load until RUNNING was back at ``min_replicas`` (None: not within the run)."""
+        back = [
+            t
+            for t, running, target in self.samples
+            if t >= self.load_end_s and running <= self.min_replicas and (target or 0) <= self.min_replicas
+        ]
+        return round(back[0] - self.load_end_s, 1) if back else None
+
+    def figures(self) -> dict[str, Any]:
+        summary = self.traffic.summary()
+        return {
+            "sent": summary["sent"],
+            "failed": summary["failed"],
+            "p50_ms": summary["p50_ms"],
+            "p99_ms": summary["p99_ms"],
+            "peak_replicas": self.peak,
+            "scale_up_s": self.scale_up_s,
+            "scale_down_s": self.scale_down_s,
+        }
+
+
+def run_ramp(backend: Any, ramp: Any, config: Any, route: str = "/hello", app: str = "hello",
+             deployment: str = "Hello", settle_s: float = 120.0) -> RampRun:  # fmt: skip
+    """Send ``ramp`` (``helpers.ramp.Ramp``) to ``route`` while sampling Serve's replicas of ``deployment`` every
+    second, then keep sampling (showing progress) until they are back at ``config.min_replicas`` or ``settle_s``
+    has passed. ``config``: ``autoscaling_config()`` of what was applied."""
+    from helpers.progress import wait_for
+    from helpers.traffic import Traffic
+
+    def count() -> tuple[int, int | None]:
+        return replica_counts(backend.serve_details(), app, deployment)
+
+    traffic = Traffic(backend.serve_url, [route], ramp=ramp).start()
+    try:
+        with ReplicaTimeline(count, start=traffic.start_time) as timeline:
+            traffic.wait(ramp.seconds + 1)  # returns when the ramp's last request has gone out
+            traffic.stop()  # and waits for the answers
+            load_end = max((r.t for r in traffic.records), default=traffic.now())
+
+            def settled() -> tuple[bool, str]:
+                _, running, target = timeline.samples[-1] if timeline.samples else (0, None, None)
+                back = running is not None and running <= config.min_replicas and (target or 0) <= config.min_replicas
+                return back, f"{running} RUNNING, Serve's target {target}"
+
+            try:
+                wait_for(f"{deployment} back to {config.min_replicas} replica(s)", settled, settle_s, interval=1.0)
+            except TimeoutError:
+                pass  # scale_down_s is then None: the caller decides whether that is a failure
+    finally:
+        traffic.stop()
+    return RampRun(traffic, timeline.samples, config.min_replicas, round(load_end, 1))

@@ -4,6 +4,7 @@ Used unchanged by both backends: the local backend puts this folder on PYTHONPAT
 backend mounts it into the Ray pods from a ConfigMap.
 """
 
+import asyncio
 import os
 
 from ray import serve
@@ -13,12 +14,17 @@ from ray import serve
 class Hello:
     def __init__(self):
         self.greeting = "Hello"
+        self.work_s = 0.0
 
     def reconfigure(self, user_config: dict):
         # Called on start and whenever only `user_config` changes: no replica restart.
         self.greeting = user_config.get("greeting", "Hello")
+        # Time each request takes, as a model's would (the autoscaling lesson); 0 unless set.
+        self.work_s = user_config.get("work_ms", 0) / 1000
 
     async def __call__(self, request):
+        if self.work_s:
+            await asyncio.sleep(self.work_s)  # waiting, not computing: replicas do not share the CPU for it
         return {
             "message": f"{self.greeting} from RayService!",
             "version": os.environ.get("APP_VERSION", "v1"),

@@ -113,3 +113,41 @@ def test_the_timeline_samples_in_the_background_and_survives_a_failed_sample():
     assert timeline.peak() == 3
     times = [t for t, _, _ in timeline.samples]
     assert times == sorted(times)
+
+
+def test_autoscaled_lets_serve_choose_the_replicas_and_gives_each_request_its_work():
+    from helpers import manifests
+    from helpers.autoscaling import autoscaled
+
+    base = manifests.load_manifest("manifests/ray-service.yaml")
+    config = {"min_replicas": 1, "max_replicas": 4, "target_ongoing_requests": 1}
+    edited = autoscaled(base, config, work_ms=200)
+    hello = next(a for a in edited.serve_config["applications"] if a["name"] == "hello")
+    deployment = hello["deployments"][0]
+    assert deployment["num_replicas"] == "auto" and deployment["autoscaling_config"] == config
+    assert deployment["user_config"] == {"greeting": "Hello", "work_ms": 200}
+    with pytest.raises(ValueError, match="max_replica"):  # Serve's model names what it does not know
+        autoscaled(base, {"max_replica": 4}, work_ms=200)
+    with pytest.raises(ValueError, match="0 to 5000 ms"):
+        autoscaled(base, config, work_ms=-1)
+
+
+class _Records:
+    def __init__(self, summary):
+        self._summary = summary
+
+    def summary(self):
+        return self._summary
+
+
+def test_a_ramps_figures_come_from_its_samples():
+    from helpers.autoscaling import RampRun
+
+    samples = [(0.0, 1, 1), (10.0, 1, 3), (14.0, 3, 3), (40.0, 3, 3), (46.0, 3, 1), (52.5, 1, 1)]
+    run = RampRun(_Records({"sent": 500, "failed": 0, "p50_ms": 214.0, "p99_ms": 240.0}), samples, 1, 40.0)
+    assert (run.peak, run.scale_up_s, run.scale_down_s) == (3, 14.0, 12.5)
+    assert run.figures() == {"sent": 500, "failed": 0, "p50_ms": 214.0, "p99_ms": 240.0, "peak_replicas": 3,
+                             "scale_up_s": 14.0, "scale_down_s": 12.5}  # fmt: skip
+    # still above min_replicas at the end, or down in RUNNING while Serve's target is not: no scale-down figure
+    assert RampRun(_Records({}), samples[:4], 1, 40.0).scale_down_s is None
+    assert RampRun(_Records({}), [*samples[:4], (45.0, 1, 3)], 1, 40.0).scale_down_s is None
