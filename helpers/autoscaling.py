@@ -178,7 +178,17 @@ def run_ramp(backend: Any, ramp: Any, config: Any, route: str = "/hello", app: s
     traffic = Traffic(backend.serve_url, [route], ramp=ramp).start()
     try:
         with ReplicaTimeline(count, start=traffic.start_time) as timeline:
-            traffic.wait(ramp.seconds + 1)  # returns when the ramp's last request has gone out
+
+            def ramp_done() -> tuple[bool, str]:
+                t = traffic.now()
+                sent = traffic.records
+                _, running, target = timeline.samples[-1] if timeline.samples else (0, "?", "?")
+                return traffic.finished, (
+                    f"{ramp.rate_at(t):.1f} requests/s now, {sum(1 for r in sent if r.t > t - 5) / 5:.1f} sent/s "
+                    f"(last 5 s), {traffic.in_flight} in flight, {running} RUNNING (Serve's target {target})"
+                )
+
+            wait_for(f"the ramp ({ramp.seconds:.0f} s)", ramp_done, ramp.seconds + 30, interval=1.0)
             traffic.stop()  # and waits for the answers
             load_end = max((r.t for r in traffic.records), default=traffic.now())
 

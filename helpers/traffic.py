@@ -119,6 +119,7 @@ class Traffic:
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self.start_time = 0.0
+        self._submitted = 0
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -181,6 +182,7 @@ class Traffic:
             route = self.routes[i % len(self.routes)]
             self._pool.submit(self._send, route, self.now())
             i += 1
+            self._submitted = i
         self._stop.set()
 
     def _send(self, route: str, sent: float) -> None:
@@ -217,6 +219,17 @@ class Traffic:
         return getattr(getattr(reason, "retries", None), "history", ()) or ()
 
     # -- results -----------------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        """True once the load is over: its last request sent (or ``stop()`` called)."""
+        return self._stop.is_set()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not answered yet (the concurrency the load keeps open)."""
+        with self._lock:
+            return self._submitted - len(self._records)
 
     @property
     def records(self) -> list[Record]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,6 +21,7 @@ class FlakyServer:
         self.failing = threading.Event()
         self.version = "v1"
         self.hits = 0
+        self.delay = 0.0  # seconds each answer takes
         outer = self
 
         self.connections = set()
@@ -30,6 +32,7 @@ class FlakyServer:
             def do_GET(self):
                 outer.hits += 1
                 outer.connections.add(self.client_address)
+                time.sleep(outer.delay)
                 if outer.failing.is_set():
                     self.send_response(503)
                     self.send_header("Content-Length", "11")
@@ -88,6 +91,16 @@ def test_with_retries_the_client_rides_out_a_short_outage(server):
     s = traffic.summary()
     assert s["failed"] == 0 and s["retried"] > 0
     assert max(r.attempts for r in traffic.records) > 1
+
+
+def test_in_flight_counts_the_requests_sent_and_not_answered(server):
+    server.delay = 0.3  # at 50 requests a second, about 15 open at once (Little's law)
+    with Traffic(server.url, rate=50, max_requests=40) as traffic:
+        traffic.wait(0.5)
+        assert 5 <= traffic.in_flight <= 30 and not traffic.finished
+        traffic.wait(2)
+        assert traffic.finished
+    assert traffic.in_flight == 0 and len(traffic.records) == 40
 
 
 def test_load_is_bounded_in_count_and_time(server):
