@@ -4,13 +4,20 @@
     with Traffic(backend.serve_url, ["/hello"], ramp=ramp) as traffic:
         ...
 
-Requests are sent on a fixed schedule computed from the rate (open loop, as users arrive: a slow answer does not
-slow the next request): request ``i`` goes out when the rate's integral from the start reaches ``i``.
+Requests are sent on a schedule computed from the rate (open loop, as users arrive: a slow answer does not slow
+the next request). ``arrivals="even"``: request ``i`` goes out when the rate's integral from the start reaches
+``i``. ``arrivals="poisson"`` (seeded, so a run can be repeated): the gaps are random, as independent users' are,
+with the same rate on average (the integral reaches a sum of exponential draws). Measure an autoscaler with
+``"poisson"``: Serve samples the requests in flight every ``0.2 * look_back_period_s`` seconds, and an even
+schedule whose period divides that interval shows every sample the same phase (at 12 requests a second of 0.21 s
+each, 2.5 in flight on average, Serve saw exactly 2.0 for a whole minute).
 """
 
 from __future__ import annotations
 
 import math
+import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 MAX_RATE = 200.0  # requests per second: what one Traffic client sends at most (its thread pool's bound)
@@ -41,11 +48,18 @@ class Stage:
         return 2 * k / (a + math.sqrt(max(a * a + 2 * b * k, 0.0)))
 
 
+ARRIVALS = ("even", "poisson")
+
+
 @dataclass(frozen=True)
 class Ramp:
     stages: tuple[Stage, ...]
+    arrivals: str = "even"
+    seed: int = 0  # of the random gaps (arrivals="poisson")
 
     def __post_init__(self) -> None:
+        if self.arrivals not in ARRIVALS:
+            raise ValueError(f"arrivals={self.arrivals!r}: write one of {', '.join(map(repr, ARRIVALS))}.")
         if not self.stages:
             raise ValueError("A ramp needs at least one stage, e.g. Ramp.up_hold_down(peak=30).")
         for n, s in enumerate(self.stages, 1):
@@ -61,12 +75,18 @@ class Ramp:
 
     @classmethod
     def up_hold_down(
-        cls, peak: float, up_s: float = 30.0, hold_s: float = 60.0, down_s: float = 30.0, base: float = 1.0
+        cls,
+        peak: float,
+        up_s: float = 30.0,
+        hold_s: float = 60.0,
+        down_s: float = 30.0,
+        base: float = 1.0,
+        arrivals: str = "even",
     ) -> Ramp:
         """From ``base`` up to ``peak`` in ``up_s`` seconds, ``peak`` for ``hold_s``, back to ``base`` in ``down_s``."""
         if not base < peak:
             raise ValueError(f"peak={peak!r} must be above base={base!r} (requests per second).")
-        return cls((Stage(up_s, base, peak), Stage(hold_s, peak, peak), Stage(down_s, peak, base)))
+        return cls((Stage(up_s, base, peak), Stage(hold_s, peak, peak), Stage(down_s, peak, base)), arrivals)
 
     @property
     def seconds(self) -> float:
@@ -99,6 +119,17 @@ class Ramp:
             before += s.requests
             start += s.seconds
         return None
+
+    def schedule(self) -> Iterator[float]:
+        """When each request goes out, in seconds after the start, until the ramp is over."""
+        rng = random.Random(self.seed)
+        k = 0.0
+        while True:
+            due = self.due(k)
+            if due is None:
+                return
+            yield due
+            k += 1.0 if self.arrivals == "even" else rng.expovariate(1.0)
 
     def stage_bounds(self) -> list[tuple[float, float]]:
         """(start, end) of each stage, in seconds after the start."""

@@ -14,6 +14,7 @@ request is retried with exponential backoff (urllib3's ``Retry``) on connection 
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import threading
 import time
@@ -98,8 +99,9 @@ class Traffic:
         connection stays on the pod it reached, even after the Service points elsewhere (a replaced head pod, a
         promoted RayCluster); with a new connection per request, each request reaches whatever is behind the
         Service *now*, so a switch is measured when it happens."""
-        if ramp is not None:
-            rate, max_seconds, max_requests = ramp.peak, ramp.seconds, ramp.requests
+        if ramp is not None:  # random arrivals send about ramp.requests: the ramp's end bounds them, not a count
+            rate, max_seconds = ramp.peak, ramp.seconds
+            max_requests = ramp.requests if ramp.arrivals == "even" else 10 * ramp.requests
         if rate <= 0 or rate > MAX_RATE:
             raise ValueError(f"rate={rate!r}: choose a rate between 0 and {MAX_RATE:.0f} requests per second")
         self.base_url = base_url.rstrip("/")
@@ -172,9 +174,9 @@ class Traffic:
 
     def _schedule(self) -> None:
         i = 0
-        while not self._stop.is_set() and i < self.max_requests:
-            due = self.ramp.due(i) if self.ramp is not None else i / self.rate
-            if due is None or due > self.max_seconds:
+        times = self.ramp.schedule() if self.ramp is not None else (n / self.rate for n in itertools.count())
+        for due in times:
+            if self._stop.is_set() or i >= self.max_requests or due > self.max_seconds:
                 break
             delay = due - self.now()
             if delay > 0 and self._stop.wait(delay):

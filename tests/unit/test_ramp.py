@@ -104,3 +104,27 @@ def test_windows_give_the_rate_latency_and_failures_of_each_stretch_of_time(tmp_
         windows(records, width=0)
     plot(found, [(0.0, 1, 1), (2.5, 2, 3), (4.0, 3, 3)], title="ramp", path=str(tmp_path / "ramp.png"))
     assert (tmp_path / "ramp.png").stat().st_size > 0
+
+
+def test_an_even_schedule_is_the_integral_reaching_each_whole_number():
+    ramp = Ramp.up_hold_down(peak=12, up_s=10, hold_s=20, down_s=5)
+    assert list(ramp.schedule()) == [ramp.due(i) for i in range(ramp.requests)]
+
+
+def test_random_arrivals_keep_the_rate_on_average_and_repeat_with_their_seed():
+    ramp = Ramp.up_hold_down(peak=12, up_s=10, hold_s=200, down_s=5, arrivals="poisson")
+    times = list(ramp.schedule())
+    assert times == list(ramp.schedule())  # seeded: the same run twice
+    assert times == sorted(times) and 0 <= times[0] and times[-1] <= ramp.seconds
+    expected = sum(s.requests for s in ramp.stages)
+    assert abs(len(times) - expected) < 4 * math.sqrt(expected)  # a Poisson count: within 4 standard deviations
+    hold = [t for t in times if 10 <= t < 210]
+    assert abs(len(hold) - 2400) < 4 * math.sqrt(2400)
+    gaps = [b - a for a, b in zip(hold, hold[1:], strict=False)]
+    assert len(set(round(g, 3) for g in gaps)) > 100  # not one period: samples of the load see every phase
+    assert list(Ramp(ramp.stages, "poisson", seed=1).schedule()) != times
+
+
+def test_an_unknown_arrival_pattern_is_refused():
+    with pytest.raises(ValueError, match="'even', 'poisson'"):
+        Ramp.up_hold_down(peak=12, arrivals="random")
