@@ -105,9 +105,6 @@ class ReplicaTimeline:
                 self.samples.append((round(time.monotonic() - self.start, 2), running, target))
             self._stop.wait(self.interval)
 
-    def peak(self) -> int:
-        return max((running for _, running, _ in self.samples), default=0)
-
 
 def autoscaled(manifest: Any, config: dict[str, Any], work_ms: float, app: str = "hello", deployment: str = "Hello"):
     """A copy of ``manifest`` whose ``deployment`` scales itself with ``config`` (checked by Serve's model first)
@@ -184,7 +181,7 @@ def run_ramp(backend: Any, ramp: Any, config: Any, route: str = "/hello", app: s
                 sent = traffic.records
                 _, running, target = timeline.samples[-1] if timeline.samples else (0, "?", "?")
                 return traffic.finished, (
-                    f"{ramp.rate_at(t):.1f} requests/s now, {sum(1 for r in sent if r.t > t - 5) / 5:.1f} sent/s "
+                    f"{ramp.rate_at(t):.1f} requests/s now, {sum(1 for r in sent if r.t > t - 5) / 5:.1f} answered/s "
                     f"(last 5 s), {traffic.in_flight} in flight, {running} RUNNING (Serve's target {target})"
                 )
 
