@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         nargs="+",
         metavar="LESSON",
-        help="only these lessons, in the order given (e.g. 03_routing 07_cleanup); default: every lesson",
+        help="only these lessons, in the order given (e.g. 03_routing 09_cleanup); default: every lesson",
     )
     run.add_argument(
         "--lang",

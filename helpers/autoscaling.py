@@ -25,6 +25,7 @@ from typing import Any
 import pydantic
 
 from helpers import status as status_mod
+from helpers.i18n import _
 
 
 def autoscaling_config(raw: dict[str, Any]) -> Any:
@@ -49,11 +50,41 @@ def autoscaling_config(raw: dict[str, Any]) -> Any:
 
 EXAMPLE = "{min_replicas: 1, max_replicas: 4, target_ongoing_requests: 2}"
 
+# Lesson 07's load and config, which `make bench` measures too (the lesson's parameters cell says the same:
+# tests/unit/test_autoscaling.py checks it). Why these values: the lesson's Step 1.
+LESSON = {
+    "work_ms": 500,
+    "autoscaling": {
+        "min_replicas": 1,
+        "max_replicas": 4,
+        "target_ongoing_requests": 2,
+        "upscale_delay_s": 15,
+        "downscale_delay_s": 15,
+        "look_back_period_s": 15,
+    },
+    "peak": 10,
+    "up_s": 90,
+    "hold_s": 30,
+    "down_s": 15,
+}
+
 
 def ongoing(rate: float, seconds_per_request: float) -> float:
     """Requests open at once under a steady ``rate`` (requests per second) of requests that take
     ``seconds_per_request`` each (Little's law)."""
     return rate * seconds_per_request
+
+
+def seconds_per_request(url: str, n: int = 5, timeout: float = 10.0) -> float:
+    """What one request to ``url`` costs with nothing else running: the median of ``n`` sent one after another."""
+    import requests
+
+    took = []
+    for _n in range(n):
+        start = time.perf_counter()
+        requests.get(url, timeout=timeout).raise_for_status()
+        took.append(time.perf_counter() - start)
+    return sorted(took)[len(took) // 2]
 
 
 def steady_replicas(rate: float, seconds_per_request: float, config: Any) -> int:
@@ -148,6 +179,62 @@ class RampRun:
         ]
         return round(back[0] - self.load_end_s, 1) if back else None
 
+    def reached_s(self, replicas: int) -> float | None:
+        """Seconds from the start until ``replicas`` (or more) were RUNNING (None: never)."""
+        return next((t for t, running, _ in self.samples if running >= replicas), None)
+
+    def reactions(
+        self, ramp: Any, seconds_per_request: float, config: Any
+    ) -> list[tuple[int, float | None, float | None]]:
+        """For each replica count above ``min_replicas`` up to the peak: (count, when the load first needed it by
+        Serve's rule at steady state, when it first ran), in seconds after the start (None: never)."""
+        top = max(self.peak, steady_replicas(ramp.peak, seconds_per_request, config))
+        out = []
+        for n in range(config.min_replicas + 1, top + 1):
+            needed = next(
+                (t / 10 for t in range(int(ramp.seconds * 10) + 1)
+                 if steady_replicas(ramp.rate_at(t / 10), seconds_per_request, config) >= n),
+                None,
+            )  # fmt: skip
+            out.append((n, needed, self.reached_s(n)))
+        return out
+
+    def report(self) -> str:
+        """The run in two lines: the replicas (peak, when; back at the minimum, when) and the requests."""
+        f = self.figures()
+        down = (
+            _("back to {min} {seconds} s after the load", min=self.min_replicas, seconds=f["scale_down_s"])
+            if f["scale_down_s"] is not None
+            else _("not back to {min} within the wait", min=self.min_replicas)
+        )
+        return "\n".join(
+            (
+                _(
+                    "replicas: {min} -> peak {peak} ({seconds} s after the start); {down}",
+                    min=self.min_replicas,
+                    peak=f["peak_replicas"],
+                    seconds=f["scale_up_s"],
+                    down=down,
+                ),  # fmt: skip
+                _(
+                    "requests: {sent} sent, {failed} failed; p50 {p50} ms, p99 {p99} ms",
+                    sent=f["sent"],
+                    failed=f["failed"],
+                    p50=f["p50_ms"],
+                    p99=f["p99_ms"],
+                ),  # fmt: skip
+                *(_("failed, sent at {failure}", failure=failure) for failure in self.failures()[:5]),
+            )
+        )
+
+    def failures(self) -> list[str]:
+        """Each failed request: when it was sent (seconds after the start), and its status or error."""
+        return [
+            f"{r.t:.0f} s, " + (f"HTTP {r.status} {r.error[:60]}".strip() if r.status else r.error[:100])
+            for r in self.traffic.records
+            if not r.ok
+        ]
+
     def figures(self) -> dict[str, Any]:
         summary = self.traffic.summary()
         return {
@@ -163,39 +250,49 @@ class RampRun:
 
 def run_ramp(backend: Any, ramp: Any, config: Any, route: str = "/hello", app: str = "hello",
              deployment: str = "Hello", settle_s: float = 120.0) -> RampRun:  # fmt: skip
-    """Send ``ramp`` (``helpers.ramp.Ramp``) to ``route`` while sampling Serve's replicas of ``deployment`` every
-    second, then keep sampling (showing progress) until they are back at ``config.min_replicas`` or ``settle_s``
-    has passed. ``config``: ``autoscaling_config()`` of what was applied."""
+    """Wait until Serve runs ``config.min_replicas`` of ``deployment`` (a deployment that had more keeps them for
+    ``downscale_delay_s``), then send ``ramp`` (``helpers.ramp.Ramp``) to ``route`` while sampling its replicas
+    every second, then keep sampling (showing progress) until they are back at ``config.min_replicas`` or
+    ``settle_s`` has passed. ``config``: ``autoscaling_config()`` of what was applied."""
     from helpers.progress import wait_for
     from helpers.traffic import Traffic
 
     def count() -> tuple[int, int | None]:
         return replica_counts(backend.serve_details(), app, deployment)
 
+    def at_min(running: int | None, target: int | None) -> tuple[bool, str]:
+        back = running is not None and running <= config.min_replicas and (target or 0) <= config.min_replicas
+        return back, _("{running} RUNNING, Serve's target {target}", running=running, target=target)
+
+    before = _("{deployment} at {min} replica(s) before the load", deployment=deployment, min=config.min_replicas)
+    wait_for(before, lambda: at_min(*count()), settle_s, interval=1.0)
     traffic = Traffic(backend.serve_url, [route], ramp=ramp).start()
     try:
         with ReplicaTimeline(count, start=traffic.start_time) as timeline:
 
+            def last() -> tuple[int | None, int | None]:
+                return timeline.samples[-1][1:] if timeline.samples else (None, None)
+
             def ramp_done() -> tuple[bool, str]:
                 t = traffic.now()
-                sent = traffic.records
-                _, running, target = timeline.samples[-1] if timeline.samples else (0, "?", "?")
-                return traffic.finished, (
-                    f"{ramp.rate_at(t):.1f} requests/s now, {sum(1 for r in sent if r.t > t - 5) / 5:.1f} answered/s "
-                    f"(last 5 s), {traffic.in_flight} in flight, {running} RUNNING (Serve's target {target})"
+                running, target = last()
+                answered = sum(1 for r in traffic.records if r.t > t - 5) / 5
+                return traffic.finished, _(
+                    "{rate} requests/s now, {answered} answered/s (last 5 s), {in_flight} in flight, {running} "
+                    "RUNNING (Serve's target {target})",
+                    rate=f"{ramp.rate_at(t):.1f}",
+                    answered=f"{answered:.1f}",
+                    in_flight=traffic.in_flight,
+                    running=running,
+                    target=target,
                 )
 
-            wait_for(f"the ramp ({ramp.seconds:.0f} s)", ramp_done, ramp.seconds + 30, interval=1.0)
+            wait_for(_("the ramp ({seconds} s)", seconds=f"{ramp.seconds:.0f}"), ramp_done, ramp.seconds + 30, 1.0)
             traffic.stop()  # and waits for the answers
             load_end = max((r.t for r in traffic.records), default=traffic.now())
-
-            def settled() -> tuple[bool, str]:
-                _, running, target = timeline.samples[-1] if timeline.samples else (0, None, None)
-                back = running is not None and running <= config.min_replicas and (target or 0) <= config.min_replicas
-                return back, f"{running} RUNNING, Serve's target {target}"
-
+            back = _("{deployment} back to {min} replica(s)", deployment=deployment, min=config.min_replicas)
             try:
-                wait_for(f"{deployment} back to {config.min_replicas} replica(s)", settled, settle_s, interval=1.0)
+                wait_for(back, lambda: at_min(*last()), settle_s, interval=1.0)
             except TimeoutError:
                 pass  # scale_down_s is then None: the caller decides whether that is a failure
     finally:

@@ -102,6 +102,7 @@ def run_scenarios(backend: Backend, rate: float = 20.0) -> dict[str, Any]:
         ("proxy_kill_no_retries", scenarios.proxy_loss(backend, retries=False, **traffic)),
         ("proxy_kill_retries", scenarios.proxy_loss(backend, retries=True, **traffic)),
     ]
+    figures |= autoscaling_ramp(backend)  # lesson 07's, before lesson 05's fresh deploy
     # Lesson 05's updates, on lesson 05's manifest (the file with 4 replicas).
     five = manifests.with_deployment_options(
         manifests.load_manifest("manifests/ray-service.yaml"), "hello", "Hello", num_replicas=4
@@ -153,6 +154,40 @@ def run_scenarios(backend: Backend, rate: float = 20.0) -> dict[str, Any]:
         if o.error:
             print(f"!! {name}: {o.error}", flush=True)
     return figures
+
+
+def autoscaling_ramp(backend: Backend) -> dict[str, Any]:
+    """Lesson 07's ramp (``autoscaling.LESSON``) on a fresh deploy of the lesson's manifest: the replicas' peak,
+    how long after the load needed it the second replica ran, the way back to ``min_replicas``, the requests."""
+    from helpers import autoscaling
+    from helpers.ramp import Ramp
+
+    lesson = autoscaling.LESSON
+    # A fresh deploy: Serve cannot lift lesson 04's max_replicas_per_node cap from running replicas.
+    backend.delete_service()
+    backend.apply(
+        autoscaling.autoscaled(
+            manifests.load_manifest("manifests/ray-service.yaml"), lesson["autoscaling"], lesson["work_ms"]
+        )
+    )
+    backend.wait_ready(180)
+    seconds = autoscaling.seconds_per_request(backend.serve_url + "/hello")
+    config = autoscaling.autoscaling_config(lesson["autoscaling"])
+    ramp = Ramp.up_hold_down(lesson["peak"], lesson["up_s"], lesson["hold_s"], lesson["down_s"], arrivals="poisson")
+    run = autoscaling.run_ramp(backend, ramp, config)
+    print(run.report(), flush=True)
+    figures = run.figures()
+    (_, needed, ran), *_ = run.reactions(ramp, seconds, config)
+    return {
+        "autoscaling_predicted_replicas": autoscaling.steady_replicas(lesson["peak"], seconds, config),
+        "autoscaling_peak_replicas": figures["peak_replicas"],
+        "autoscaling_second_replica_lag_s": None if None in (needed, ran) else round(ran - needed, 1),
+        "autoscaling_back_to_min_s": figures["scale_down_s"],
+        "autoscaling_p50_ms": figures["p50_ms"],
+        "autoscaling_p99_ms": figures["p99_ms"],
+        "autoscaling_sent": figures["sent"],
+        "autoscaling_failed": figures["failed"],
+    }
 
 
 def run_once(backend_name: str = "local", rate: float = 20.0) -> dict[str, Any]:

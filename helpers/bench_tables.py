@@ -79,7 +79,16 @@ FIGURES = {
     "head_loss_no_ft_apps_running_s": ("the head lost, no GCS fault tolerance: every application RUNNING after", "s"),
     "head_loss_ft_head_back_s": ("the head lost, GCS fault tolerance: the new head answers after", "s"),
     "head_loss_ft_apps_running_s": ("the head lost, GCS fault tolerance: every application RUNNING after", "s"),
+    "autoscaling_predicted_replicas": ("lesson 07's ramp (1 -> 10 requests/s): replicas the plateau needs", "replicas"),
+    "autoscaling_peak_replicas": ("lesson 07's ramp: most replicas RUNNING", "replicas"),
+    "autoscaling_second_replica_lag_s": ("lesson 07's ramp: the 2nd replica RUNNING after the load needed it", "s"),
+    "autoscaling_back_to_min_s": ("lesson 07's ramp: back to 1 replica after the load", "s"),
+    "autoscaling_p50_ms": ("lesson 07's ramp: p50 latency (each request works 500 ms)", "ms"),
+    "autoscaling_p99_ms": ("lesson 07's ramp: p99 latency", "ms"),
+    "autoscaling_sent": ("lesson 07's ramp: requests sent", "requests"),
+    "autoscaling_failed": ("lesson 07's ramp: failed requests", "requests"),
 }
+COUNTS = ("replicas", "requests")  # units of whole numbers
 EXPECTED_FIGURES = (
     "head_loss_no_ft_head_back_s",
     "head_loss_no_ft_apps_running_s",
@@ -229,7 +238,7 @@ def timings_table(report: dict[str, Any]) -> str:
                 if worst.get(key) is not None and round(worst[key] / 1024, 1) != round(value / 1024, 1):
                     text += f" ({worst[key] / 1024:.1f})"
             else:
-                text = _pair(value, worst.get(key), unit)
+                text = _pair(value, worst.get(key), unit, digits=None if unit in COUNTS else 1)
             lines.append(f"| {label} | {text} |")
         elif key.endswith("_s") and isinstance(value, (int, float)) and not isinstance(value, bool):
             lines.append(f"| `{key}` | {_pair(value, worst.get(key), 's')} |")
@@ -291,7 +300,11 @@ def comparison_tables(local: dict[str, Any], host: dict[str, Any]) -> str:
                 f"| {label} | {_pair(lo_gib, None, 'GiB')} | {_pair(ho_gib, None, 'GiB')} | {_ratio(ho, lo)} |"
             )
         else:
-            lines.append(f"| {label} | {_pair(lo, None, unit)} | {_pair(ho, hw.get(key), unit)} | {_ratio(ho, lo)} |")
+            digits = None if unit in COUNTS else 1
+            lines.append(
+                f"| {label} | {_pair(lo, None, unit, digits)} | {_pair(ho, hw.get(key), unit, digits)} "
+                f"| {_ratio(ho, lo)} |"
+            )
     for key, m in hs.items():
         if _unexpected(key, m.get("error")):
             lines += [

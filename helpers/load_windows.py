@@ -17,10 +17,16 @@ class Window:
     p50_ms: float | None
     p99_ms: float | None
     width: float
+    busy_s: float = 0.0  # the seconds the requests sent in this window spent waiting for their answers, summed
 
     @property
     def rate(self) -> float:
         return self.sent / self.width
+
+    @property
+    def in_flight(self) -> float:
+        """Requests open at once, on average (Little's law: the summed waits over the window's length)."""
+        return self.busy_s / self.width
 
 
 def windows(records: list[Any], width: float = 5.0) -> list[Window]:
@@ -43,13 +49,28 @@ def windows(records: list[Any], width: float = 5.0) -> list[Window]:
                 p50_ms=percentile(ok, 50),
                 p99_ms=percentile(ok, 99),
                 width=width,
+                busy_s=sum(r.latency for r in inside),
             )
         )
     return out
 
 
-def plot(found: list[Window], samples: list[tuple[float, int, int | None]], title: str = "", path: str | None = None):
-    """Three panels on one time axis: the rate sent, Serve's RUNNING and target replicas, p50/p99 per window."""
+def per_replica(found: list[Window], samples: list[tuple[float, int, int | None]]) -> list[tuple[float, float]]:
+    """(window middle, requests in flight per RUNNING replica) for each window with a replica sample before its
+    middle: the figure Serve's policy compares with ``target_ongoing_requests``."""
+    out = []
+    for w in found:
+        mid = w.start + w.width / 2
+        running = [r for t, r, _ in samples if t <= mid]
+        if running and running[-1]:
+            out.append((mid, round(w.in_flight / running[-1], 2)))
+    return out
+
+
+def plot(found: list[Window], samples: list[tuple[float, int, int | None]], title: str = "", path: str | None = None,
+         target: float | None = None):  # fmt: skip
+    """Three panels on one time axis: the rate sent; Serve's RUNNING and target replicas, with the requests in
+    flight per RUNNING replica (and ``target``, ``target_ongoing_requests``, as a dotted line); p50/p99 per window."""
     import matplotlib.pyplot as plt
 
     fig, (load, reps, lat) = plt.subplots(3, 1, figsize=(9, 6.4), sharex=True)
@@ -63,8 +84,14 @@ def plot(found: list[Window], samples: list[tuple[float, int, int | None]], titl
         if targets:
             reps.step([t for t, _ in targets], [n for _, n in targets], where="post", color="grey", ls="--",
                       label="Serve's target")  # fmt: skip
+        pairs = per_replica(found, samples)
+        if pairs:
+            reps.plot([m for m, _ in pairs], [v for _, v in pairs], color="C4", marker=".", lw=0.8,
+                      label="in flight per replica")  # fmt: skip
+        if target is not None:
+            reps.axhline(target, color="C4", ls=":", lw=0.8, label="target_ongoing_requests")
         reps.legend(loc="upper left", fontsize=8)
-    reps.set_ylabel("replicas")
+    reps.set_ylabel("replicas / requests")
     for name, key, colour in (("p50", "p50_ms", "C1"), ("p99", "p99_ms", "C3")):
         pts = [(m, getattr(w, key)) for m, w in zip(mids, found, strict=True) if getattr(w, key) is not None]
         lat.plot([m for m, _ in pts], [v for _, v in pts], color=colour, marker=".", label=name)

@@ -17,7 +17,7 @@ Run as ``python -m helpers.backends.forward [--context C] port-forward --address
 (``command()``; the arguments of `kubectl port-forward`): a detached process per forward, like the
 kubectl processes it replaces, so the backend's process model is unchanged. It is tracked by PID and the
 tutorial's marker variable: a kernel restart leaves no stray listener (the next kernel reuses it;
-``stop_port_forwards()``, `make down` and lesson 07 stop it even without the state file), several open
+``stop_port_forwards()``, `make down` and lesson 09 (cleanup) stop it even without the state file), several open
 notebooks share it instead of fighting over the fixed port, and it exits on SIGTERM/SIGINT with its
 listener closed.
 """

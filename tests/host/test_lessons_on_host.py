@@ -1,4 +1,5 @@
-"""Lessons 01-05 and labs 02-03 on the host cluster, as a learner runs them with `make run BACKEND=host`.
+"""Lessons 01-05 and 07, and labs 01, 02, 03 and 05, on the host cluster, as a learner runs them with
+`make run BACKEND=host`.
 
 nbval checks each lesson against its stored outputs, with BACKEND="host" injected the way papermill does it and
 sanitize-host.cfg for what a real cluster prints differently every run (pod and RayCluster names, IPs, ages).
@@ -46,7 +47,7 @@ def beside_the_lessons():
 
 
 @pytest.mark.timeout(2400)
-def test_lessons_01_to_05_on_the_host_cluster_match_their_stored_outputs(node_for_the_lessons, beside_the_lessons):
+def test_the_lessons_on_the_host_cluster_match_their_stored_outputs(node_for_the_lessons, beside_the_lessons):
     copies = []
     for path in lessons.HOST_LESSONS:
         copy = beside_the_lessons / path.name
@@ -65,7 +66,7 @@ def test_the_labs_on_the_host_cluster_pass_with_their_solutions(node_for_the_les
     for lab in lessons.HOST_LABS:
         if lab.stem.startswith("lab05"):
             # Lab 05 deploys its own RayService in its own namespace: the lessons' one goes first, so the 2-CPU node
-            # runs one Ray cluster at a time (as a learner's would at the end of the day, after 07_cleanup).
+            # runs one Ray cluster at a time (as a learner's would at the end of the day, after 09_cleanup).
             get_backend("host").delete_service(timeout=300)
         runner.with_answer(lab, runner.lab_solution(lab), Path(os.environ["RAYSERVICE_TUTORIAL_LABS_ANSWERS"]))
         result = runner.run_notebook(lab, OUT, {"BACKEND": "host", "STRICT": True}, cwd=lab.parent)

@@ -50,7 +50,8 @@ def test_the_lessons_exist():
         "04b_head_failure.ipynb",
         "05_rolling_updates.ipynb",
         "06_monitoring.ipynb",
-        "07_cleanup.ipynb",
+        "07_autoscaling.ipynb",
+        "09_cleanup.ipynb",
     ]
 
 
@@ -79,7 +80,10 @@ def test_lesson_skeleton(path: Path):
         assert any("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", [])), path.name
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name[:2] in ("03", "04", "05", "06")], ids=lambda p: p.name)
+OPENED_FIRST = [p for p in NOTEBOOKS if p.name[:2] in ("03", "04", "05", "06", "07")]
+
+
+@pytest.mark.parametrize("path", OPENED_FIRST, ids=lambda p: p.name)
 def test_every_lesson_brings_up_its_own_cluster(path: Path):
     """A learner may open any of these first: each calls `backend.up(...)` before anything needs a cluster (up
     reuses a running cluster of the same shape, or starts one)."""
@@ -89,21 +93,27 @@ def test_every_lesson_brings_up_its_own_cluster(path: Path):
     assert ups and uses and ups[0] <= uses[0], path.name
 
 
-PLOTTED = ("04a_self_healing.ipynb", "04b_head_failure.ipynb", "05_rolling_updates.ipynb", "06_monitoring.ipynb")
+PLOTTED = (
+    "04a_self_healing.ipynb",
+    "04b_head_failure.ipynb",
+    "05_rolling_updates.ipynb",
+    "06_monitoring.ipynb",
+    "07_autoscaling.ipynb",
+)
 
 
 # Lessons run a second time right after the first (a new kernel, from what the first left behind), where
-# that proves something the first run does not: 02 applies a RayService that is already there, 07 cleans up
+# that proves something the first run does not: 02 applies a RayService that is already there, 09 cleans up
 # what is already gone. The other lessons bring the cluster to a known state first (05 deletes the
-# applications and applies its own; 04a, 04b and 06 apply theirs), so one run each proves what they do.
-RERUN = ("02_deploy_rayservice.ipynb", "07_cleanup.ipynb")
+# applications and applies its own; 04a, 04b, 06 and 07 apply theirs), so one run each proves what they do.
+RERUN = ("02_deploy_rayservice.ipynb", "09_cleanup.ipynb")
 
 
-# Eleven lesson runs in one nbval session (about 12-14 minutes on 2 cores): the suite's 15-minute limit per test
+# Twelve lesson runs in one nbval session (about 15-17 minutes on 2 cores): the suite's 15-minute limit per test
 # is for one step, not for the whole tutorial.
 @pytest.mark.timeout(1800)
 def test_nbval_every_lesson_matches_the_stored_outputs_and_reruns_where_it_matters():
-    """00, 01, 02, 02, 03, 04a, 04b, 05, 06, 07, 07, each in a new kernel, against the stored outputs."""
+    """00, 01, 02, 02, 03, 04a, 04b, 05, 06, 07, 09, 09, each in a new kernel, against the stored outputs."""
     LocalBackend().down(quiet=True)
     order = [path for path in NOTEBOOKS for _ in range(2 if path.name in RERUN else 1)]
     assert len(order) == len(NOTEBOOKS) + len(RERUN)
@@ -111,7 +121,7 @@ def test_nbval_every_lesson_matches_the_stored_outputs_and_reruns_where_it_matte
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     cells = sum(1 for p in order for c in nbformat.read(p, as_version=4).cells if c.cell_type == "code")
     assert f"{cells} passed" in result.stdout, result.stdout[-2000:]
-    assert LocalBackend().our_processes() == []  # 07_cleanup, run twice, left nothing
+    assert LocalBackend().our_processes() == []  # 09_cleanup, run twice, left nothing
 
 
 def test_canary_a_wrong_stored_output_fails(tmp_path):
@@ -140,7 +150,7 @@ def make(*args: str) -> subprocess.CompletedProcess:
 # runner (papermill with the parameters, one line per lesson, the summary last, `down` at the end) from no
 # cluster. Two quick lessons show it. (A lesson opened cold brings the cluster up: 01 does in the nbval run, and
 # test_every_lesson_brings_up_its_own_cluster checks the others call `backend.up` before they use it.)
-MAKE_RUN = ("00_setup", "07_cleanup")
+MAKE_RUN = ("00_setup", "09_cleanup")
 
 
 def test_make_run_from_no_cluster():
@@ -154,7 +164,7 @@ def test_make_run_from_no_cluster():
     ours = [line for line in result.stdout.splitlines() if line.strip() and not line.startswith("make[")]
     assert ours[-1].startswith("total"), result.stdout[-1000:]  # the summary table comes last
     assert LocalBackend().our_processes() == []
-    executed = nbformat.read(config.BUILD_DIR / "notebooks" / "07_cleanup.ipynb", as_version=4)
+    executed = nbformat.read(config.BUILD_DIR / "notebooks" / "09_cleanup.ipynb", as_version=4)
     assert "left behind: nothing" in json.dumps(executed)  # papermill's copy, with its outputs
 
 

@@ -133,8 +133,9 @@ def test_autoscaled_lets_serve_choose_the_replicas_and_gives_each_request_its_wo
 
 
 class _Records:
-    def __init__(self, summary):
+    def __init__(self, summary, records=()):
         self._summary = summary
+        self.records = list(records)
 
     def summary(self):
         return self._summary
@@ -151,3 +152,82 @@ def test_a_ramps_figures_come_from_its_samples():
     # still above min_replicas at the end, or down in RUNNING while Serve's target is not: no scale-down figure
     assert RampRun(_Records({}), samples[:4], 1, 40.0).scale_down_s is None
     assert RampRun(_Records({}), [*samples[:4], (45.0, 1, 3)], 1, 40.0).scale_down_s is None
+
+
+def test_a_ramps_report_says_the_peak_the_way_back_and_the_requests():
+    from helpers.autoscaling import RampRun
+
+    samples = [(0.0, 1, 1), (10.0, 1, 3), (14.0, 3, 3), (40.0, 3, 3), (46.0, 3, 1), (52.5, 1, 1)]
+    from helpers.traffic import Record
+
+    failed = [
+        Record(t=31.6, route="/hello", status=0, latency=5.0, attempts=1, error="ReadTimeout: read timed out"),
+        Record(t=33.0, route="/hello", status=503, latency=0.1, attempts=1, error="no replica"),
+    ]
+    ok = Record(t=1.0, route="/hello", status=200, latency=0.2, attempts=1)
+    summary = {"sent": 500, "failed": 2, "p50_ms": 214.0, "p99_ms": 240.0}
+    run = RampRun(_Records(summary, [ok, *failed]), samples, 1, 40.0)
+    assert run.report() == (
+        "replicas: 1 -> peak 3 (14.0 s after the start); back to 1 12.5 s after the load\n"
+        "requests: 500 sent, 2 failed; p50 214.0 ms, p99 240.0 ms\n"
+        "failed, sent at 32 s, ReadTimeout: read timed out\n"
+        "failed, sent at 33 s, HTTP 503 no replica"
+    )
+    assert "not back to 1 within the wait" in RampRun(_Records(run.traffic.summary()), samples[:4], 1, 40.0).report()
+
+
+def test_one_requests_cost_is_the_median_of_a_few_sent_one_after_another():
+    from helpers.autoscaling import seconds_per_request
+    from tests.unit.test_traffic import FlakyServer
+
+    server = FlakyServer()
+    try:
+        server.delay = 0.05
+        took = seconds_per_request(server.url + "/hello", n=3)
+        assert server.hits == 3 and 0.05 <= took < 0.5
+        server.failing.set()
+        with pytest.raises(Exception, match="503"):
+            seconds_per_request(server.url + "/hello", n=1)
+    finally:
+        server.close()
+
+
+def test_reactions_say_when_the_load_needed_each_replica_and_when_it_ran():
+    from helpers.autoscaling import RampRun
+    from helpers.ramp import Ramp
+
+    config = autoscaling_config({"min_replicas": 1, "max_replicas": 4, "target_ongoing_requests": 2})
+    ramp = Ramp.up_hold_down(peak=10, up_s=90, hold_s=30, down_s=15)  # 1 -> 10 requests/s in 90 s
+    samples = [(0.0, 1, 1), (70.0, 2, 2), (92.0, 3, 3), (128.0, 4, 4), (140.0, 1, 1)]
+    run = RampRun(_Records({}), samples, 1, 135.0)
+    # at 0.5 s a request, the load needs 2 replicas above 4 requests/s (t > 30 s), 3 above 8 (t > 70 s); never 4
+    assert run.reactions(ramp, 0.5, config) == [(2, 30.1, 70.0), (3, 70.1, 92.0), (4, None, 128.0)]
+    assert run.reached_s(5) is None
+    # a run that never scaled: the counts the load needed, none of them reached
+    quiet = RampRun(_Records({}), [(0.0, 1, 1)], 1, 135.0)
+    assert quiet.reactions(ramp, 0.5, config) == [(2, 30.1, None), (3, 70.1, None)]
+
+
+def test_the_lesson_runs_the_load_and_config_the_bench_measures():
+    import nbformat
+
+    from helpers import config
+    from helpers.autoscaling import LESSON
+
+    nb = nbformat.read(config.NOTEBOOKS_DIR / "07_autoscaling.ipynb", as_version=4)
+    (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    params: dict = {}
+    exec(cell.source, params)  # the lesson's parameters cell: assignments only
+    assert {
+        "work_ms": params["WORK_MS"],
+        "autoscaling": params["AUTOSCALING"],
+        "peak": params["PEAK"],
+        "up_s": params["UP_S"],
+        "hold_s": params["HOLD_S"],
+        "down_s": params["DOWN_S"],
+    } == LESSON
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Serve warns when look_back_period_s is not above its 10 s reports
+        autoscaling_config(LESSON["autoscaling"])

@@ -63,7 +63,7 @@ def test_rounding():
 
 
 def test_the_machine_time_comes_from_the_result_by_file_name():
-    path = config.NOTEBOOKS_DIR / "07_cleanup.ipynb"
+    path = config.NOTEBOOKS_DIR / "09_cleanup.ipynb"
     without = pace.estimate(path, {})
     assert without.machine_s is None and without.minutes == without.reading_minutes
     assert pace.estimate(path, {path.name: 120.0}).seconds == pytest.approx(without.reading_s + 120)

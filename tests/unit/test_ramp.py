@@ -89,7 +89,7 @@ def test_traffic_sends_a_ramp_on_its_schedule():
 
 
 def test_windows_give_the_rate_latency_and_failures_of_each_stretch_of_time(tmp_path):
-    from helpers.load_windows import plot, windows
+    from helpers.load_windows import per_replica, plot, windows
     from helpers.traffic import Record
 
     records = [Record(t=i * 0.1, route="/hello", status=200, latency=0.010 + i * 0.001, attempts=1) for i in range(50)]
@@ -100,9 +100,20 @@ def test_windows_give_the_rate_latency_and_failures_of_each_stretch_of_time(tmp_
     assert [w.failed for w in found] == [0, 1, 0]
     assert found[0].rate == 10 and found[0].p50_ms == 20.0 and found[0].p99_ms == 29.0
     assert found[2].p99_ms == 59.0
+    assert found[0].in_flight == pytest.approx(sum(0.010 + i * 0.001 for i in range(20)) / 2.0)  # Little's law
+    # per replica: each window's in flight over the RUNNING replicas sampled before its middle (1 s, 3 s, 5 s)
+    assert per_replica(found, [(0.0, 1, 1), (2.5, 2, 3), (4.0, 3, 3)]) == [
+        (1.0, round(found[0].in_flight, 2)),
+        (3.0, round(found[1].in_flight / 2, 2)),
+        (5.0, round(found[2].in_flight / 3, 2)),
+    ]
+    assert per_replica(found, [(1.5, 1, 1)]) == [
+        (3.0, round(found[1].in_flight, 2)),
+        (5.0, round(found[2].in_flight, 2)),
+    ]
     with pytest.raises(ValueError, match="positive width in seconds"):
         windows(records, width=0)
-    plot(found, [(0.0, 1, 1), (2.5, 2, 3), (4.0, 3, 3)], title="ramp", path=str(tmp_path / "ramp.png"))
+    plot(found, [(0.0, 1, 1), (2.5, 2, 3), (4.0, 3, 3)], title="ramp", path=str(tmp_path / "ramp.png"), target=2)
     assert (tmp_path / "ramp.png").stat().st_size > 0
 
 

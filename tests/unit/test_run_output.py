@@ -84,8 +84,8 @@ def test_a_failing_lesson_names_the_notebook_the_cell_and_the_whole_error(tmp_pa
 
 
 def test_select_lessons_by_name_or_number_in_the_order_given():
-    chosen = runner.select_lessons(["07", "03_routing", "06_monitoring.ipynb"])
-    assert [p.name for p in chosen] == ["07_cleanup.ipynb", "03_routing.ipynb", "06_monitoring.ipynb"]
+    chosen = runner.select_lessons(["09", "03_routing", "06_monitoring.ipynb"])
+    assert [p.name for p in chosen] == ["09_cleanup.ipynb", "03_routing.ipynb", "06_monitoring.ipynb"]
     with pytest.raises(ValueError, match="no lesson or lab called '3_routing': write one of 00_setup, 01_cluster"):
         runner.select_lessons(["3_routing"])
     assert [p.name for p in runner.select_lessons(["lab03", "lab02_third_app"])] == [
@@ -110,10 +110,10 @@ def test_a_lesson_in_parts_by_part_or_by_its_number():
 
 
 def test_make_run_runs_every_lesson_then_every_lab_then_cleanup_last():
-    """The labs use the lessons' cluster: they run before 07_cleanup, which stops it."""
+    """The labs use the lessons' cluster: they run before 09_cleanup, which stops it."""
     names = [p.name for p in runner.tutorial_notebooks()]
     lessons = [p.name for p in runner.lesson_notebooks()]
-    assert names[: len(lessons) - 1] == lessons[:-1] and names[-1] == lessons[-1] == "07_cleanup.ipynb"
+    assert names[: len(lessons) - 1] == lessons[:-1] and names[-1] == lessons[-1] == "09_cleanup.ipynb"
     assert names[len(lessons) - 1 : -1] == [p.name for p in runner.lab_notebooks()]
     korean = runner.tutorial_notebooks(config.NOTEBOOKS_DIR / "ko")
     first_lab = len(lessons) - 1

@@ -41,7 +41,7 @@ def test_the_nth_run_of_a_command_in_a_lesson_shows_its_nth_recorded_output(reco
     args = ("kubectl", "get", "pods", "-n", "rayservice-tutorial")
     assert [transcripts.recorded(args) for _ in range(3)] == ["before the fault", "after the fault", "after the fault"]
     # A lesson that did not run it (or none named): the first lesson that did.
-    monkeypatch.setenv(transcripts.LESSON_ENV, "07_cleanup")
+    monkeypatch.setenv(transcripts.LESSON_ENV, "09_cleanup")
     assert transcripts.recorded(args) == "before the fault"
     assert transcripts.recorded(("kubectl", "get", "nothing")) is None
 
