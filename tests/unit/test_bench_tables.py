@@ -339,3 +339,18 @@ def test_a_scenario_that_fails_on_purpose_is_no_error_unless_it_fails_otherwise(
     result["host"]["median"] = bench_tables.medians(result["host"]["runs"])
     text = bench_tables.render("<!-- bench:figures -->\n<!-- /bench -->\n", result)
     assert "On the host backend, bad `import_path`" in text and "(bad_update) ended with an error: Waited 120 s" in text
+
+
+def test_lesson_07s_ramp_figures_print_counts_as_whole_numbers():
+    runs = [
+        {"autoscaling_peak_replicas": 3, "autoscaling_failed": 0, "autoscaling_second_replica_lag_s": 36.2},
+        {"autoscaling_peak_replicas": 4, "autoscaling_failed": 1, "autoscaling_second_replica_lag_s": 40.0},
+    ]
+    table = bench_tables.timings_table({"runs": runs})
+    assert "| lesson 07's ramp: most replicas RUNNING | 3.5 replicas (4) |" in table  # a median of two counts
+    assert "| lesson 07's ramp: failed requests | 0.5 requests (1) |" in table
+    assert "| lesson 07's ramp: the 2nd replica RUNNING after the load needed it | 38.1 s (40.0) |" in table
+    one = bench_tables.timings_table({"runs": runs[:1]})
+    assert "| lesson 07's ramp: most replicas RUNNING | 3 replicas |" in one
+    both = bench_tables.comparison_tables({"runs": runs[:1]}, {"runs": runs[1:]})
+    assert "| lesson 07's ramp: most replicas RUNNING | 3 replicas | 4 replicas | 1.3× |" in both
