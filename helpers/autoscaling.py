@@ -199,6 +199,19 @@ class RampRun:
             out.append((n, needed, self.reached_s(n)))
         return out
 
+    def reactions_table(self, ramp: Any, seconds_per_request: float, config: Any) -> str:
+        """``reactions()`` as a table: each count, when the load needed it, when it ran, how much later."""
+        from helpers import display
+
+        def when(t: float | None) -> str:
+            return f"{t:.0f} s" if t is not None else "never"
+
+        rows = [
+            (n, when(needed), when(ran), f"{ran - needed:.0f} s" if None not in (needed, ran) else "")
+            for n, needed, ran in self.reactions(ramp, seconds_per_request, config)
+        ]
+        return display.table(("replicas", "needed from", "running from", "later by"), rows)
+
     def report(self) -> str:
         """The run in two lines: the replicas (peak, when; back at the minimum, when) and the requests."""
         f = self.figures()

@@ -203,6 +203,13 @@ def test_reactions_say_when_the_load_needed_each_replica_and_when_it_ran():
     # at 0.5 s a request, the load needs 2 replicas above 4 requests/s (t > 30 s), 3 above 8 (t > 70 s); never 4
     assert run.reactions(ramp, 0.5, config) == [(2, 30.1, 70.0), (3, 70.1, 92.0), (4, None, 128.0)]
     assert run.reached_s(5) is None
+    table = run.reactions_table(ramp, 0.5, config).splitlines()
+    assert table[0].split() == ["replicas", "needed", "from", "running", "from", "later", "by"]
+    assert [line.split() for line in table[2:]] == [
+        ["2", "30", "s", "70", "s", "40", "s"],
+        ["3", "70", "s", "92", "s", "22", "s"],
+        ["4", "never", "128", "s"],
+    ]
     # a run that never scaled: the counts the load needed, none of them reached
     quiet = RampRun(_Records({}), [(0.0, 1, 1)], 1, 135.0)
     assert quiet.reactions(ramp, 0.5, config) == [(2, 30.1, None), (3, 70.1, None)]
