@@ -56,7 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     host_build = sub.add_parser("host-build", help="build the host backend's Kubernetes, runtime and images (cached)")
     host_build.add_argument("--only", nargs="*", metavar="COMPONENT", help="only these components")
     sub.add_parser("host-env", help="print the export lines for a terminal's kubectl on the host cluster")
-    sub.add_parser("transcripts", help="record what the lessons' kubectl steps print on the host cluster")
+    transcripts = sub.add_parser("transcripts", help="record what the lessons' kubectl steps print on the host cluster")
+    transcripts.add_argument(
+        "--only",
+        nargs="+",
+        metavar="LESSON",
+        help="re-record only these lessons (e.g. 07), keeping the others' recording (the manifests must be unchanged)",
+    )
     sub.add_parser("pace", help="each lesson's and lab's time from its reading pace and the bench result")
     lint = sub.add_parser("lint", help="check RayService manifests for common mistakes (exit 1 on an error)")
     lint.add_argument("files", nargs="*", metavar="FILE")
@@ -74,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "host-build":
         return _host_build(args)
     if args.command == "transcripts":
-        return _record_transcripts()
+        return _record_transcripts(args.only)
     if args.command == "host-env":
         from helpers.host import build, components
 
@@ -163,11 +169,18 @@ def _host_build(args) -> int:
     return 0
 
 
-def _record_transcripts() -> int:
-    """``make transcripts``: lessons 01-06 on the host backend, recorded, then helpers/data/transcripts.json."""
+def _record_transcripts(only: list[str] | None = None) -> int:
+    """``make transcripts``: lessons 01-07 on the host backend, recorded, then helpers/data/transcripts.json.
+    ``only``: those lessons, merged into the recording of the others (refused when a manifest changed since)."""
     from helpers import runner
     from helpers.backends import get_backend
-    from helpers.transcripts import DATA, RECORD_ENV, build
+    from helpers.transcripts import DATA, RECORD_ENV, build, load, stale_manifests
+
+    kept = load() if only else None
+    if only and (kept is None or stale_manifests(kept)):
+        changed = ", ".join(stale_manifests(kept)) if kept else "no recording yet"
+        print(f"--only merges into a recording of today's manifests ({changed}): run `make transcripts` for all.")
+        return 2
 
     recording = config.BUILD_DIR / "transcripts.jsonl"
     recording.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +188,7 @@ def _record_transcripts() -> int:
     os.environ[RECORD_ENV] = str(recording)
     runner.without_workshop_setting()  # recorded in the default namespace, as the lessons show it
     try:
-        lessons = runner.select_lessons(["01", "02", "03", "04a", "04b", "05", "06"])
+        lessons = runner.select_lessons(only or ["01", "02", "03", "04a", "04b", "05", "06", "07"])
         results = runner.run_all("host", config.BUILD_DIR / "transcripts", lessons)
     finally:
         get_backend("host").down()
@@ -183,7 +196,7 @@ def _record_transcripts() -> int:
     if not all(r.status == "ok" for r in results):
         return 1
     versions = {k: config.HOST_VERSIONS[k] for k in ("kubernetes", "kuberay")} | {"ray": config.RAY_VERSION}
-    data = build(recording, versions)
+    data = build(recording, versions, keep=kept)
     print(f"wrote {DATA.relative_to(config.PROJECT_ROOT)}: {sum(map(len, data['lessons'].values()))} commands")
     return 0
 

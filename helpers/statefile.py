@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
+
+import psutil
+
+from helpers import config
 
 
 def read(path: Path) -> dict[str, Any] | None:
@@ -23,3 +31,17 @@ def write(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False))
     tmp.replace(path)
+
+
+@functools.cache
+def process_folder(kind: str) -> Path:
+    """This process's own folder ``<state>/<kind>/<pid>``: removed when it exits, and a folder whose process is gone
+    (a killed kernel's: no exit handler ran) by the next process that asks. Never in /tmp, never left behind."""
+    parent = config.state_dir() / kind
+    for old in parent.glob("*"):
+        if not (old.name.isdigit() and psutil.pid_exists(int(old.name))):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = parent / str(os.getpid())
+    folder.mkdir(parents=True, exist_ok=True)
+    atexit.register(shutil.rmtree, folder, True)
+    return folder

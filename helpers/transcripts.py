@@ -85,8 +85,11 @@ def content_hash(path: Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def build(recording: Path, versions: dict[str, str]) -> dict[str, Any]:
-    """helpers/data/transcripts.json from a recording: each lesson's commands in the order they ran."""
+def build(recording: Path, versions: dict[str, str], keep: dict[str, Any] | None = None) -> dict[str, Any]:
+    """helpers/data/transcripts.json from a recording: each lesson's commands in the order they ran. ``keep``: an
+    earlier recording of the same manifests and versions whose other lessons stay (``--only``)."""
+    if keep is not None and keep.get("versions") != versions:
+        raise ValueError(f"the recording kept was made on {keep.get('versions')}, not {versions}: record every lesson")
     lessons: dict[str, list[dict[str, str]]] = {}
     for raw in recording.read_text(encoding="utf-8").splitlines():
         entry = json.loads(raw)
@@ -96,7 +99,7 @@ def build(recording: Path, versions: dict[str, str]) -> dict[str, Any]:
         "recorded": time.strftime("%Y-%m-%d"),
         "versions": versions,
         "manifests": manifest_hashes(),
-        "lessons": lessons,
+        "lessons": {**(keep or {}).get("lessons", {}), **lessons},
     }
     DATA.parent.mkdir(parents=True, exist_ok=True)
     DATA.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

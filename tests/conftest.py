@@ -14,11 +14,15 @@ from helpers import config
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+OWN_STATE = pytest.StashKey[Path]()
+
+
 def pytest_configure(config):
     # Subprocesses (papermill kernels, nbval) inherit this, so tests never touch a learner's
     # own .state/ - and their teardown knows exactly what to stop.
     if "RAYSERVICE_TUTORIAL_STATE" not in os.environ:
         os.environ["RAYSERVICE_TUTORIAL_STATE"] = tempfile.mkdtemp(prefix="rst-test-state-")
+        config.stash[OWN_STATE] = Path(os.environ["RAYSERVICE_TUTORIAL_STATE"])
     # Kernels run by papermill and nbval have no frontend: widgets print plain text instead.
     os.environ.setdefault("RAYSERVICE_HEADLESS", "1")
     # A workshop's setting in the shell (`export TUTORIAL_BACKEND=host`) must not move the tests: the stored outputs
@@ -27,6 +31,16 @@ def pytest_configure(config):
 
     for name in (BACKEND_ENV, NAMESPACE_ENV):
         os.environ.pop(name, None)
+
+
+def pytest_unconfigure(config):
+    """The session's state folder goes with it, unless a local cluster it started is still up (its state file
+    says what to stop: `RAYSERVICE_TUTORIAL_STATE=<folder> python -m helpers down`)."""
+    import shutil
+
+    own = config.stash.get(OWN_STATE, None)
+    if own is not None and not (own / "local-cluster.json").exists():
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

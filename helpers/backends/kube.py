@@ -316,11 +316,15 @@ class KubernetesBackend(KubernetesWaits, KubernetesFaults, Backend):
             raise NotRunningError("The RayService has no active cluster yet: wait_ready() first.")
         return self.kube.list_pods(self.namespace, ray_pod_selector(active, node_type))
 
-    def replace_cluster(self, manifest: RayServiceManifest | str | Path, timeout: float = 900) -> None:
+    def replace_cluster(
+        self, manifest: RayServiceManifest | str | Path, timeout: float = 900, wait_old: bool = True
+    ) -> None:
         """Apply ``manifest`` whose ``rayClusterConfig`` differs from the running one (such as one that adds
         ``gcsFaultToleranceOptions``): KubeRay builds a new RayCluster, waits until its applications run, then
-        points the Services at it and deletes the old one. Returns when the new cluster is the active one, so
-        what follows (a fault, a measurement) reaches the new cluster. Wait for the apps with ``wait_ready()``."""
+        points the Services at it and deletes the old one. Returns when the new cluster is the active one and the
+        old one's pods are gone, so what follows (a fault, a measurement) meets the new cluster alone. Wait for
+        the apps with ``wait_ready()``. ``wait_old=False``: return once the new cluster is active (a lesson's
+        last step, nothing measured next; KubeRay deletes the old one by itself after the delay)."""
         before, _ = self.cluster_names()
         self.apply(manifest)
 
@@ -330,8 +334,10 @@ class KubernetesBackend(KubernetesWaits, KubernetesFaults, Backend):
 
         wait_for("KubeRay to build the new RayCluster and switch to it", promoted, timeout, interval=2.0)
         self.on_kubernetes(self.kubectl.get_rayclusters(), check=True)
-        if before:
+        if before and wait_old:
             self.wait_cluster_deleted(before)
+        elif before:
+            print(f"KubeRay deletes the old RayCluster {before} by itself after rayClusterDeletionDelaySeconds.")
 
     def wait_cluster_deleted(self, name: str, timeout: float = 300) -> float:
         """Until the pods of RayCluster ``name`` are gone: KubeRay deletes a replaced RayCluster after

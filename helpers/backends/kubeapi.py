@@ -6,13 +6,9 @@ applied, the namespace, the label selector.
 
 from __future__ import annotations
 
-import atexit
-import functools
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
+from helpers import statefile
 from helpers.errors import BackendError
 
 FIELD_MANAGER = "rayservice-tutorial"
@@ -178,10 +174,11 @@ class KubeAPI:
         self.discovery = client.DiscoveryV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
         self.extensions = client.ApiextensionsV1Api(api_client)
-        # The dynamic client caches API discovery in a file; by default one in /tmp named after the server's
-        # address, shared by every process and kept for ever: a stale one (the operator installed since, or another
-        # server on the same port) answers for the server. Each client keeps its own, removed when Python exits.
-        self.dynamic = dynamic.DynamicClient(api_client, cache_file=str(_discovery_dir() / f"{id(self)}.json"))
+        # The dynamic client caches API discovery in a file, by default in /tmp, named after the server's address,
+        # shared and kept for ever: a stale one answers for the server. Each client keeps its own, in this process's
+        # folder of the state folder (removed when the process goes).
+        cache = statefile.process_folder("discovery") / f"{id(self)}.json"
+        self.dynamic = dynamic.DynamicClient(api_client, cache_file=str(cache))
         self._exception = client.ApiException
 
     def _call(self, what: str, fn, *args, right: tuple[str, str, str | None] | None = None, **kwargs):
@@ -486,11 +483,3 @@ def pod_ready(pod: dict[str, Any]) -> bool:
 
 def terminating(pod: dict[str, Any]) -> bool:
     return bool((pod.get("metadata") or {}).get("deletion_timestamp"))
-
-
-@functools.cache
-def _discovery_dir() -> Path:
-    """This process's folder for the dynamic client's discovery cache, removed when it exits."""
-    folder = Path(tempfile.mkdtemp(prefix="rst-discovery-"))
-    atexit.register(shutil.rmtree, folder, True)
-    return folder

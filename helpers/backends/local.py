@@ -399,12 +399,15 @@ class LocalBackend(Backend):
             pod=self._pod_of("head"), pid=proxies[0].pid, node_id=head_node, proxy_actor=old, contained_at=contained
         )
 
-    def replace_cluster(self, manifest: RayServiceManifest | str | Path, timeout: float = 300) -> None:
+    def replace_cluster(
+        self, manifest: RayServiceManifest | str | Path, timeout: float = 300, wait_old: bool = True
+    ) -> None:
         """A new cluster from ``manifest``, its applications applied: KubeRay's answer to a ``rayClusterConfig``
         change (such as adding ``gcsFaultToleranceOptions``) is a new RayCluster. A running GCS cannot change
         where it keeps its tables, so the local backend stops this cluster and starts the new one; the
         applications are down in between (on Kubernetes the old cluster serves until the new one is ready).
-        Wait for the applications with ``wait_ready()``."""
+        Wait for the applications with ``wait_ready()``. (``wait_old``: Kubernetes only; the old cluster is
+        always gone here.)"""
         manifest = lint_before_apply(as_manifest(manifest))  # a bad manifest stops nothing
         print(
             "(local backend, no Kubernetes here: it stops this cluster and starts one from the manifest, "

@@ -2,7 +2,7 @@
 127.0.0.1) and on the host backend (a real Kubernetes API server, kubelet and KubeRay operator on this machine,
 tests/conftest.py's ``host_backend``). The same calls, the same waits the lessons use, the same checks: a fault
 returns what ``FAULT_RESULTS`` promises, shows the kubectl command a learner would type for it, hits what it
-says, and the cluster heals. Two faults run their host half in tests/host instead (``local`` below).
+says, and the cluster heals. Three run their host half elsewhere (``local`` below).
 
 The host half is marked ``host``: `make test` runs it after the host cluster is built (``-m host``), and the
 integration step leaves it out (``-m "not host"``). The kind and kubernetes backends are the host backend's
@@ -40,8 +40,11 @@ def either(request):
 
 @pytest.fixture
 def local(backend):
-    """The local half only, for the killed proxy whose host half runs in tests/host (CI's time budget):
-    test_kuberay_behaviour.py's kill_proxy, with the head's way out of and back into the serve Service. (A lost
+    """The local half only, where the host half runs elsewhere (CI's time budget). The killed proxy:
+    test_kuberay_behaviour.py's kill_proxy, with the head's way out of and back into the serve Service. The failed
+    deploy: lesson 05 under nbval on host (tests/host) applies a bad ``import_path``, waits for its
+    ``DeployFailedError`` and checks the old version keeps serving (three applications here cost a new deploy on
+    the host's 2 CPUs, about 25 s). (A lost
     head has no test here: lesson 04b's delete_head_pod under traffic asserts its outcome under nbval on both
     backends, and test_kuberay_behaviour.py checks KubeRay's part on host.)"""
     backend.up(HELLO)
@@ -86,7 +89,31 @@ def test_the_dashboard_wants_the_clusters_token_and_serve_does_not(either):
     assert get(either, "/hello").status_code == 200
 
 
-def test_a_failed_deploy_is_named_and_the_other_apps_keep_serving(either):
+@pytest.mark.host
+@pytest.mark.host
+def test_both_report_the_same_status_shape_and_show_the_same_kubectl_step(host_backend):
+    """Side by side on one Serve: the status the local backend builds from Serve's API and the host cluster's (the
+    RayService's status from KubeRay, with Serve's replica counts) have the same fields, down to a deployment's.
+    (The two backends never run at once: kubelet's ports fall in Ray's worker port range.) It runs while the
+    tests above left hello Ready on the host cluster, so its apply changes nothing and costs no new deploy."""
+    host_backend.up(HELLO)
+    host_backend.apply(HELLO)
+    host_backend.wait_ready(timeout=600)
+    host = host_backend.status()
+    active, _ = host_backend.cluster_names()
+    local = status_mod.rayservice_status(host_backend.serve.details(), HELLO.name, active, activated=True)
+    assert set(local) == set(host)
+    local_app = local["activeServiceStatus"]["applicationStatuses"]["hello"]
+    host_app = host["activeServiceStatus"]["applicationStatuses"]["hello"]
+    assert set(local_app) == set(host_app)
+    assert local_app["serveDeploymentStatuses"]["Hello"] == host_app["serveDeploymentStatuses"]["Hello"]
+    # The same step shows the same command (the host backend adds its kubeconfig context; namespaces differ).
+    local_step = LocalBackend().kubectl.wait_ready(HELLO.name).args
+    assert local_step[1:-2] == host_backend.kubectl.wait_ready(HELLO.name).args[3:-2]
+
+
+def test_a_failed_deploy_is_named_and_the_other_apps_keep_serving(local):
+    either = local
     either.apply(MULTI)
     either.wait_ready(timeout=120)
     broken = copy.deepcopy(MULTI.serve_config)
@@ -150,24 +177,3 @@ def test_delete_service_leaves_nothing_applied(either):
     except requests.ConnectionError:
         answered = None  # nothing listens (local) or no pod is behind the Service (kind)
     assert answered != 200
-
-
-@pytest.mark.host
-def test_both_report_the_same_status_shape_and_show_the_same_kubectl_step(host_backend):
-    """Side by side on one Serve: the status the local backend builds from Serve's API and the host cluster's (the
-    RayService's status from KubeRay, with Serve's replica counts) have the same fields, down to a deployment's.
-    (The two backends never run at once: kubelet's ports fall in Ray's worker port range.)"""
-    host_backend.up(HELLO)
-    host_backend.apply(HELLO)
-    host_backend.wait_ready(timeout=600)
-    host = host_backend.status()
-    active, _ = host_backend.cluster_names()
-    local = status_mod.rayservice_status(host_backend.serve.details(), HELLO.name, active, activated=True)
-    assert set(local) == set(host)
-    local_app = local["activeServiceStatus"]["applicationStatuses"]["hello"]
-    host_app = host["activeServiceStatus"]["applicationStatuses"]["hello"]
-    assert set(local_app) == set(host_app)
-    assert local_app["serveDeploymentStatuses"]["Hello"] == host_app["serveDeploymentStatuses"]["Hello"]
-    # The same step shows the same command (the host backend adds its kubeconfig context; namespaces differ).
-    local_step = LocalBackend().kubectl.wait_ready(HELLO.name).args
-    assert local_step[1:-2] == host_backend.kubectl.wait_ready(HELLO.name).args[3:-2]

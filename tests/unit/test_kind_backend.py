@@ -612,3 +612,16 @@ def test_replace_cluster_returns_once_the_new_raycluster_is_active(kind, capsys)
     assert backend.cluster_names() == ("ray-serve-app-fghij", None)
     assert commands.calls[-1] == CTX + ["get", "rayclusters"] + NS
     assert len(kube.applied("RayService")) == 2  # the first apply, then the new rayClusterConfig
+
+
+def test_replace_cluster_without_wait_old_returns_while_the_old_pods_are_still_there(kind, capsys):
+    """A lesson's last replacement (04b's Step 7) measures nothing after it: it need not wait the minute KubeRay
+    keeps the old RayCluster (rayClusterDeletionDelaySeconds); by default replace_cluster waits until its pods go."""
+    backend, commands, kube = kind
+    backend.apply(HELLO)
+    kube.pods["ray.io/cluster=ray-serve-app-abcde"] = [{"metadata": {"name": "ray-serve-app-abcde-head-x"}}]
+    kube.rayservices = [rayservice(active="ray-serve-app-abcde"), rayservice(active="ray-serve-app-fghij")]
+    backend.replace_cluster(HELLO, timeout=30, wait_old=False)
+    assert backend.cluster_names() == ("ray-serve-app-fghij", None)
+    assert "deletes the old RayCluster ray-serve-app-abcde by itself" in capsys.readouterr().out
+    assert ("list_pods", NS[-1], "ray.io/cluster=ray-serve-app-abcde") not in kube.calls

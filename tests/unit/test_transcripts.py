@@ -94,3 +94,16 @@ def test_a_comment_changes_no_recording_but_a_value_does(tmp_path):
     same = transcripts.content_hash(config.MANIFESTS_DIR / "ray-service.yaml")
     assert transcripts.content_hash(commented) == same
     assert transcripts.content_hash(valued) != same
+
+
+def test_re_recording_one_lesson_keeps_the_others_and_refuses_other_versions(recorded_data, tmp_path, monkeypatch):
+    """`python -m helpers transcripts --only 07`: the lessons recorded now replace theirs, the rest stay."""
+    recording = tmp_path / "again.jsonl"
+    monkeypatch.setenv(transcripts.RECORD_ENV, str(recording))
+    monkeypatch.setenv(transcripts.LESSON_ENV, "04a_self_healing")
+    transcripts.record(("kubectl", "get", "pods", "-n", "rayservice-tutorial"), "recorded again")
+    merged = transcripts.build(recording, recorded_data["versions"], keep=recorded_data)
+    assert merged["lessons"]["02_deploy_rayservice"] == recorded_data["lessons"]["02_deploy_rayservice"]
+    assert [e["output"] for e in merged["lessons"]["04a_self_healing"]] == ["recorded again"]
+    with pytest.raises(ValueError, match="record every lesson"):
+        transcripts.build(recording, {**recorded_data["versions"], "kuberay": "v1.7.0"}, keep=recorded_data)
