@@ -38,8 +38,10 @@ def pytest_unconfigure(config):
     says what to stop: `RAYSERVICE_TUTORIAL_STATE=<folder> python -m helpers down`)."""
     import shutil
 
+    from helpers.backends.local import STATE_FILE
+
     own = config.stash.get(OWN_STATE, None)
-    if own is not None and not (own / "local-cluster.json").exists():
+    if own is not None and not (own / STATE_FILE).exists():
         shutil.rmtree(own, ignore_errors=True)
 
 

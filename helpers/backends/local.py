@@ -33,6 +33,7 @@ from helpers.serve_api import ServeAPIError
 
 PROXY_WAIT_S = 60.0  # Serve restarts a dead proxy after 3 failed health checks, 10 s apart
 HEAD_START_TIMEOUT = 180.0  # a lost head's new start, and its workers' (re)joining
+STATE_FILE = "local-cluster.json"  # in the state folder while a local cluster is up: what `down` stops
 
 
 class LocalBackend(Backend):
@@ -48,7 +49,7 @@ class LocalBackend(Backend):
         self.marker = f"local-{digest}"
         # Ray puts Unix sockets under its temp dir: keep the path short (108-byte limit).
         self.temp_dir = Path("/tmp") / f"rst-{digest}"
-        self.state_file = self.state_dir / "local-cluster.json"
+        self.state_file = self.state_dir / STATE_FILE
         self.processes = LocalProcesses(
             self.marker, self.state_dir, self.ports, self.temp_dir, self.state_file, self.serve
         )
@@ -406,8 +407,7 @@ class LocalBackend(Backend):
         change (such as adding ``gcsFaultToleranceOptions``) is a new RayCluster. A running GCS cannot change
         where it keeps its tables, so the local backend stops this cluster and starts the new one; the
         applications are down in between (on Kubernetes the old cluster serves until the new one is ready).
-        Wait for the applications with ``wait_ready()``. (``wait_old``: Kubernetes only; the old cluster is
-        always gone here.)"""
+        Wait for the applications with ``wait_ready()``. ``wait_old``: Kubernetes only (nothing old is left here)."""
         manifest = lint_before_apply(as_manifest(manifest))  # a bad manifest stops nothing
         print(
             "(local backend, no Kubernetes here: it stops this cluster and starts one from the manifest, "

@@ -86,7 +86,7 @@ def test_on_the_local_backend_there_is_nothing_to_watch_and_it_says_so():
     watch = WorkerWatch(type("B", (), {"name": "local"})(), min_workers=1, idle_timeout_s=30)
     with watch:
         pass
-    assert "needs Kubernetes" in watch.wait_back(run=None)
+    assert watch.wait_back(run=None) == "(local backend: no worker pods)"
     assert watch.verdict() == "(local backend: no worker pods)"
 
 
