@@ -96,7 +96,7 @@ host-build: $(STAMP)
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing > /dev/null; fi
 	$(BIN)/python -m helpers host-build
 
-# Maintainers: lessons 01-07 on the host backend, recording what every "On Kubernetes" step prints, into
+# Maintainers: lessons 01-08 on the host backend, recording what every "On Kubernetes" step prints, into
 # helpers/data/transcripts.json (the local backend shows it under each step). Again after changing a manifest.
 transcripts: host-build
 	$(BIN)/python -m helpers transcripts

@@ -170,7 +170,7 @@ def _host_build(args) -> int:
 
 
 def _record_transcripts(only: list[str] | None = None) -> int:
-    """``make transcripts``: lessons 01-07 on the host backend, recorded, then helpers/data/transcripts.json.
+    """``make transcripts``: lessons 01-08 on the host backend, recorded, then helpers/data/transcripts.json.
     ``only``: those lessons, merged into the recording of the others (refused when a manifest changed since)."""
     from helpers import runner
     from helpers.backends import get_backend
@@ -188,7 +188,7 @@ def _record_transcripts(only: list[str] | None = None) -> int:
     os.environ[RECORD_ENV] = str(recording)
     runner.without_workshop_setting()  # recorded in the default namespace, as the lessons show it
     try:
-        lessons = runner.select_lessons(only or ["01", "02", "03", "04a", "04b", "05", "06", "07"])
+        lessons = runner.select_lessons(only or ["01", "02", "03", "04a", "04b", "05", "06", "07", "08"])
         results = runner.run_all("host", config.BUILD_DIR / "transcripts", lessons)
     finally:
         get_backend("host").down()

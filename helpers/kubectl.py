@@ -151,6 +151,16 @@ class Kubectl:
             local="the local backend's Ray nodes are processes on 127.0.0.1: backend.nodes_table() lists them",
         )
 
+    def describe_pods(self, selector: str) -> Command:
+        """The pods ``selector`` picks, described: their containers' states and, at the end, their events."""
+        return self._cmd(
+            "describe",
+            "pods",
+            "-l",
+            selector,
+            local="the local backend has no pods: its Ray nodes are processes, and backend.nodes_table() lists them",
+        )
+
     def get_ray_pods(self) -> Command:
         """Every Ray pod, with KubeRay's labels as columns: its RayCluster, head or worker, its group."""
         return self._cmd(

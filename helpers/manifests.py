@@ -266,6 +266,11 @@ def with_import_path(manifest: RayServiceManifest, app: str, import_path: str) -
     return _edit_app(manifest, app, lambda a: a.update(import_path=import_path))
 
 
+def with_route_prefix(manifest: RayServiceManifest, app: str, prefix: str) -> RayServiceManifest:
+    """A copy with ``app`` served at ``prefix`` (an in-place update: the replicas keep running)."""
+    return _edit_app(manifest, app, lambda a: a.update(route_prefix=prefix))
+
+
 def with_pod_env(manifest: RayServiceManifest, env: dict[str, str]) -> RayServiceManifest:
     """A copy whose Ray containers (head and workers) get ``env`` added.
 

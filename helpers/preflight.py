@@ -148,7 +148,10 @@ class Lesson:
 
 
 _UPGRADE_CALLS = ("cluster_upgrade(", "upgrade_cluster(", "replace_cluster(")
-_TOUCHES = (*_UPGRADE_CALLS, "backend.apply(", "delete_service(", "backend.down(")
+# Lesson 08 applies a broken copy of the RayService beside the lesson's: its pods never start, but the scheduler
+# books their requests, so they need the room of a second RayCluster to show their fault (not Insufficient memory).
+_COPY_CALLS = ("debugging.seed(",)
+_TOUCHES = (*_UPGRADE_CALLS, *_COPY_CALLS, "backend.apply(", "delete_service(", "backend.down(")
 
 
 def lessons(notebooks_dir: Path | None = None) -> list[Lesson]:
@@ -170,7 +173,9 @@ def lessons(notebooks_dir: Path | None = None) -> list[Lesson]:
         touches = [line for c in code for line in c.splitlines() if any(t in line for t in _TOUCHES)]
         upgrades = any(t in line for line in touches for t in _UPGRADE_CALLS)
         why = ""
-        if upgrades:
+        if any(t in line for line in touches for t in _COPY_CALLS):
+            why = "a broken copy of the RayService beside it: its pods book their requests, and never start"
+        elif upgrades:
             why = "changes rayClusterConfig: a second RayCluster until promotion + 60 s"
         elif left_upgraded and any("backend.apply(" in line for line in touches):
             why = f"applies its manifest over the cluster {left_upgraded} upgraded: one more new RayCluster"

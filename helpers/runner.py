@@ -298,6 +298,7 @@ def refresh(paths: list[Path] | None = None) -> None:
     without_workshop_setting()
     for path in paths or lesson_notebooks():
         print(f"▶ recording {path.name}", flush=True)
+        os.environ["RAYSERVICE_LESSON"] = path.stem  # the kernel's lesson: its own recorded kubectl output
         nb = nbformat.read(path, as_version=4)
         NotebookClient(
             nb,

@@ -70,6 +70,7 @@ KUBECTL_RIGHTS: dict[str, tuple[tuple[str, str], ...]] = {
     "wait_ready": (("get", "rayservices.ray.io"), ("list", "rayservices.ray.io"), ("watch", "rayservices.ray.io")),
     "get_rayclusters": (("list", "rayclusters.ray.io"),),
     "get_pods": (("list", "pods"),),
+    "describe_pods": (("list", "pods"), ("list", "events")),
     "get_ray_pods": (("list", "pods"),),
     "get_services": (("list", "services"),),
     "get_created_for": (("list", "rayclusters.ray.io"), ("list", "services")),

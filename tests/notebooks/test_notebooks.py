@@ -51,6 +51,7 @@ def test_the_lessons_exist():
         "05_rolling_updates.ipynb",
         "06_monitoring.ipynb",
         "07_autoscaling.ipynb",
+        "08_debugging.ipynb",
         "09_cleanup.ipynb",
     ]
 
@@ -80,7 +81,7 @@ def test_lesson_skeleton(path: Path):
         assert any("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", [])), path.name
 
 
-OPENED_FIRST = [p for p in NOTEBOOKS if p.name[:2] in ("03", "04", "05", "06", "07")]
+OPENED_FIRST = [p for p in NOTEBOOKS if p.name[:2] in ("03", "04", "05", "06", "07", "08")]
 
 
 @pytest.mark.parametrize("path", OPENED_FIRST, ids=lambda p: p.name)
@@ -109,11 +110,11 @@ PLOTTED = (
 RERUN = ("02_deploy_rayservice.ipynb", "09_cleanup.ipynb")
 
 
-# Twelve lesson runs in one nbval session (about 15-17 minutes on 2 cores): the suite's 15-minute limit per test
+# Thirteen lesson runs in one nbval session (about 15-17 minutes on 2 cores): the suite's 15-minute limit per test
 # is for one step, not for the whole tutorial.
 @pytest.mark.timeout(1800)
 def test_nbval_every_lesson_matches_the_stored_outputs_and_reruns_where_it_matters():
-    """00, 01, 02, 02, 03, 04a, 04b, 05, 06, 07, 09, 09, each in a new kernel, against the stored outputs."""
+    """00, 01, 02, 02, 03, 04a, 04b, 05, 06, 07, 08, 09, 09, each in a new kernel, against the stored outputs."""
     LocalBackend().down(quiet=True)
     order = [path for path in NOTEBOOKS for _ in range(2 if path.name in RERUN else 1)]
     assert len(order) == len(NOTEBOOKS) + len(RERUN)
