@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     lint.add_argument("files", nargs="*", metavar="FILE")
     lint.add_argument("--rules", action="store_true", help="list the rules and exit")
     grade = sub.add_parser("grade", help="re-run one lab's check on the learner's saved answer (room check)")
-    grade.add_argument("lab", nargs="?", help="lab01, lab02, lab03, lab04 or lab05")
+    grade.add_argument("lab", nargs="?", help="lab01, lab02, lab03, lab04, lab05 or lab07")
     grade.add_argument("--status", action="store_true", help="show the saved results of every lab")
     grade.add_argument("--backend", default=config.workshop_backend())
     args = parser.parse_args(argv)

@@ -27,6 +27,9 @@ from helpers.lab02_served import lab02_start, served_differs, start_kept  # noqa
 from helpers.lab04_ticket import TICKET, decision_hint
 from helpers.lab05_by_hand import lab05, regrade_lab05  # noqa: F401
 from helpers.lab05_by_hand import start as lab05_start  # noqa: F401
+from helpers.lab07_debugging import deploy as lab07_deploy  # noqa: F401
+from helpers.lab07_debugging import lab07
+from helpers.lab07_debugging import start as lab07_start  # noqa: F401
 from helpers.lab_files import (  # noqa: F401
     ANSWER_FILES,
     BASELINE,
@@ -392,7 +395,7 @@ def replicas_that_answered(traffic, since: float = 0.0) -> int:
     return len({r.replica for r in traffic.records if r.ok and r.replica and r.t >= since})
 
 
-GRADERS = {"lab01": lab01, "lab02": lab02, "lab03": lab03, "lab04": lab04, "lab05": regrade_lab05}
+GRADERS = {"lab01": lab01, "lab02": lab02, "lab03": lab03, "lab04": lab04, "lab05": regrade_lab05, "lab07": lab07}
 
 
 def grade(lab: str, backend=None) -> CheckResult:

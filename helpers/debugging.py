@@ -207,7 +207,7 @@ def look(backend: Any, app: str = "hello", path: str = "/hello") -> Look:
         app=f"{app} {serve_app.get('status', _('not deployed'))}",
         app_message=last_line(serve_app.get("message")),
         deployments=deployments,
-        routes={a.get("route_prefix") or "": n for n, a in apps.items()},
+        routes={a["route_prefix"]: n for n, a in apps.items() if a.get("route_prefix")},  # none while not deployed
     )
 
 

@@ -24,6 +24,7 @@ ANSWER_FILES = {
     "lab03": "lab03-answer.yaml",
     "lab04": "lab04-ray-service.yaml",
     "lab05": "lab05-by-hand.sh",  # with lab05-ray-service.yaml beside it (helpers.lab05_by_hand.start)
+    "lab07": "lab07-diagnosis.yaml",  # with lab07-ray-service.yaml beside it (helpers.lab07_debugging.start)
 }
 LAB03_START = """\
 # Lab 03: your choices for `hello`. Edit the three values, save the file, run the check.
@@ -59,8 +60,8 @@ def start(lab: str, reset: bool = False) -> Path:
         text = BASELINE.read_text()
     elif lab == "lab03":
         text = LAB03_START
-    else:  # lab 05 has two files (helpers.lab05_by_hand.start)
-        raise ValueError(f"{lab} starts with checks.lab05_start()")
+    else:  # labs 05 and 07 have two files (helpers.lab05_by_hand.start, helpers.lab07_debugging.start)
+        raise ValueError(f"{lab} starts with checks.{lab}_start()")
     path.write_text(text)
     print(_("Your file: {path} (open it in JupyterLab's file browser and edit it)", path=shown(path)))
     return path

@@ -22,6 +22,7 @@ LABS = {  # English; shown with _(LABS[lab])
     "lab03": N_("Two replicas serving through every fault of a chaos round"),
     "lab04": N_("Ship what can go out now without restarting a replica"),
     "lab05": N_("By hand: deploy, lose a worker, update and clean up with kubectl and curl"),
+    "lab07": N_("Three hidden faults: name each cause, then fix them"),
 }
 
 

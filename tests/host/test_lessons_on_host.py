@@ -1,4 +1,4 @@
-"""Lessons 01-05 and 07, and labs 01, 02, 03 and 05, on the host cluster, as a learner runs them with
+"""Lessons 01-05, 07 and 08, and labs 01, 02, 03, 07 and 05, on the host cluster, as a learner runs them with
 `make run BACKEND=host`.
 
 nbval checks each lesson against its stored outputs, with BACKEND="host" injected the way papermill does it and

@@ -150,3 +150,24 @@ def test_lab04_wrong_decision_runs_nothing(serving):
     result = checks.lab04(serving)
     assert not result.passed and "you ship ticket item C (max_replicas_per_node) now" in result.hint
     assert {r["replica_id"] for r in serving.running_replicas("hello")} == before
+
+
+def test_lab07_a_fault_left_in_the_fix_is_named_then_the_fixed_file_passes(serving):
+    """Lab 07 with the three causes named right: a fixed file that still has predict-a's import fault is applied
+    and refused, naming predict-a and what its signs point to; lesson 03's manifest (the solution's fix) passes."""
+    from helpers import lab07_debugging
+
+    path = checks.lab07_start()
+    copy = path.with_name(lab07_debugging.MANIFEST_FILE)
+    text = path.read_text()
+    for app, cause in lab07_debugging.FAULTS.items():
+        text = text.replace(f"  {app}:\n", f"  {app}: {cause}\n")
+    path.write_text(text)
+    copy.write_text(copy.read_text().replace("route_prefix: /helo", "route_prefix: /hello").replace("num_gpus: 1", ""))
+    result = checks.lab07(serving, path)
+    assert not result.passed and result.hint.startswith("predict-a is still broken: Serve cannot import"), result
+    shutil.copyfile(checks.LABS_DIR / "solutions" / "lab07.yaml", path)
+    result = checks.lab07(serving, path)
+    assert result.passed, result
+    serving.apply(checks.BASELINE)  # hello alone again, for the tests after this one
+    serving.wait_ready(timeout=120)
