@@ -2,7 +2,8 @@
 
 Each fault is a small edit of the lesson's manifest (declared once in ``SERVE_FAULTS`` and ``POD_FAULTS``, with
 the cause the lesson reveals). ``look()`` reads, in the order a learner would, what a client, the RayService,
-Serve and the route table say; ``pods_waiting()`` reads why the pods of a RayService do not start (Kubernetes
+Serve and the route table say; ``waiting()`` and ``warnings()`` read why the pods of a broken copy of the
+RayService do not start (Kubernetes
 only: the local backend has no pods, no images, no ConfigMaps and no Secrets, and says so).
 """
 
@@ -39,6 +40,12 @@ def _missing_file(manifest: Any) -> Any:
     return manifests.with_import_path(manifest, "hello", "greeter_app:app")
 
 
+def _attribute(manifest: Any) -> Any:
+    from helpers import manifests
+
+    return manifests.with_import_path(manifest, "hello", "hello_app:ap")
+
+
 def _gpu(manifest: Any) -> Any:
     from helpers import manifests
 
@@ -53,6 +60,7 @@ SERVE_FAULTS = {
     for f in (
         Fault("route", "route", _route),  # /hi, while the clients call /hello
         Fault("missing_file", "import", _missing_file),  # no greeter_app.py in the code
+        Fault("attribute", "import", _attribute),  # hello_app has no `ap`
         Fault("gpu", "resources", _gpu),  # no Ray node has a GPU
     )
 }
@@ -65,26 +73,31 @@ UNREACHABLE_IMAGE = "registry.invalid/rayproject/ray:2.55.1"
 MISSPELT_CONFIGMAP = "rayservice-tutorial-app"
 
 
-def _containers(raw: dict[str, Any]):
+def _templates(raw: dict[str, Any]):
+    """The pod templates of a RayService's head and worker groups."""
     cluster = raw["spec"]["rayClusterConfig"]
     for group in [cluster["headGroupSpec"], *cluster.get("workerGroupSpecs", [])]:
-        yield group["template"]["spec"]
+        yield group["template"]
+
+
+def _pod_specs(raw: dict[str, Any]):
+    return (template["spec"] for template in _templates(raw))
 
 
 def _image(raw: dict[str, Any]) -> None:
-    for pod in _containers(raw):
+    for pod in _pod_specs(raw):
         pod["containers"][0]["image"] = UNREACHABLE_IMAGE
 
 
 def _configmap(raw: dict[str, Any]) -> None:
-    for pod in _containers(raw):
+    for pod in _pod_specs(raw):
         for volume in pod.get("volumes") or []:
             if "configMap" in volume:
                 volume["configMap"]["name"] = MISSPELT_CONFIGMAP
 
 
 def _secret_key(raw: dict[str, Any]) -> None:
-    for pod in _containers(raw):
+    for pod in _pod_specs(raw):
         ref = {"secretKeyRef": {"name": API_KEY_SECRET, "key": API_KEY_KEY.replace("-", "_")}}  # one per container
         container = pod["containers"][0]
         container["env"] = [*(container.get("env") or []), {"name": "API_KEY", "valueFrom": ref}]
@@ -96,7 +109,7 @@ def _pod_fault(change: Callable[[dict[str, Any]], None]) -> Callable[[Any], Any]
 
         raw = copy.deepcopy(manifest.raw)
         change(raw)
-        return manifests.validate(raw, manifests._edited(manifest.source))
+        return manifests.edited(manifest, raw)
 
     return edit
 
@@ -248,13 +261,7 @@ def broken_copy(manifest: Any) -> Any:
     raw["metadata"]["name"] = COPY_NAME
     for pod in _templates(raw):
         pod.setdefault("metadata", {}).setdefault("labels", {})[COPY_LABEL[0]] = COPY_LABEL[1]
-    return manifests.validate(raw, manifests._edited(manifest.source))
-
-
-def _templates(raw: dict[str, Any]):
-    cluster = raw["spec"]["rayClusterConfig"]
-    for group in [cluster["headGroupSpec"], *cluster.get("workerGroupSpecs", [])]:
-        yield group["template"]
+    return manifests.edited(manifest, raw)
 
 
 def ensure_api_key_secret(backend: Any) -> bool:

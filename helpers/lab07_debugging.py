@@ -17,6 +17,7 @@ import requests
 import yaml
 
 from helpers import config, debugging
+from helpers.errors import BackendError
 from helpers.i18n import N_, _
 from helpers.lab_files import LABS_DIR, answer_file, no_file, shown
 from helpers.lab_results import CheckResult
@@ -164,7 +165,10 @@ def lab07(backend: Any, path: str | Path | None = None, timeout: float = 60) -> 
         return _fail(LAB, str(exc).splitlines()[-1].strip(" -"), [f"python -m helpers lint {shown(fixed)}"])
     if set(manifest.routes.values()) != set(FAULTS):
         return _fail(LAB, _("keep the three applications (hello, predict-a, predict-b): fix them, do not remove one."))
-    backend.apply(manifest)
+    try:
+        backend.apply(manifest)
+    except BackendError as exc:  # e.g. a change of the cluster's shape, which the local backend refuses
+        return _fail(LAB, str(exc).splitlines()[0])
     try:
         backend.wait_ready(timeout=timeout)
     except Exception:  # noqa: BLE001 - any way of not becoming Ready: the applications say which is still broken

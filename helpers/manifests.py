@@ -208,6 +208,11 @@ def _edited(source: str) -> str:
     return source if source.endswith("(edited)") else f"{source} (edited)"
 
 
+def edited(manifest: RayServiceManifest, raw: dict[str, Any]) -> RayServiceManifest:
+    """``raw`` (an edited copy of ``manifest.raw``) validated, named as an edit of ``manifest``'s file."""
+    return validate(raw, _edited(manifest.source))
+
+
 def with_serve_config(manifest: RayServiceManifest, serve_config: dict[str, Any]) -> RayServiceManifest:
     """A copy of ``manifest`` whose serveConfigV2 is ``serve_config`` (validated)."""
     raw = copy.deepcopy(manifest.raw)

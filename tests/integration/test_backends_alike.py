@@ -2,7 +2,7 @@
 127.0.0.1) and on the host backend (a real Kubernetes API server, kubelet and KubeRay operator on this machine,
 tests/conftest.py's ``host_backend``). The same calls, the same waits the lessons use, the same checks: a fault
 returns what ``FAULT_RESULTS`` promises, shows the kubectl command a learner would type for it, hits what it
-says, and the cluster heals. Three run their host half elsewhere (``local`` below).
+says, and the cluster heals. One runs its host half elsewhere (``local`` below), and two run only there.
 
 The host half is marked ``host``: `make test` runs it after the host cluster is built (``-m host``), and the
 integration step leaves it out (``-m "not host"``). The kind and kubernetes backends are the host backend's
@@ -20,7 +20,7 @@ import requests
 from helpers import scenarios
 from helpers import status as status_mod
 from helpers.backends import DeployFailedError, NotRunningError
-from helpers.backends.faults import ProxyKilled, ReplicaKilled, WorkerLost
+from helpers.backends.faults import ReplicaKilled, WorkerLost
 from helpers.backends.local import LocalBackend
 from helpers.manifests import with_serve_config
 from tests.integration.conftest import HELLO, MULTI
@@ -40,13 +40,14 @@ def either(request):
 
 @pytest.fixture
 def local(backend):
-    """The local half only, where the host half runs elsewhere (CI's time budget). The killed proxy:
-    test_kuberay_behaviour.py's kill_proxy, with the head's way out of and back into the serve Service. The failed
+    """The local half only, where the host half runs elsewhere (CI's time budget). The failed
     deploy: lesson 05 under nbval on host (tests/host) applies a bad ``import_path``, waits for its
     ``DeployFailedError`` and checks the old version keeps serving (three applications here cost a new deploy on
     the host's 2 CPUs, about 25 s). (A lost
     head has no test here: lesson 04b's delete_head_pod under traffic asserts its outcome under nbval on both
-    backends, and test_kuberay_behaviour.py checks KubeRay's part on host.)"""
+    backends, and test_kuberay_behaviour.py checks KubeRay's part on host. Nor a killed proxy: lesson 04a's
+    proxy_loss kills it under traffic and waits for Serve's new proxy under nbval on both backends, and
+    test_kuberay_behaviour.py follows the head out of and back into the serve Service on host.)"""
     backend.up(HELLO)
     backend.apply(HELLO)
     backend.wait_ready(timeout=120)
@@ -151,20 +152,6 @@ def test_lose_worker_deletes_a_worker_pod_and_its_replicas_come_back(either, cap
     assert lost.replicas is not None and set(lost.replicas) <= before
     scenarios.back_to_target(either, "hello", 120)(lost)
     assert not set(lost.replicas) & replica_ids(either)
-    assert get(either, "/hello").status_code == 200
-
-
-def test_kill_proxy_kills_the_heads_proxy_and_serve_starts_a_new_one(local, capsys):
-    either = local
-    capsys.readouterr()
-    killed = either.kill_proxy()
-    assert isinstance(killed, ProxyKilled)
-    assert shown(capsys)[0] == "$ " + either.kubectl.exec(killed.pod, "pkill", "-9", "-f", "ray::ProxyActor").text
-    assert killed.proxy_actor and killed.node_id
-    assert killed.contained_at is not None  # the dead proxy's socket closed, and a new connection was accepted
-    scenarios.proxy_replaced(either, 120)(killed)
-    proxy = either.proxies()[killed.node_id]
-    assert proxy["actor_id"] != killed.proxy_actor and proxy["status"] == "HEALTHY"
     assert get(either, "/hello").status_code == 200
 
 

@@ -22,6 +22,7 @@ def test_the_serve_faults_change_only_serves_config():
     route = debugging.broken(BASE, "route")
     assert hello(route)["route_prefix"] == "/hi"
     assert hello(debugging.broken(BASE, "missing_file"))["import_path"] == "greeter_app:app"
+    assert hello(debugging.broken(BASE, "attribute"))["import_path"] == "hello_app:ap"
     options = hello(debugging.broken(BASE, "gpu"))["deployments"][0]["ray_actor_options"]
     assert options == {"num_cpus": 0.2, "num_gpus": 1}
     for name in debugging.SERVE_FAULTS:
@@ -52,7 +53,7 @@ def test_the_copy_is_another_rayservice_whose_pods_carry_the_label():
 
 
 def test_an_unknown_fault_names_the_lessons():
-    with pytest.raises(ValueError, match="route, missing_file, gpu, configmap, image, secret_key"):
+    with pytest.raises(ValueError, match="route, missing_file, attribute, gpu, configmap, image, secret_key"):
         debugging.broken(BASE, "typo")
 
 
@@ -185,7 +186,7 @@ def test_each_fault_names_a_cause_of_the_list_and_the_verdict_says_it():
     for fault in [*debugging.SERVE_FAULTS.values(), *debugging.POD_FAULTS.values()]:
         assert fault.cause in debugging.CAUSES, fault.name
         assert debugging.verdict(fault.cause).endswith(debugging.CAUSES[fault.cause])
-    assert sorted(f.cause for f in [*debugging.SERVE_FAULTS.values(), *debugging.POD_FAULTS.values()]) == sorted(
+    assert {f.cause for f in [*debugging.SERVE_FAULTS.values(), *debugging.POD_FAULTS.values()]} == set(
         debugging.CAUSES
     )
     assert "no cause" in debugging.verdict(None)

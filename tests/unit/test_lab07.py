@@ -98,3 +98,16 @@ def test_a_fix_that_drops_an_application_is_refused_before_it_is_applied(answers
     (answers / lab07_debugging.MANIFEST_FILE).write_text((config.MANIFESTS_DIR / "ray-service.yaml").read_text())
     result = checks.lab07(Untouchable(), path)
     assert not result.passed and "keep the three applications" in result.hint
+
+
+def test_an_apply_the_backend_refuses_is_a_hint_not_a_traceback(answers):
+    from helpers.errors import BackendError
+
+    class Refusing:
+        def apply(self, manifest):
+            raise BackendError("The running cluster has another shape: run `make reset` first.\nmore")
+
+    path = checks.lab07_start()
+    shutil.copyfile(config.PROJECT_ROOT / "labs" / "solutions" / "lab07.yaml", path)
+    result = checks.lab07(Refusing(), path)
+    assert not result.passed and result.hint == "The running cluster has another shape: run `make reset` first."
